@@ -1,0 +1,145 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import type { Config } from './config.js';
+import { generateDemo } from './demo/generate.js';
+import type { Logger } from './log.js';
+import { createServer } from './server.js';
+import { loadSnapshot } from './services/load.js';
+import { Store } from './store/store.js';
+import { type TokenRecord, TokenStore } from './store/tokens.js';
+import type { Principal } from './tools/define.js';
+import { type HttpHandle, serveHttp } from './transports/http.js';
+import { serveStdio } from './transports/stdio.js';
+
+/** The principal for a name, with the role and reviewer mapping from configuration. */
+export function principalFor(config: Config, id: string, tokenRole?: 'admin' | 'reviewer'): Principal {
+  const entry = config.principals[id];
+  return {
+    id,
+    role: entry?.role ?? tokenRole ?? 'admin',
+    reviewer_ids: entry?.reviewer_ids ?? [],
+  };
+}
+
+export function demoDir(config: Config): string {
+  return join(dirname(resolve(config.db)), '.attest', 'demo-snapshot');
+}
+
+export function analysisDate(config: Config): Date {
+  return config.asOf ? new Date(config.asOf) : new Date();
+}
+
+/** Builds the demo tenant into the store: generate the snapshot folder, then import it like any snapshot. */
+export async function buildDemo(
+  store: Store,
+  config: Config,
+  logger: Logger,
+  options: { users: number; dir?: string; onProgress?: (done: number, total: number, file: string) => void },
+) {
+  const dir = options.dir ?? demoDir(config);
+  mkdirSync(dir, { recursive: true });
+  const gen = await generateDemo(dir, { users: options.users });
+  logger.info({ dir, counts: gen.counts }, 'demo snapshot written');
+  const { report, analysis } = await loadSnapshot(store, dir, {
+    asOf: analysisDate(config),
+    dormantDays: config.dormantDays,
+    onProgress: options.onProgress,
+  });
+  if (!report.ok) {
+    throw new Error(`the generated demo snapshot did not import: ${JSON.stringify(report.issues.slice(0, 3))}`);
+  }
+  store.setMeta('demo', JSON.stringify({ users: options.users, generated_at: new Date().toISOString(), dir }));
+  return { dir, report, analysis };
+}
+
+function readTokensFile(path: string): Array<{ token_hash: string } & TokenRecord> {
+  const text = readFileSync(path, 'utf8');
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l, i) => {
+      try {
+        const v = JSON.parse(l) as { token_hash?: string; principal?: string; role?: string; expires_at?: string | null };
+        if (!v.token_hash || !v.principal) throw new Error('missing token_hash or principal');
+        return {
+          token_hash: v.token_hash,
+          principal: v.principal,
+          role: v.role === 'reviewer' ? 'reviewer' : 'admin',
+          expires_at: v.expires_at ?? null,
+        };
+      } catch (e) {
+        throw new Error(`tokens file ${path} line ${i + 1}: ${(e as Error).message}`);
+      }
+    });
+}
+
+export interface Serving {
+  store: Store;
+  http: HttpHandle | null;
+  done: Promise<void>;
+  close: () => Promise<void>;
+}
+
+/** Opens the store and serves MCP over stdio or HTTP. */
+export async function serve(
+  config: Config,
+  logger: Logger,
+  options: { insecureNoAuth?: boolean; extraTools?: import('./tools/define.js').AnyTool[] } = {},
+): Promise<Serving> {
+  const store = Store.open(config.db);
+  if (config.demo && store.isEmpty()) {
+    logger.info({ users: config.demoUsers }, 'building the demo tenant (first run)');
+    await buildDemo(store, config, logger, { users: config.demoUsers });
+  }
+  if (store.isEmpty()) {
+    logger.warn(
+      `the store ${config.db} holds no identity data. Load some first: "attest demo" builds a demo tenant, ` +
+        '"attest import DIR" loads a CSV snapshot, "attest sync okta" pulls from Okta; or run "attest serve --demo".',
+    );
+  }
+  if (config.httpPort === undefined) {
+    const principal = principalFor(config, config.principal);
+    const server = createServer({ store, config, logger, principal, transport: 'stdio', extraTools: options.extraTools });
+    const done = serveStdio(server).finally(() => store.close());
+    return { store, http: null, done, close: async () => server.close() };
+  }
+
+  if (options.insecureNoAuth && !['127.0.0.1', 'localhost', '::1'].includes(config.httpHost)) {
+    throw new Error('--insecure-no-auth is allowed only on a loopback host');
+  }
+  const tokens = new TokenStore(store.db);
+  const fileTokens = config.tokensFile && existsSync(config.tokensFile) ? readTokensFile(config.tokensFile) : [];
+  const authenticate = options.insecureNoAuth
+    ? null
+    : (token: string): Principal | { error: string } => {
+        const now = new Date();
+        const fromFile = fileTokens.length > 0 ? TokenStore.verifyAgainst(token, fileTokens, now) : { error: '' };
+        const found = 'error' in fromFile ? tokens.lookup(token, now) : fromFile;
+        if ('error' in found) return found;
+        return principalFor(config, found.principal, found.role);
+      };
+  const http = await serveHttp({
+    host: config.httpHost,
+    port: config.httpPort,
+    allowedHosts: config.allowedHosts,
+    allowedOrigins: config.allowedOrigins,
+    authenticate,
+    logger,
+    createSession: (principal, sessionId) =>
+      createServer({ store, config, logger, principal, transport: 'http', sessionId, extraTools: options.extraTools }),
+  });
+  let stop!: () => void;
+  const done = new Promise<void>((r) => {
+    stop = r;
+  });
+  return {
+    store,
+    http,
+    done,
+    close: async () => {
+      await http.close();
+      store.close();
+      stop();
+    },
+  };
+}

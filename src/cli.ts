@@ -1,0 +1,331 @@
+#!/usr/bin/env node
+import { createWriteStream, realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { analysisDate, buildDemo, serve } from './app.js';
+import { type Config, ConfigError, resolveConfig } from './config.js';
+import { createLogger } from './log.js';
+import { analyzeCampaigns } from './services/analyze.js';
+import { loadSnapshot } from './services/load.js';
+import { AuditLog } from './store/audit.js';
+import { Store } from './store/store.js';
+import { TokenStore } from './store/tokens.js';
+
+/** Output of the CLI itself (never used while serving stdio). */
+const out = (line: string) => process.stdout.write(`${line}\n`);
+const err = (line: string) => process.stderr.write(`${line}\n`);
+
+function intArg(name: string, min: number, max: number) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`${name} must be a whole number from ${min} to ${max}.`);
+    }
+    return n;
+  };
+}
+
+/** A one-line progress bar on stderr, only when stderr is a terminal. */
+function progressBar(label: string) {
+  if (!process.stderr.isTTY) return { update: (_d: number, _t: number, _n?: string) => {}, done: () => {} };
+  let last = 0;
+  return {
+    update(done: number, total: number, note = '') {
+      const now = Date.now();
+      if (now - last < 100 && done < total) return;
+      last = now;
+      const pct = total > 0 ? Math.min(1, done / total) : 0;
+      const width = 30;
+      const fill = Math.round(pct * width);
+      process.stderr.write(
+        `\r${label} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${(pct * 100).toFixed(0).padStart(3)}% ${note.padEnd(20).slice(0, 20)}`,
+      );
+    },
+    done() {
+      process.stderr.write('\r\x1b[K');
+    },
+  };
+}
+
+interface Common {
+  db?: string;
+  config?: string;
+}
+
+function configFrom(opts: Common & Partial<Config>): Config {
+  return resolveConfig(opts, process.env);
+}
+
+export function buildCli(): Command {
+  const program = new Command();
+  program
+    .name('attest')
+    .description('MCP server for identity access reviews (Okta, Entra ID, Ping Identity, CSV snapshots)')
+    .version('0.1.0')
+    .showHelpAfterError();
+
+  const dbOption = () => new Option('--db <file>', 'SQLite store (default attest.db; env ATTEST_DB)');
+  const configOption = () => new Option('--config <file>', 'JSON config file (env ATTEST_CONFIG)');
+
+  program
+    .command('demo')
+    .description('Build the demo tenant (deterministic) into the store: writes a snapshot folder and imports it')
+    .addOption(dbOption())
+    .addOption(configOption())
+    .option('--users <n>', 'number of users (1-200000)', intArg('--users', 1, 200_000), 2000)
+    .option('--dir <dir>', 'where to write the snapshot folder (default .attest/demo-snapshot beside the store)')
+    .action(async (opts: Common & { users: number; dir?: string }) => {
+      const config = configFrom({ db: opts.db, config: opts.config });
+      const logger = createLogger(config.logLevel);
+      const store = Store.open(config.db);
+      const bar = progressBar('import');
+      try {
+        const r = await buildDemo(store, config, logger, {
+          users: opts.users,
+          dir: opts.dir ? resolve(opts.dir) : undefined,
+          onProgress: bar.update,
+        });
+        bar.done();
+        out(`Demo tenant built in ${config.db}: ${JSON.stringify(store.counts())}`);
+        out(`Snapshot folder: ${r.dir}`);
+      } finally {
+        store.close();
+      }
+    });
+
+  program
+    .command('import')
+    .description('Load a tenant snapshot folder of CSV files (all-or-nothing, idempotent)')
+    .argument('<dir>', 'snapshot folder (see the snapshot format)')
+    .addOption(dbOption())
+    .addOption(configOption())
+    .action(async (dir: string, opts: Common) => {
+      const config = configFrom({ db: opts.db, config: opts.config });
+      const store = Store.open(config.db);
+      const bar = progressBar('import');
+      try {
+        const started = performance.now();
+        const { report, analysis } = await loadSnapshot(store, dir, {
+          asOf: analysisDate(config),
+          dormantDays: config.dormantDays,
+          onProgress: bar.update,
+        });
+        bar.done();
+        if (!report.ok) {
+          err(`Import failed: ${report.totalIssues} problem(s). Nothing was changed in ${config.db}.`);
+          for (const i of report.issues) {
+            err(`  ${i.file}:${i.line}${i.column ? ` column ${i.column}` : ''}: ${i.reason}`);
+          }
+          if (report.totalIssues > report.issues.length) err(`  ... and ${report.totalIssues - report.issues.length} more`);
+          process.exitCode = 1;
+          return;
+        }
+        const secs = ((performance.now() - started) / 1000).toFixed(1);
+        out(`Imported ${dir} into ${config.db} in ${secs}s.`);
+        out(`Rows read: ${JSON.stringify(report.rows)}`);
+        out(`Store now holds: ${JSON.stringify(store.counts())}`);
+        if (analysis) out(`Scored ${analysis.items} review items; signals: ${JSON.stringify(analysis.bySignal)}`);
+      } finally {
+        store.close();
+      }
+    });
+
+  program
+    .command('analyze')
+    .description('Re-score every item of the active campaigns (risk score and signals)')
+    .addOption(dbOption())
+    .addOption(configOption())
+    .option('--campaign <id>', 'only this campaign')
+    .action((opts: Common & { campaign?: string }) => {
+      const config = configFrom({ db: opts.db, config: opts.config });
+      const store = Store.open(config.db);
+      try {
+        const r = analyzeCampaigns(store, {
+          asOf: analysisDate(config),
+          dormantDays: config.dormantDays,
+          campaignIds: opts.campaign ? [opts.campaign] : undefined,
+        });
+        out(`Scored ${r.items} items of ${r.users} users; signals: ${JSON.stringify(r.bySignal)}`);
+      } finally {
+        store.close();
+      }
+    });
+
+  program
+    .command('serve')
+    .description('Serve MCP over stdio (default) or Streamable HTTP at /mcp')
+    .addOption(dbOption())
+    .addOption(configOption())
+    .option('--http <port>', 'serve Streamable HTTP on this port (0 = any free port)', intArg('--http', 0, 65535))
+    .option('--host <host>', 'interface for HTTP (default 127.0.0.1)')
+    .option('--demo', 'serve the demo tenant, building it when the store is empty')
+    .option('--demo-users <n>', 'users in the demo tenant when it is built', intArg('--demo-users', 1, 200_000))
+    .option('--read-only', 'no write tools: they are not listed and refuse if called')
+    .option('--principal <name>', 'who is running the server (stdio), e.g. your e-mail (env ATTEST_PRINCIPAL)')
+    .option('--print-token', 'HTTP: create a token for the principal and print it with the endpoint and client snippets')
+    .option('--insecure-no-auth', 'HTTP on loopback without bearer tokens (conformance testing only)')
+    .action(
+      async (
+        opts: Common & {
+          http?: number;
+          host?: string;
+          demo?: boolean;
+          demoUsers?: number;
+          readOnly?: boolean;
+          principal?: string;
+          printToken?: boolean;
+          insecureNoAuth?: boolean;
+        },
+      ) => {
+        const config = configFrom({
+          db: opts.db,
+          config: opts.config,
+          httpPort: opts.http,
+          httpHost: opts.host,
+          demo: opts.demo,
+          demoUsers: opts.demoUsers,
+          readOnly: opts.readOnly,
+          principal: opts.principal,
+        });
+        const logger = createLogger(config.logLevel);
+        const serving = await serve(config, logger, { insecureNoAuth: opts.insecureNoAuth });
+        if (serving.http) {
+          logger.info({ url: serving.http.url }, 'serving MCP over Streamable HTTP');
+          out(`Attest MCP endpoint: ${serving.http.url}`);
+          if (opts.printToken && !opts.insecureNoAuth) {
+            const token = new TokenStore(serving.store.db).create(
+              config.principal,
+              'admin',
+              new Date(Date.now() + 12 * 3600_000),
+            );
+            out(`Bearer token for ${config.principal} (valid 12 h, shown once): ${token}`);
+            out('');
+            out('Client configuration (VS Code .vscode/mcp.json):');
+            out(
+              JSON.stringify(
+                { servers: { attest: { type: 'http', url: serving.http.url, headers: { Authorization: `Bearer ${token}` } } } },
+                null,
+                2,
+              ),
+            );
+            out('');
+            out('Claude Desktop (stdio, no token needed):');
+            out(
+              JSON.stringify(
+                {
+                  mcpServers: {
+                    attest: { command: 'npx', args: ['attest', 'serve', '--demo', '--db', resolve(config.db)] },
+                  },
+                },
+                null,
+                2,
+              ),
+            );
+          }
+          const stop = async () => {
+            await serving.close();
+            process.exit(0);
+          };
+          process.once('SIGINT', stop);
+          process.once('SIGTERM', stop);
+        }
+        await serving.done;
+      },
+    );
+
+  const token = program.command('token').description('HTTP bearer tokens');
+  token
+    .command('create')
+    .description('Create a bearer token for a principal; prints it once (only its hash is stored)')
+    .addOption(dbOption())
+    .addOption(configOption())
+    .requiredOption('--principal <name>', 'who the token identifies, e.g. an e-mail')
+    .addOption(new Option('--role <role>', 'admin or reviewer').choices(['admin', 'reviewer']).default('reviewer'))
+    .option('--ttl-hours <n>', 'hours until it expires (default 720)', intArg('--ttl-hours', 1, 24 * 366), 720)
+    .action((opts: Common & { principal: string; role: 'admin' | 'reviewer'; ttlHours: number }) => {
+      const config = configFrom({ db: opts.db, config: opts.config });
+      const store = Store.open(config.db);
+      try {
+        const t = new TokenStore(store.db).create(opts.principal, opts.role, new Date(Date.now() + opts.ttlHours * 3600_000));
+        out(t);
+      } finally {
+        store.close();
+      }
+    });
+
+  const audit = program.command('audit').description('The tamper-evident audit log');
+  audit
+    .command('verify')
+    .description('Check the hash chain of the whole audit log; names the first broken entry')
+    .addOption(dbOption())
+    .addOption(configOption())
+    .action((opts: Common) => {
+      const config = configFrom({ db: opts.db, config: opts.config });
+      const store = Store.open(config.db);
+      try {
+        const r = new AuditLog(store.db).verify();
+        if (r.ok) out(`Audit log OK: ${r.entries} entries, chain intact.`);
+        else {
+          err(`Audit log BROKEN at entry ${r.seq}: ${r.reason}. Entries checked: ${r.entries}.`);
+          process.exitCode = 1;
+        }
+      } finally {
+        store.close();
+      }
+    });
+  audit
+    .command('export')
+    .description('Write the audit log for auditors as JSON Lines or CSV')
+    .addOption(dbOption())
+    .addOption(configOption())
+    .addOption(new Option('--format <format>', 'jsonl or csv').choices(['jsonl', 'csv']).default('jsonl'))
+    .option('--since <time>', 'only entries at or after this ISO 8601 time')
+    .option('--out <file>', 'write here instead of stdout')
+    .action(async (opts: Common & { format: 'jsonl' | 'csv'; since?: string; out?: string }) => {
+      if (opts.since !== undefined && Number.isNaN(Date.parse(opts.since))) {
+        throw new InvalidArgumentError(`--since: "${opts.since}" is not an ISO 8601 time`);
+      }
+      const config = configFrom({ db: opts.db, config: opts.config });
+      const store = Store.open(config.db);
+      const sink = opts.out ? createWriteStream(opts.out) : process.stdout;
+      const { writeAuditExport } = await import('./services/audit-export.js');
+      try {
+        const n = await writeAuditExport(new AuditLog(store.db), sink, {
+          format: opts.format,
+          since: opts.since ? new Date(opts.since).toISOString() : undefined,
+        });
+        if (opts.out) {
+          await new Promise<void>((r) => (sink as ReturnType<typeof createWriteStream>).end(r));
+          err(`Wrote ${n} audit entries to ${opts.out}.`);
+        }
+      } finally {
+        store.close();
+      }
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildCli().parseAsync(argv);
+  } catch (e) {
+    if (e instanceof ConfigError || e instanceof InvalidArgumentError) {
+      err(`attest: ${e.message}`);
+      process.exitCode = 2;
+      return;
+    }
+    err(`attest: ${e instanceof Error ? e.message : String(e)}`);
+    process.exitCode = 1;
+  }
+}
+
+const isMain = (() => {
+  try {
+    return realpathSync(process.argv[1] ?? '') === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+})();
+if (isMain) void main(process.argv);

@@ -1,0 +1,161 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+/** How a principal is allowed to act. */
+export const roleSchema = z.enum(['admin', 'reviewer']);
+export type Role = z.infer<typeof roleSchema>;
+
+export const principalEntrySchema = z.object({
+  /** admin sees and decides every item; reviewer only the items whose reviewer_id is one of `reviewer_ids`. */
+  role: roleSchema,
+  /** Store user ids (or reviewer ids as imported) this principal reviews as. */
+  reviewer_ids: z.array(z.string()).default([]),
+});
+export type PrincipalEntry = z.infer<typeof principalEntrySchema>;
+
+export const configSchema = z
+  .object({
+    /** Path of the SQLite store. */
+    db: z.string().min(1).default('attest.db'),
+    /** Serve the generated demo tenant, building it when the store is empty. */
+    demo: z.boolean().default(false),
+    /** Users in the generated demo tenant. */
+    demoUsers: z.number().int().min(1).max(200_000).default(2000),
+    /** Streamable HTTP port; unset means stdio. 0 picks a free port. */
+    httpPort: z.number().int().min(0).max(65535).optional(),
+    /** Interface to bind the HTTP transport to. Loopback unless you really mean otherwise. */
+    httpHost: z.string().default('127.0.0.1'),
+    /** Extra Origin values accepted on HTTP (the server's own loopback origins are always accepted). */
+    allowedOrigins: z.array(z.string()).default([]),
+    /** Extra Host header values accepted on HTTP. */
+    allowedHosts: z.array(z.string()).default([]),
+    /** Write tools are not listed and their handlers refuse. Nothing overrides it. */
+    readOnly: z.boolean().default(false),
+    /** Who runs the server over stdio (e.g. their e-mail); recorded in every audit entry. */
+    principal: z.string().min(1).default('local-analyst'),
+    /** Roles and reviewer mapping per principal; a principal not listed is an admin over stdio. */
+    principals: z.record(z.string(), principalEntrySchema).default({}),
+    /** File of HTTP bearer tokens (JSON lines written by `attest token create`), in addition to tokens in the store. */
+    tokensFile: z.string().optional(),
+    /** Days without use after which access is dormant. */
+    dormantDays: z.number().int().min(1).max(3650).default(90),
+    /** The analysis date (ISO 8601); default now. */
+    asOf: z.string().optional(),
+    /** How long a pending confirmation stays valid, in hours. */
+    confirmationTtlHours: z.number().min(0.001).max(24 * 30).default(24),
+    /** How long to wait for a human to answer an elicitation, in seconds. */
+    elicitationTimeoutSeconds: z.number().min(1).max(3600).default(600),
+    /** pino log level on stderr. */
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** Refresh from the configured platform every this many minutes while serving (0 = off). */
+    syncIntervalMinutes: z.number().min(0).default(0),
+  })
+  .strict();
+
+/** The resolved configuration. */
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Turns a zod error into one line per bad field. */
+export function describeZodError(err: z.ZodError, prefix = ''): string {
+  return err.issues
+    .map((i) => {
+      const path = [prefix, ...i.path.map(String)].filter((s) => s !== '').join('.');
+      return `${path || '(input)'}: ${i.message}`;
+    })
+    .join('; ');
+}
+
+const envMap: Array<[string, keyof Config, 'string' | 'int' | 'bool' | 'number' | 'list' | 'json']> = [
+  ['ATTEST_DB', 'db', 'string'],
+  ['ATTEST_PRINCIPAL', 'principal', 'string'],
+  ['ATTEST_READ_ONLY', 'readOnly', 'bool'],
+  ['ATTEST_HTTP_HOST', 'httpHost', 'string'],
+  ['ATTEST_ALLOWED_ORIGINS', 'allowedOrigins', 'list'],
+  ['ATTEST_ALLOWED_HOSTS', 'allowedHosts', 'list'],
+  ['ATTEST_TOKENS_FILE', 'tokensFile', 'string'],
+  ['ATTEST_DORMANT_DAYS', 'dormantDays', 'int'],
+  ['ATTEST_AS_OF', 'asOf', 'string'],
+  ['ATTEST_CONFIRMATION_TTL_HOURS', 'confirmationTtlHours', 'number'],
+  ['ATTEST_ELICITATION_TIMEOUT_SECONDS', 'elicitationTimeoutSeconds', 'number'],
+  ['ATTEST_LOG_LEVEL', 'logLevel', 'string'],
+  ['ATTEST_PRINCIPALS', 'principals', 'json'],
+];
+
+function fromEnv(env: Record<string, string | undefined>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, key, type] of envMap) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    switch (type) {
+      case 'string':
+        out[key] = raw;
+        break;
+      case 'int':
+      case 'number': {
+        const n = Number(raw);
+        if (!Number.isFinite(n)) throw new ConfigError(`${name}: "${raw}" is not a number`);
+        out[key] = n;
+        break;
+      }
+      case 'bool':
+        if (!['true', 'false', '1', '0'].includes(raw)) throw new ConfigError(`${name}: "${raw}" is not true or false`);
+        out[key] = raw === 'true' || raw === '1';
+        break;
+      case 'list':
+        out[key] = raw
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
+        break;
+      case 'json':
+        try {
+          out[key] = JSON.parse(raw);
+        } catch {
+          throw new ConfigError(`${name}: not valid JSON`);
+        }
+        break;
+    }
+  }
+  return out;
+}
+
+/**
+ * Resolves the configuration: defaults < config file < environment < flags.
+ * Pure apart from reading the named config file; `env` is passed in.
+ */
+export function resolveConfig(
+  flags: Partial<Config> & { config?: string | undefined },
+  env: Record<string, string | undefined>,
+): Config {
+  const { config: file, ...rest } = flags;
+  let fileValues: Record<string, unknown> = {};
+  const path = file ?? env.ATTEST_CONFIG;
+  if (path) {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (e) {
+      throw new ConfigError(`config file ${path}: cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    try {
+      fileValues = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      throw new ConfigError(`config file ${path}: not valid JSON`);
+    }
+    if (typeof fileValues !== 'object' || fileValues === null || Array.isArray(fileValues)) {
+      throw new ConfigError(`config file ${path}: must hold a JSON object`);
+    }
+  }
+  const definedFlags = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
+  const merged = { ...fileValues, ...fromEnv(env), ...definedFlags };
+  const parsed = configSchema.safeParse(merged);
+  if (!parsed.success) throw new ConfigError(`invalid configuration: ${describeZodError(parsed.error)}`);
+  if (parsed.data.asOf !== undefined && Number.isNaN(Date.parse(parsed.data.asOf))) {
+    throw new ConfigError(`invalid configuration: asOf: "${parsed.data.asOf}" is not an ISO 8601 time`);
+  }
+  return parsed.data;
+}

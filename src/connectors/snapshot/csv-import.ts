@@ -1,0 +1,448 @@
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'csv-parse';
+import type { RecordIssue, SourceRef, SyncSink, SyncSummary } from '../../domain/sync.js';
+
+/** Columns of each snapshot file: required ones and the ones with a fixed meaning. */
+interface FileSpec {
+  file: string;
+  required: string[];
+  known: string[];
+  mandatory: boolean;
+  /** Unknown columns are kept as attributes for these. */
+  keepsExtras: boolean;
+}
+
+export const snapshotFiles: FileSpec[] = [
+  {
+    file: 'users.csv',
+    required: ['id'],
+    known: [
+      'id',
+      'email',
+      'name',
+      'department',
+      'title',
+      'manager_id',
+      'location',
+      'status',
+      'employee_type',
+      'hired_at',
+      'terminated_at',
+      'contract_end',
+    ],
+    mandatory: true,
+    keepsExtras: true,
+  },
+  {
+    file: 'entitlements.csv',
+    required: ['id', 'name'],
+    known: ['id', 'name', 'type', 'app', 'privileged', 'sensitivity', 'owner_id', 'description'],
+    mandatory: true,
+    keepsExtras: true,
+  },
+  {
+    file: 'assignments.csv',
+    required: ['user_id', 'entitlement_id'],
+    known: ['user_id', 'entitlement_id', 'granted_at', 'source'],
+    mandatory: true,
+    keepsExtras: false,
+  },
+  {
+    file: 'activity.csv',
+    required: ['user_id', 'app', 'at'],
+    known: ['user_id', 'app', 'at', 'outcome'],
+    mandatory: false,
+    keepsExtras: false,
+  },
+  {
+    file: 'hr_changes.csv',
+    required: ['user_id', 'field', 'at'],
+    known: ['user_id', 'field', 'from', 'to', 'at'],
+    mandatory: false,
+    keepsExtras: false,
+  },
+  {
+    file: 'sod_rules.csv',
+    required: ['rule_id', 'name', 'left', 'right'],
+    known: ['rule_id', 'name', 'left', 'right', 'severity'],
+    mandatory: false,
+    keepsExtras: false,
+  },
+  {
+    file: 'campaigns.csv',
+    required: ['id', 'name'],
+    known: ['id', 'name', 'created_at', 'due_at', 'status'],
+    mandatory: false,
+    keepsExtras: true,
+  },
+  {
+    file: 'review_items.csv',
+    required: ['campaign_id', 'user_id', 'entitlement_id'],
+    known: ['campaign_id', 'user_id', 'entitlement_id', 'reviewer_id', 'id'],
+    mandatory: false,
+    keepsExtras: false,
+  },
+  {
+    file: 'decisions.csv',
+    required: ['user_id', 'entitlement_id', 'decision'],
+    known: ['user_id', 'entitlement_id', 'decision', 'decided_at', 'reviewer_id', 'campaign_id'],
+    mandatory: false,
+    keepsExtras: false,
+  },
+];
+
+export interface ImportReport {
+  ok: boolean;
+  /** The first `maxIssues` problems, in file and line order. */
+  issues: RecordIssue[];
+  /** All problems found, including those not listed. */
+  totalIssues: number;
+  rows: Record<string, number>;
+  summary: SyncSummary | null;
+}
+
+export interface ImportOptions {
+  maxIssues?: number;
+  onProgress?: (done: number, total: number, file: string) => void;
+  batchSize?: number;
+}
+
+const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+
+/** Parses an ISO 8601 date or date-time (a bare date is midnight UTC) to canonical UTC, or null. */
+export function parseIsoTime(value: string): string | null {
+  const m = ISO.exec(value.trim());
+  if (!m) return null;
+  const [, y, mo, d, h, mi] = m;
+  if (h !== undefined && mi === undefined) return null;
+  const month = Number(mo);
+  const day = Number(d);
+  if (month < 1 || month > 12 || day < 1 || day > 31) return null;
+  if (h !== undefined && (Number(h) > 23 || Number(mi) > 59 || Number(m[6] ?? 0) > 59)) return null;
+  let text = value.trim().replace(' ', 'T');
+  if (h === undefined) text = `${y}-${mo}-${d}T00:00:00Z`;
+  else if (m[8] === undefined) text += 'Z';
+  const t = Date.parse(text);
+  if (Number.isNaN(t)) return null;
+  const iso = new Date(t).toISOString();
+  // Reject dates that overflowed (e.g. 2025-02-30 becomes March 2).
+  if (h === undefined && iso.slice(0, 10) !== `${y}-${mo}-${d}`) return null;
+  return iso;
+}
+
+class RowErrors {
+  readonly issues: RecordIssue[] = [];
+  total = 0;
+  constructor(private readonly max: number) {}
+  add(issue: RecordIssue): void {
+    this.total++;
+    if (this.issues.length < this.max) this.issues.push(issue);
+  }
+}
+
+type Cells = Record<string, string>;
+
+/**
+ * A row reader: typed getters that validate a cell and record an issue naming
+ * the file, line and column when it is wrong.
+ */
+class RowReader {
+  ok = true;
+  constructor(
+    private readonly cells: Cells,
+    private readonly src: SourceRef,
+    private readonly errors: RowErrors,
+  ) {}
+
+  private fail(column: string, reason: string): null {
+    this.ok = false;
+    this.errors.add({ file: this.src.file, line: this.src.line, column, reason });
+    return null;
+  }
+
+  text(column: string): string | null {
+    const v = this.cells[column];
+    return v === undefined || v === '' ? null : v;
+  }
+
+  required(column: string): string {
+    const v = this.text(column);
+    if (v === null) {
+      this.fail(column, `required value is empty`);
+      return '';
+    }
+    return v;
+  }
+
+  oneOf<T extends string>(column: string, allowed: readonly T[], fallback: T): T {
+    const v = this.text(column);
+    if (v === null) return fallback;
+    if ((allowed as readonly string[]).includes(v)) return v as T;
+    this.fail(column, `"${clip(v)}" is not one of ${allowed.join(', ')}`);
+    return fallback;
+  }
+
+  bool(column: string, fallback: boolean): boolean {
+    const v = this.text(column);
+    if (v === null) return fallback;
+    if (v === 'true') return true;
+    if (v === 'false') return false;
+    this.fail(column, `"${clip(v)}" is not a boolean (true or false)`);
+    return fallback;
+  }
+
+  time(column: string, required = false): string | null {
+    const v = this.text(column);
+    if (v === null) {
+      if (required) this.fail(column, 'required time is empty');
+      return null;
+    }
+    const t = parseIsoTime(v);
+    if (t === null) return this.fail(column, `"${clip(v)}" is not an ISO 8601 time`);
+    return t;
+  }
+
+  extras(known: string[]): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(this.cells)) if (!known.includes(k) && v !== '') out[k] = v;
+    return out;
+  }
+}
+
+function clip(v: string): string {
+  return v.length > 60 ? `${v.slice(0, 57)}...` : v;
+}
+
+/**
+ * Loads a snapshot folder into a sink: streams every file (no whole file in memory),
+ * validates each row, then lets the sink check references. Nothing is committed
+ * when any row is wrong.
+ */
+export async function importSnapshot(dir: string, sink: SyncSink, options: ImportOptions = {}): Promise<ImportReport> {
+  const maxIssues = options.maxIssues ?? 20;
+  const batchSize = options.batchSize ?? 5000;
+  const errors = new RowErrors(maxIssues);
+  const rows: Record<string, number> = {};
+
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    errors.add({ file: dir, line: 0, column: null, reason: 'is not a folder' });
+    return { ok: false, issues: errors.issues, totalIssues: errors.total, rows, summary: null };
+  }
+  const present = snapshotFiles.filter((f) => existsSync(join(dir, f.file)));
+  for (const f of snapshotFiles) {
+    if (f.mandatory && !present.includes(f)) {
+      errors.add({ file: f.file, line: 0, column: null, reason: 'required file is missing' });
+    }
+  }
+  const totalBytes = present.reduce((s, f) => s + statSync(join(dir, f.file)).size, 0);
+  let doneBytes = 0;
+
+  try {
+    for (const spec of present) {
+      const path = join(dir, spec.file);
+      const size = statSync(path).size;
+      let batch: unknown[] = [];
+      const flush = () => {
+        if (batch.length === 0) return;
+        pushBatch(sink, spec.file, batch);
+        batch = [];
+      };
+      let count = 0;
+      let headerOk = true;
+      const parser = createReadStream(path).pipe(
+        parse({
+          bom: true,
+          columns: (header: string[]) => {
+            const cols = header.map((h) => h.trim());
+            const missing = spec.required.filter((c) => !cols.includes(c));
+            for (const c of missing) {
+              errors.add({ file: spec.file, line: 1, column: c, reason: 'required column is missing from the header' });
+            }
+            const seen = new Set<string>();
+            for (const c of cols) {
+              if (seen.has(c)) errors.add({ file: spec.file, line: 1, column: c, reason: 'column appears twice in the header' });
+              seen.add(c);
+            }
+            headerOk = missing.length === 0 && seen.size === cols.length;
+            return cols;
+          },
+          info: true,
+          skip_empty_lines: true,
+        }),
+      );
+      try {
+        for await (const rec of parser as AsyncIterable<{ record: Cells; info: { lines: number; bytes: number } }>) {
+          if (!headerOk) break;
+          const src = { file: spec.file, line: rec.info.lines };
+          const r = new RowReader(rec.record, src, errors);
+          const record = toRecord(spec, r, src);
+          count++;
+          if (r.ok && record !== null && errors.total === 0) {
+            batch.push(record);
+            if (batch.length >= batchSize) flush();
+          }
+          if (count % 20000 === 0) options.onProgress?.(doneBytes + Math.min(rec.info.bytes, size), totalBytes, spec.file);
+        }
+      } catch (e) {
+        const err = e as { code?: string; lines?: number; message?: string };
+        errors.add({
+          file: spec.file,
+          line: err.lines ?? 0,
+          column: null,
+          reason: `malformed CSV: ${(err.message ?? String(e)).replace(/^Invalid Record Length: /, '')}`,
+        });
+      }
+      if (errors.total === 0) flush();
+      rows[spec.file] = count;
+      doneBytes += size;
+      options.onProgress?.(doneBytes, totalBytes, spec.file);
+    }
+    if (errors.total > 0) {
+      sink.abort();
+      return { ok: false, issues: errors.issues, totalIssues: errors.total, rows, summary: null };
+    }
+    const refs = sink.validate(maxIssues);
+    if (refs.total > 0) {
+      sink.abort();
+      return { ok: false, issues: refs.issues, totalIssues: refs.total, rows, summary: null };
+    }
+    const summary = sink.commit({ replaceAssignments: true });
+    return { ok: true, issues: [], totalIssues: 0, rows, summary };
+  } catch (e) {
+    sink.abort();
+    throw e;
+  }
+}
+
+function pushBatch(sink: SyncSink, file: string, batch: unknown[]): void {
+  switch (file) {
+    case 'users.csv':
+      return sink.users(batch as never);
+    case 'entitlements.csv':
+      return sink.entitlements(batch as never);
+    case 'assignments.csv':
+      return sink.assignments(batch as never);
+    case 'activity.csv':
+      return sink.activity(batch as never);
+    case 'hr_changes.csv':
+      return sink.hrChanges(batch as never);
+    case 'sod_rules.csv':
+      return sink.sodRules(batch as never);
+    case 'campaigns.csv':
+      return sink.campaigns(batch as never);
+    case 'review_items.csv':
+      return sink.reviewItems(batch as never);
+    case 'decisions.csv':
+      return sink.pastDecisions(batch as never);
+  }
+}
+
+const splitIds = (v: string | null) =>
+  (v ?? '')
+    .split(';')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+
+function toRecord(spec: FileSpec, r: RowReader, src: SourceRef): unknown {
+  switch (spec.file) {
+    case 'users.csv':
+      return {
+        external_id: r.required('id'),
+        email: r.text('email'),
+        name: r.text('name'),
+        department: r.text('department'),
+        title: r.text('title'),
+        manager_external_id: r.text('manager_id'),
+        location: r.text('location'),
+        status: r.oneOf('status', ['active', 'suspended', 'deprovisioned'] as const, 'active'),
+        employee_type: r.oneOf('employee_type', ['employee', 'contractor', 'service'] as const, 'employee'),
+        hired_at: r.time('hired_at'),
+        terminated_at: r.time('terminated_at'),
+        contract_end: r.time('contract_end'),
+        attributes: r.extras(spec.known),
+        src,
+      };
+    case 'entitlements.csv':
+      return {
+        external_id: r.required('id'),
+        name: r.required('name'),
+        type: r.oneOf('type', ['group', 'app', 'role'] as const, 'group'),
+        app: r.text('app'),
+        privileged: r.bool('privileged', false),
+        sensitivity: r.oneOf('sensitivity', ['low', 'medium', 'high', 'critical'] as const, 'medium'),
+        owner_external_id: r.text('owner_id'),
+        description: r.text('description'),
+        attributes: r.extras(spec.known),
+        src,
+      };
+    case 'assignments.csv':
+      return {
+        user_external_id: r.required('user_id'),
+        entitlement_external_id: r.required('entitlement_id'),
+        granted_at: r.time('granted_at'),
+        source: r.oneOf('source', ['direct', 'group', 'rule'] as const, 'direct'),
+        src,
+      };
+    case 'activity.csv':
+      return {
+        user_external_id: r.required('user_id'),
+        app: r.required('app'),
+        at: r.time('at', true),
+        outcome: r.oneOf('outcome', ['success', 'failure'] as const, 'success'),
+        src,
+      };
+    case 'hr_changes.csv':
+      return {
+        user_external_id: r.required('user_id'),
+        field: r.required('field'),
+        from: r.text('from'),
+        to: r.text('to'),
+        at: r.time('at', true),
+        src,
+      };
+    case 'sod_rules.csv': {
+      const left = splitIds(r.required('left'));
+      const right = splitIds(r.required('right'));
+      const rec = {
+        external_id: r.required('rule_id'),
+        name: r.required('name'),
+        left,
+        right,
+        severity: r.oneOf('severity', ['low', 'medium', 'high', 'critical'] as const, 'high'),
+        src,
+      };
+      return rec;
+    }
+    case 'campaigns.csv':
+      return {
+        external_id: r.required('id'),
+        name: r.required('name'),
+        created_at: r.time('created_at'),
+        due_at: r.time('due_at'),
+        status: r.oneOf('status', ['active', 'closed'] as const, 'active'),
+        attributes: r.extras(spec.known),
+        src,
+      };
+    case 'review_items.csv':
+      return {
+        external_id: r.text('id'),
+        campaign_external_id: r.required('campaign_id'),
+        user_external_id: r.required('user_id'),
+        entitlement_external_id: r.required('entitlement_id'),
+        reviewer_external_id: r.text('reviewer_id'),
+        src,
+      };
+    case 'decisions.csv':
+      return {
+        user_external_id: r.required('user_id'),
+        entitlement_external_id: r.required('entitlement_id'),
+        decision: r.oneOf('decision', ['approve', 'revoke'] as const, 'approve'),
+        decided_at: r.time('decided_at'),
+        reviewer_external_id: r.text('reviewer_id'),
+        campaign_external_id: r.text('campaign_id'),
+        src,
+      };
+  }
+  return null;
+}

@@ -1,0 +1,163 @@
+import type {
+  AssignmentSource,
+  CampaignStatus,
+  EmployeeType,
+  EntitlementType,
+  Platform,
+  Sensitivity,
+  Severity,
+  UserStatus,
+} from './index.js';
+
+/**
+ * Records a connector hands to the store. Every id here is the platform's own id;
+ * the store derives its stable id from (platform, external id), so a later sync of
+ * the same platform updates records instead of duplicating them.
+ */
+
+/** Where a record came from, for error reports (a CSV line, an API object). */
+export interface SourceRef {
+  file: string;
+  line: number;
+}
+
+export interface UserRecord {
+  external_id: string;
+  email?: string | null;
+  name?: string | null;
+  department?: string | null;
+  title?: string | null;
+  manager_external_id?: string | null;
+  location?: string | null;
+  status?: UserStatus;
+  employee_type?: EmployeeType;
+  hired_at?: string | null;
+  terminated_at?: string | null;
+  contract_end?: string | null;
+  last_sign_in?: string | null;
+  attributes?: Record<string, string>;
+  src?: SourceRef;
+}
+
+export interface EntitlementRecord {
+  external_id: string;
+  name: string;
+  type?: EntitlementType;
+  app?: string | null;
+  privileged?: boolean;
+  sensitivity?: Sensitivity;
+  owner_external_id?: string | null;
+  description?: string | null;
+  attributes?: Record<string, string>;
+  src?: SourceRef;
+}
+
+export interface AssignmentRecord {
+  user_external_id: string;
+  entitlement_external_id: string;
+  granted_at?: string | null;
+  source?: AssignmentSource;
+  src?: SourceRef;
+}
+
+export interface ActivityRecord {
+  user_external_id: string;
+  app: string;
+  at: string;
+  outcome?: 'success' | 'failure';
+  src?: SourceRef;
+}
+
+export interface HrChangeRecord {
+  user_external_id: string;
+  field: string;
+  from?: string | null;
+  to?: string | null;
+  at: string;
+  src?: SourceRef;
+}
+
+export interface SodRuleRecord {
+  external_id: string;
+  name: string;
+  left: string[];
+  right: string[];
+  severity?: Severity;
+  src?: SourceRef;
+}
+
+export interface CampaignRecord {
+  external_id: string;
+  name: string;
+  created_at?: string | null;
+  due_at?: string | null;
+  status?: CampaignStatus;
+  attributes?: Record<string, string>;
+  src?: SourceRef;
+}
+
+export interface ReviewItemRecord {
+  external_id?: string | null;
+  campaign_external_id: string;
+  user_external_id: string;
+  entitlement_external_id: string;
+  reviewer_external_id?: string | null;
+  /** Set when the platform already holds a decision for this item. */
+  decided?: { decision: 'approve' | 'revoke'; decided_by: string | null; decided_at: string | null } | null;
+  src?: SourceRef;
+}
+
+export interface PastDecisionRecord {
+  user_external_id: string;
+  entitlement_external_id: string;
+  decision: 'approve' | 'revoke';
+  decided_at?: string | null;
+  reviewer_external_id?: string | null;
+  campaign_external_id?: string | null;
+  src?: SourceRef;
+}
+
+/** A problem with one record: where, which column, what is wrong. */
+export interface RecordIssue {
+  file: string;
+  line: number;
+  column: string | null;
+  reason: string;
+}
+
+export interface SyncSummary {
+  platform: Platform;
+  counts: Record<string, number>;
+  removed: Record<string, number>;
+}
+
+/**
+ * The store side of a sync. Batches are staged; nothing is visible until
+ * `commit()` validates references and merges everything in one transaction.
+ * `abort()` discards the staged records.
+ */
+export interface SyncSink {
+  readonly platform: Platform;
+  users(batch: UserRecord[]): void;
+  entitlements(batch: EntitlementRecord[]): void;
+  assignments(batch: AssignmentRecord[]): void;
+  activity(batch: ActivityRecord[]): void;
+  hrChanges(batch: HrChangeRecord[]): void;
+  sodRules(batch: SodRuleRecord[]): void;
+  campaigns(batch: CampaignRecord[]): void;
+  reviewItems(batch: ReviewItemRecord[]): void;
+  pastDecisions(batch: PastDecisionRecord[]): void;
+  /** Reference problems (unknown ids) among the staged records; first `limit`, and the total. */
+  validate(limit: number): { issues: RecordIssue[]; total: number };
+  /**
+   * Merges the staged records. With `replaceAssignments`, assignments of this
+   * platform that were not staged are removed (a full sync); otherwise only added or updated.
+   */
+  commit(options: { replaceAssignments: boolean }): SyncSummary;
+  abort(): void;
+}
+
+/** The store's stable id for a platform record. Snapshot ids are kept as they are. */
+export function storeId(platform: Platform, externalId: string): string {
+  return platform === 'snapshot' ? externalId : `${platform}:${externalId}`;
+}

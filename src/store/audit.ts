@@ -1,0 +1,165 @@
+import { createHash } from 'node:crypto';
+import type { Db } from './db.js';
+
+/** One audit entry as appended. */
+export interface AuditEntry {
+  at: string;
+  principal: string;
+  client_name: string | null;
+  client_version: string | null;
+  session_id: string | null;
+  transport: string | null;
+  tool: string;
+  kind: string;
+  arguments: unknown;
+  outcome: 'ok' | 'error' | 'refused';
+  error: string | null;
+  duration_ms: number;
+  details: Record<string, unknown> | null;
+}
+
+export interface StoredAuditEntry extends AuditEntry {
+  seq: number;
+  prev_hash: string;
+  hash: string;
+}
+
+const GENESIS = '0'.repeat(64);
+
+/** Canonical JSON: object keys sorted, so the hash does not depend on insertion order. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value ?? null);
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const keys = Object.keys(value as Record<string, unknown>)
+    .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+    .sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
+}
+
+function entryHash(seq: number, prevHash: string, e: AuditEntry): string {
+  const body = canonicalJson({
+    seq,
+    at: e.at,
+    principal: e.principal,
+    client_name: e.client_name,
+    client_version: e.client_version,
+    session_id: e.session_id,
+    transport: e.transport,
+    tool: e.tool,
+    kind: e.kind,
+    arguments: e.arguments,
+    outcome: e.outcome,
+    error: e.error,
+    duration_ms: e.duration_ms,
+    details: e.details,
+  });
+  return createHash('sha256').update(prevHash).update('\n').update(body).digest('hex');
+}
+
+function rowToEntry(r: Record<string, unknown>): StoredAuditEntry {
+  return {
+    seq: Number(r.seq),
+    at: String(r.at),
+    principal: String(r.principal),
+    client_name: (r.client_name as string | null) ?? null,
+    client_version: (r.client_version as string | null) ?? null,
+    session_id: (r.session_id as string | null) ?? null,
+    transport: (r.transport as string | null) ?? null,
+    tool: String(r.tool),
+    kind: String(r.kind),
+    arguments: JSON.parse(String(r.arguments)),
+    outcome: r.outcome as AuditEntry['outcome'],
+    error: (r.error as string | null) ?? null,
+    duration_ms: Number(r.duration_ms),
+    details: r.details == null ? null : JSON.parse(String(r.details)),
+    prev_hash: String(r.prev_hash),
+    hash: String(r.hash),
+  };
+}
+
+/**
+ * The append-only audit log. Each entry carries the hash of the previous one, so
+ * changing, deleting or reordering any row breaks the chain from there on; SQLite
+ * triggers refuse UPDATE and DELETE on the table.
+ */
+export class AuditLog {
+  private readonly last;
+  private readonly insert;
+
+  constructor(private readonly db: Db) {
+    this.last = db.prepare('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1');
+    this.insert = db.prepare(
+      `INSERT INTO audit_log (seq, at, principal, client_name, client_version, session_id, transport, tool, kind, arguments,
+        outcome, error, duration_ms, details, prev_hash, hash)
+       VALUES (@seq, @at, @principal, @client_name, @client_version, @session_id, @transport, @tool, @kind, @arguments,
+        @outcome, @error, @duration_ms, @details, @prev_hash, @hash)`,
+    );
+  }
+
+  /** Appends an entry in its own immediate transaction; returns its sequence number. */
+  append(e: AuditEntry): number {
+    return this.db
+      .transaction(() => {
+        const last = this.last.get() as { seq: number; hash: string } | undefined;
+        const seq = (last?.seq ?? 0) + 1;
+        const prev = last?.hash ?? GENESIS;
+        const hash = entryHash(seq, prev, e);
+        this.insert.run({
+          ...e,
+          seq,
+          arguments: JSON.stringify(e.arguments ?? null),
+          details: e.details === null ? null : JSON.stringify(e.details),
+          prev_hash: prev,
+          hash,
+        });
+        return seq;
+      })
+      .immediate();
+  }
+
+  /** Checks the whole chain; names the first entry that does not verify. */
+  verify(): { ok: true; entries: number } | { ok: false; entries: number; seq: number; reason: string } {
+    let prev = GENESIS;
+    let expectedSeq = 1;
+    let n = 0;
+    for (const r of this.db.prepare('SELECT * FROM audit_log ORDER BY rowid').iterate() as Iterable<
+      Record<string, unknown>
+    >) {
+      n++;
+      let e: StoredAuditEntry;
+      try {
+        e = rowToEntry(r);
+      } catch {
+        return { ok: false, entries: n, seq: Number(r.seq), reason: 'entry is not readable (corrupt JSON)' };
+      }
+      if (e.seq !== expectedSeq) {
+        return {
+          ok: false,
+          entries: n,
+          seq: e.seq,
+          reason: `expected entry ${expectedSeq} here, found ${e.seq} (an entry was deleted or reordered)`,
+        };
+      }
+      if (e.prev_hash !== prev) {
+        return { ok: false, entries: n, seq: e.seq, reason: 'prev_hash does not match the previous entry' };
+      }
+      if (entryHash(e.seq, prev, e) !== e.hash) {
+        return { ok: false, entries: n, seq: e.seq, reason: 'content does not match its hash (the entry was changed)' };
+      }
+      prev = e.hash;
+      expectedSeq++;
+    }
+    return { ok: true, entries: n };
+  }
+
+  *entries(since?: string): Generator<StoredAuditEntry> {
+    const rows = this.db
+      .prepare('SELECT * FROM audit_log WHERE (? IS NULL OR at >= ?) ORDER BY seq')
+      .iterate(since ?? null, since ?? null) as Iterable<Record<string, unknown>>;
+    for (const r of rows) yield rowToEntry(r);
+  }
+
+  count(): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM audit_log').get() as { n: number }).n;
+  }
+}

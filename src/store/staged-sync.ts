@@ -1,0 +1,471 @@
+import type { Platform } from '../domain/index.js';
+import {
+  type ActivityRecord,
+  type AssignmentRecord,
+  type CampaignRecord,
+  type EntitlementRecord,
+  type HrChangeRecord,
+  type PastDecisionRecord,
+  type RecordIssue,
+  type ReviewItemRecord,
+  type SodRuleRecord,
+  type SyncSink,
+  type SyncSummary,
+  storeId,
+  type UserRecord,
+} from '../domain/sync.js';
+import type { Db } from './db.js';
+
+/**
+ * Stages a sync in TEMP tables (per connection, no lock on the main database),
+ * validates references in SQL, then merges everything in one short transaction.
+ * A failed or aborted sync leaves the store exactly as it was.
+ */
+export class StagedSync implements SyncSink {
+  private readonly now: string;
+  private readonly ins: Record<string, ReturnType<Db['prepare']>> = {};
+  private closed = false;
+
+  constructor(
+    private readonly db: Db,
+    readonly platform: Platform,
+    now: Date = new Date(),
+  ) {
+    this.now = now.toISOString();
+    db.exec(STAGE_DDL);
+    for (const t of STAGE_TABLES) db.exec(`DELETE FROM temp.${t}`);
+    this.ins.users = db.prepare(
+      `INSERT INTO temp.stage_users VALUES (@id, @external_id, @email, @name, @department, @title, @manager_id, @location,
+        @status, @employee_type, @hired_at, @terminated_at, @contract_end, @last_sign_in, @attributes, @file, @line)`,
+    );
+    this.ins.entitlements = db.prepare(
+      `INSERT INTO temp.stage_entitlements VALUES (@id, @external_id, @name, @type, @app, @privileged, @sensitivity,
+        @owner_id, @description, @attributes, @file, @line)`,
+    );
+    this.ins.assignments = db.prepare(
+      'INSERT INTO temp.stage_assignments VALUES (@user_id, @entitlement_id, @granted_at, @source, @file, @line)',
+    );
+    this.ins.activity = db.prepare(
+      'INSERT INTO temp.stage_activity VALUES (@user_id, @app, @at, @outcome, @file, @line)',
+    );
+    this.ins.hr = db.prepare(
+      'INSERT INTO temp.stage_hr VALUES (@user_id, @field, @from_value, @to_value, @at, @file, @line)',
+    );
+    this.ins.sod = db.prepare(
+      'INSERT INTO temp.stage_sod VALUES (@id, @external_id, @name, @severity, @file, @line)',
+    );
+    this.ins.sodSide = db.prepare(
+      'INSERT INTO temp.stage_sod_sides VALUES (@rule_id, @side, @entitlement_id, @file, @line)',
+    );
+    this.ins.campaigns = db.prepare(
+      `INSERT INTO temp.stage_campaigns VALUES (@id, @external_id, @name, @status, @created_at, @due_at, @attributes,
+        @file, @line)`,
+    );
+    this.ins.items = db.prepare(
+      `INSERT INTO temp.stage_items VALUES (@id, @external_id, @campaign_id, @user_id, @entitlement_id, @reviewer_id,
+        @decided, @decided_by, @decided_at, @file, @line)`,
+    );
+    this.ins.decisions = db.prepare(
+      `INSERT INTO temp.stage_decisions VALUES (@user_id, @entitlement_id, @decision, @decided_at, @reviewer_id,
+        @campaign_id, @file, @line)`,
+    );
+  }
+
+  private id(ext: string): string {
+    return storeId(this.platform, ext);
+  }
+
+  private optId(ext: string | null | undefined): string | null {
+    return ext === null || ext === undefined || ext === '' ? null : this.id(ext);
+  }
+
+  private run(name: string, rows: Array<Record<string, unknown>>): void {
+    const s = this.ins[name]!;
+    this.db.transaction(() => {
+      for (const r of rows) s.run(r);
+    })();
+  }
+
+  users(batch: UserRecord[]): void {
+    this.run(
+      'users',
+      batch.map((u) => ({
+        id: this.id(u.external_id),
+        external_id: u.external_id,
+        email: u.email ?? null,
+        name: u.name ?? null,
+        department: u.department ?? null,
+        title: u.title ?? null,
+        manager_id: this.optId(u.manager_external_id),
+        location: u.location ?? null,
+        status: u.status ?? 'active',
+        employee_type: u.employee_type ?? 'employee',
+        hired_at: u.hired_at ?? null,
+        terminated_at: u.terminated_at ?? null,
+        contract_end: u.contract_end ?? null,
+        last_sign_in: u.last_sign_in ?? null,
+        attributes: JSON.stringify(u.attributes ?? {}),
+        file: u.src?.file ?? 'users',
+        line: u.src?.line ?? 0,
+      })),
+    );
+  }
+
+  entitlements(batch: EntitlementRecord[]): void {
+    this.run(
+      'entitlements',
+      batch.map((e) => ({
+        id: this.id(e.external_id),
+        external_id: e.external_id,
+        name: e.name,
+        type: e.type ?? 'group',
+        app: e.app ?? null,
+        privileged: e.privileged ? 1 : 0,
+        sensitivity: e.sensitivity ?? 'medium',
+        owner_id: this.optId(e.owner_external_id),
+        description: e.description ?? null,
+        attributes: JSON.stringify(e.attributes ?? {}),
+        file: e.src?.file ?? 'entitlements',
+        line: e.src?.line ?? 0,
+      })),
+    );
+  }
+
+  assignments(batch: AssignmentRecord[]): void {
+    this.run(
+      'assignments',
+      batch.map((a) => ({
+        user_id: this.id(a.user_external_id),
+        entitlement_id: this.id(a.entitlement_external_id),
+        granted_at: a.granted_at ?? null,
+        source: a.source ?? 'direct',
+        file: a.src?.file ?? 'assignments',
+        line: a.src?.line ?? 0,
+      })),
+    );
+  }
+
+  activity(batch: ActivityRecord[]): void {
+    this.run(
+      'activity',
+      batch.map((a) => ({
+        user_id: this.id(a.user_external_id),
+        app: a.app,
+        at: a.at,
+        outcome: a.outcome ?? 'success',
+        file: a.src?.file ?? 'activity',
+        line: a.src?.line ?? 0,
+      })),
+    );
+  }
+
+  hrChanges(batch: HrChangeRecord[]): void {
+    this.run(
+      'hr',
+      batch.map((h) => ({
+        user_id: this.id(h.user_external_id),
+        field: h.field,
+        from_value: h.from ?? null,
+        to_value: h.to ?? null,
+        at: h.at,
+        file: h.src?.file ?? 'hr_changes',
+        line: h.src?.line ?? 0,
+      })),
+    );
+  }
+
+  sodRules(batch: SodRuleRecord[]): void {
+    this.db.transaction(() => {
+      for (const r of batch) {
+        const file = r.src?.file ?? 'sod_rules';
+        const line = r.src?.line ?? 0;
+        const id = this.id(r.external_id);
+        this.ins.sod!.run({ id, external_id: r.external_id, name: r.name, severity: r.severity ?? 'high', file, line });
+        for (const [side, ids] of [
+          ['left', r.left],
+          ['right', r.right],
+        ] as const) {
+          for (const e of ids) this.ins.sodSide!.run({ rule_id: id, side, entitlement_id: this.id(e), file, line });
+        }
+      }
+    })();
+  }
+
+  campaigns(batch: CampaignRecord[]): void {
+    this.run(
+      'campaigns',
+      batch.map((c) => ({
+        id: this.id(c.external_id),
+        external_id: c.external_id,
+        name: c.name,
+        status: c.status ?? 'active',
+        created_at: c.created_at ?? this.now,
+        due_at: c.due_at ?? null,
+        attributes: JSON.stringify(c.attributes ?? {}),
+        file: c.src?.file ?? 'campaigns',
+        line: c.src?.line ?? 0,
+      })),
+    );
+  }
+
+  reviewItems(batch: ReviewItemRecord[]): void {
+    this.run(
+      'items',
+      batch.map((i) => {
+        const ext = i.external_id || `${i.campaign_external_id}:${i.user_external_id}:${i.entitlement_external_id}`;
+        return {
+          id: this.id(ext),
+          external_id: ext,
+          campaign_id: this.id(i.campaign_external_id),
+          user_id: this.id(i.user_external_id),
+          entitlement_id: this.id(i.entitlement_external_id),
+          reviewer_id: this.optId(i.reviewer_external_id),
+          decided: i.decided?.decision ?? null,
+          decided_by: i.decided?.decided_by ?? null,
+          decided_at: i.decided?.decided_at ?? null,
+          file: i.src?.file ?? 'review_items',
+          line: i.src?.line ?? 0,
+        };
+      }),
+    );
+  }
+
+  pastDecisions(batch: PastDecisionRecord[]): void {
+    this.run(
+      'decisions',
+      batch.map((d) => ({
+        user_id: this.id(d.user_external_id),
+        entitlement_id: this.id(d.entitlement_external_id),
+        decision: d.decision,
+        decided_at: d.decided_at ?? null,
+        reviewer_id: this.optId(d.reviewer_external_id),
+        campaign_id: this.optId(d.campaign_external_id),
+        file: d.src?.file ?? 'decisions',
+        line: d.src?.line ?? 0,
+      })),
+    );
+  }
+
+  validate(limit: number): { issues: RecordIssue[]; total: number } {
+    const issues: RecordIssue[] = [];
+    let total = 0;
+    const check = (column: string, reason: string, from: string, where: string) => {
+      total += (this.db.prepare(`SELECT count(*) AS n FROM ${from} WHERE ${where}`).get() as { n: number }).n;
+      const rows = this.db
+        .prepare(`SELECT file, line, ${column} AS v FROM ${from} WHERE ${where} ORDER BY line LIMIT ?`)
+        .all(limit) as Array<{ file: string; line: number; v: string }>;
+      for (const r of rows) {
+        issues.push({ file: r.file, line: r.line, column: column.replace(/_id$/, '_id'), reason: reason.replace('%s', extOf(r.v, this.platform)) });
+      }
+    };
+    const userKnown = (col: string) =>
+      `(${col} IN (SELECT id FROM temp.stage_users) OR ${col} IN (SELECT id FROM main.users))`;
+    const entKnown = (col: string) =>
+      `(${col} IN (SELECT id FROM temp.stage_entitlements) OR ${col} IN (SELECT id FROM main.entitlements))`;
+    const campaignKnown = (col: string) =>
+      `(${col} IN (SELECT id FROM temp.stage_campaigns) OR ${col} IN (SELECT id FROM main.campaigns))`;
+
+    const dup = (table: string, key: string, what: string) => {
+      const where = `rowid NOT IN (SELECT min(rowid) FROM temp.${table} GROUP BY ${key})`;
+      total += (this.db.prepare(`SELECT count(*) AS n FROM temp.${table} WHERE ${where}`).get() as { n: number }).n;
+      const rows = this.db
+        .prepare(`SELECT file, line, ${key.split(',')[0]} AS v FROM temp.${table} WHERE ${where} ORDER BY line LIMIT ?`)
+        .all(limit) as Array<{ file: string; line: number; v: string }>;
+      for (const r of rows) {
+        issues.push({ file: r.file, line: r.line, column: key.split(',')[0]!.trim(), reason: `duplicate ${what} "${extOf(r.v, this.platform)}"` });
+      }
+    };
+
+    dup('stage_users', 'id', 'user id');
+    check('manager_id', 'unknown manager_id "%s" (no such user)', 'temp.stage_users', `manager_id IS NOT NULL AND NOT ${userKnown('manager_id')}`);
+    dup('stage_entitlements', 'id', 'entitlement id');
+    check('user_id', 'unknown user_id "%s"', 'temp.stage_assignments', `NOT ${userKnown('user_id')}`);
+    check('entitlement_id', 'unknown entitlement_id "%s"', 'temp.stage_assignments', `NOT ${entKnown('entitlement_id')}`);
+    dup('stage_assignments', 'user_id, entitlement_id', 'assignment of user');
+    check('user_id', 'unknown user_id "%s"', 'temp.stage_activity', `NOT ${userKnown('user_id')}`);
+    check('user_id', 'unknown user_id "%s"', 'temp.stage_hr', `NOT ${userKnown('user_id')}`);
+    dup('stage_sod', 'id', 'rule_id');
+    check('entitlement_id', 'unknown entitlement id "%s" in a rule side', 'temp.stage_sod_sides', `NOT ${entKnown('entitlement_id')}`);
+    dup('stage_campaigns', 'id', 'campaign id');
+    check('campaign_id', 'unknown campaign_id "%s"', 'temp.stage_items', `NOT ${campaignKnown('campaign_id')}`);
+    check('user_id', 'unknown user_id "%s"', 'temp.stage_items', `NOT ${userKnown('user_id')}`);
+    check('entitlement_id', 'unknown entitlement_id "%s"', 'temp.stage_items', `NOT ${entKnown('entitlement_id')}`);
+    dup('stage_items', 'campaign_id, user_id, entitlement_id', 'review item for user');
+    dup('stage_items', 'id', 'review item id');
+    check('user_id', 'unknown user_id "%s"', 'temp.stage_decisions', `NOT ${userKnown('user_id')}`);
+    check('entitlement_id', 'unknown entitlement_id "%s"', 'temp.stage_decisions', `NOT ${entKnown('entitlement_id')}`);
+
+    const order = new Map(FILE_ORDER.map((f, i) => [f, i]));
+    issues.sort(
+      (a, b) =>
+        (order.get(a.file.replace(/\.csv$/, '')) ?? 99) - (order.get(b.file.replace(/\.csv$/, '')) ?? 99) ||
+        a.line - b.line,
+    );
+    return { issues: issues.slice(0, limit), total };
+  }
+
+  commit(options: { replaceAssignments: boolean }): SyncSummary {
+    if (this.closed) throw new Error('sync already finished');
+    const p = { platform: this.platform, now: this.now };
+    const counts: Record<string, number> = {};
+    const removed: Record<string, number> = {};
+    const run = (sql: string) => this.db.prepare(sql).run(p).changes;
+    this.db
+      .transaction(() => {
+        counts.users = run(`
+          INSERT INTO users (id, platform, external_id, email, name, department, title, manager_id, location, status,
+            employee_type, hired_at, terminated_at, contract_end, last_sign_in, attributes, updated_at)
+          SELECT id, @platform, external_id, email, name, department, title, manager_id, location, status, employee_type,
+            hired_at, terminated_at, contract_end, last_sign_in, attributes, @now FROM temp.stage_users WHERE true
+          ON CONFLICT (id) DO UPDATE SET email = excluded.email, name = excluded.name, department = excluded.department,
+            title = excluded.title, manager_id = excluded.manager_id, location = excluded.location, status = excluded.status,
+            employee_type = excluded.employee_type, hired_at = excluded.hired_at, terminated_at = excluded.terminated_at,
+            contract_end = excluded.contract_end,
+            last_sign_in = coalesce(excluded.last_sign_in, users.last_sign_in), attributes = excluded.attributes,
+            updated_at = excluded.updated_at
+          WHERE ${changed('users', ['email', 'name', 'department', 'title', 'manager_id', 'location', 'status', 'employee_type', 'hired_at', 'terminated_at', 'contract_end', 'attributes'])}
+            OR (excluded.last_sign_in IS NOT NULL AND excluded.last_sign_in IS NOT users.last_sign_in)`);
+        counts.entitlements = run(`
+          INSERT INTO entitlements (id, platform, external_id, name, type, app, privileged, sensitivity, owner_id,
+            description, attributes, updated_at)
+          SELECT id, @platform, external_id, name, type, app, privileged, sensitivity, owner_id, description, attributes, @now
+          FROM temp.stage_entitlements WHERE true
+          ON CONFLICT (id) DO UPDATE SET name = excluded.name, type = excluded.type, app = excluded.app,
+            privileged = excluded.privileged, sensitivity = excluded.sensitivity, owner_id = excluded.owner_id,
+            description = excluded.description, attributes = excluded.attributes, updated_at = excluded.updated_at
+          WHERE ${changed('entitlements', ['name', 'type', 'app', 'privileged', 'sensitivity', 'owner_id', 'description', 'attributes'])}`);
+        counts.assignments = run(`
+          INSERT INTO assignments (user_id, entitlement_id, platform, granted_at, source, updated_at)
+          SELECT user_id, entitlement_id, @platform, granted_at, source, @now FROM temp.stage_assignments WHERE true
+          ON CONFLICT (user_id, entitlement_id) DO UPDATE SET granted_at = coalesce(excluded.granted_at, assignments.granted_at),
+            source = excluded.source, updated_at = excluded.updated_at
+          WHERE ${changed('assignments', ['source'])} OR (excluded.granted_at IS NOT NULL AND excluded.granted_at IS NOT assignments.granted_at)`);
+        if (options.replaceAssignments) {
+          removed.assignments = run(`
+            DELETE FROM assignments WHERE platform = @platform AND NOT EXISTS (
+              SELECT 1 FROM temp.stage_assignments s WHERE s.user_id = assignments.user_id
+                AND s.entitlement_id = assignments.entitlement_id)`);
+        }
+        counts.activity_events = run(`
+          INSERT OR IGNORE INTO activity_events (user_id, app, at, outcome, platform)
+          SELECT user_id, app, at, outcome, @platform FROM temp.stage_activity`);
+        // Keep the per user x app rollup in step for every pair this sync touched.
+        run(`
+          INSERT OR REPLACE INTO activity_rollup (user_id, app, first_used, last_used, sign_ins, failed, last_failed)
+          SELECT ev.user_id, ev.app,
+            min(CASE WHEN ev.outcome = 'success' THEN ev.at END), max(CASE WHEN ev.outcome = 'success' THEN ev.at END),
+            sum(ev.outcome = 'success'), sum(ev.outcome = 'failure'), max(CASE WHEN ev.outcome = 'failure' THEN ev.at END)
+          FROM activity_events ev
+          WHERE (ev.user_id, ev.app) IN (SELECT DISTINCT user_id, app FROM temp.stage_activity)
+          GROUP BY ev.user_id, ev.app`);
+        counts.hr_changes = run(`
+          INSERT OR IGNORE INTO hr_changes (user_id, field, from_value, to_value, at, platform)
+          SELECT user_id, field, from_value, to_value, at, @platform FROM temp.stage_hr`);
+        counts.sod_rules = run(`
+          INSERT INTO sod_rules (id, platform, external_id, name, severity, updated_at)
+          SELECT id, @platform, external_id, name, severity, @now FROM temp.stage_sod WHERE true
+          ON CONFLICT (id) DO UPDATE SET name = excluded.name, severity = excluded.severity, updated_at = excluded.updated_at
+          WHERE ${changed('sod_rules', ['name', 'severity'])}`);
+        run(`DELETE FROM sod_rule_entitlements WHERE rule_id IN (SELECT id FROM temp.stage_sod)`);
+        run(`INSERT OR IGNORE INTO sod_rule_entitlements (rule_id, side, entitlement_id)
+             SELECT rule_id, side, entitlement_id FROM temp.stage_sod_sides`);
+        counts.campaigns = run(`
+          INSERT INTO campaigns (id, platform, external_id, name, status, created_at, due_at, attributes, updated_at)
+          SELECT id, @platform, external_id, name, status, created_at, due_at, attributes, @now FROM temp.stage_campaigns WHERE true
+          ON CONFLICT (id) DO UPDATE SET name = excluded.name, status = excluded.status, created_at = excluded.created_at,
+            due_at = excluded.due_at, attributes = excluded.attributes, updated_at = excluded.updated_at
+          WHERE ${changed('campaigns', ['name', 'status', 'created_at', 'due_at', 'attributes'])}`);
+        counts.review_items = run(`
+          INSERT INTO review_items (id, campaign_id, user_id, entitlement_id, reviewer_id, platform, external_id, updated_at)
+          SELECT id, campaign_id, user_id, entitlement_id, reviewer_id, @platform, external_id, @now FROM temp.stage_items WHERE true
+          ON CONFLICT (id) DO UPDATE SET reviewer_id = excluded.reviewer_id, updated_at = excluded.updated_at
+          WHERE ${changed('review_items', ['reviewer_id'])}`);
+        // Decisions already made on the platform itself.
+        run(`
+          INSERT OR IGNORE INTO item_decisions (item_id, proposal_id, decision, decided_by, decided_at, channel)
+          SELECT id, NULL, decided, coalesce(decided_by, 'platform'), coalesce(decided_at, @now), 'platform'
+          FROM temp.stage_items WHERE decided IS NOT NULL`);
+        run(`
+          UPDATE review_items SET status = 'decided'
+          WHERE status != 'decided' AND id IN (SELECT id FROM temp.stage_items WHERE decided IS NOT NULL)`);
+        counts.past_decisions = run(`
+          INSERT OR IGNORE INTO past_decisions (user_id, entitlement_id, decision, decided_at, reviewer_id, campaign_id,
+            source, platform)
+          SELECT user_id, entitlement_id, decision, decided_at, reviewer_id, campaign_id, 'import', @platform
+          FROM temp.stage_decisions`);
+      })
+      .immediate();
+    this.finish();
+    return { platform: this.platform, counts, removed };
+  }
+
+  abort(): void {
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of STAGE_TABLES) this.db.exec(`DELETE FROM temp.${t}`);
+  }
+}
+
+function changed(table: string, cols: string[]): string {
+  return cols.map((c) => `${table}.${c} IS NOT excluded.${c}`).join(' OR ');
+}
+
+function extOf(id: string | null, platform: Platform): string {
+  if (id === null) return '';
+  const prefix = `${platform}:`;
+  return platform !== 'snapshot' && id.startsWith(prefix) ? id.slice(prefix.length) : id;
+}
+
+const FILE_ORDER = [
+  'users',
+  'entitlements',
+  'assignments',
+  'activity',
+  'hr_changes',
+  'sod_rules',
+  'campaigns',
+  'review_items',
+  'decisions',
+];
+
+const STAGE_TABLES = [
+  'stage_users',
+  'stage_entitlements',
+  'stage_assignments',
+  'stage_activity',
+  'stage_hr',
+  'stage_sod',
+  'stage_sod_sides',
+  'stage_campaigns',
+  'stage_items',
+  'stage_decisions',
+];
+
+const STAGE_DDL = `
+CREATE TEMP TABLE IF NOT EXISTS stage_users (id TEXT, external_id TEXT, email TEXT, name TEXT, department TEXT, title TEXT,
+  manager_id TEXT, location TEXT, status TEXT, employee_type TEXT, hired_at TEXT, terminated_at TEXT, contract_end TEXT,
+  last_sign_in TEXT, attributes TEXT, file TEXT, line INTEGER);
+CREATE INDEX IF NOT EXISTS temp.stage_users_id ON stage_users (id);
+CREATE TEMP TABLE IF NOT EXISTS stage_entitlements (id TEXT, external_id TEXT, name TEXT, type TEXT, app TEXT,
+  privileged INTEGER, sensitivity TEXT, owner_id TEXT, description TEXT, attributes TEXT, file TEXT, line INTEGER);
+CREATE INDEX IF NOT EXISTS temp.stage_entitlements_id ON stage_entitlements (id);
+CREATE TEMP TABLE IF NOT EXISTS stage_assignments (user_id TEXT, entitlement_id TEXT, granted_at TEXT, source TEXT,
+  file TEXT, line INTEGER);
+CREATE INDEX IF NOT EXISTS temp.stage_assignments_key ON stage_assignments (user_id, entitlement_id);
+CREATE TEMP TABLE IF NOT EXISTS stage_activity (user_id TEXT, app TEXT, at TEXT, outcome TEXT, file TEXT, line INTEGER);
+CREATE TEMP TABLE IF NOT EXISTS stage_hr (user_id TEXT, field TEXT, from_value TEXT, to_value TEXT, at TEXT, file TEXT,
+  line INTEGER);
+CREATE TEMP TABLE IF NOT EXISTS stage_sod (id TEXT, external_id TEXT, name TEXT, severity TEXT, file TEXT, line INTEGER);
+CREATE TEMP TABLE IF NOT EXISTS stage_sod_sides (rule_id TEXT, side TEXT, entitlement_id TEXT, file TEXT, line INTEGER);
+CREATE TEMP TABLE IF NOT EXISTS stage_campaigns (id TEXT, external_id TEXT, name TEXT, status TEXT, created_at TEXT,
+  due_at TEXT, attributes TEXT, file TEXT, line INTEGER);
+CREATE TEMP TABLE IF NOT EXISTS stage_items (id TEXT, external_id TEXT, campaign_id TEXT, user_id TEXT, entitlement_id TEXT,
+  reviewer_id TEXT, decided TEXT, decided_by TEXT, decided_at TEXT, file TEXT, line INTEGER);
+CREATE INDEX IF NOT EXISTS temp.stage_items_id ON stage_items (id);
+CREATE TEMP TABLE IF NOT EXISTS stage_decisions (user_id TEXT, entitlement_id TEXT, decision TEXT, decided_at TEXT,
+  reviewer_id TEXT, campaign_id TEXT, file TEXT, line INTEGER);
+`;

@@ -1,0 +1,504 @@
+import { randomBytes } from 'node:crypto';
+import type {
+  AppUsage,
+  Campaign,
+  CampaignStatus,
+  CampaignSummary,
+  Entitlement,
+  HrChange,
+  ItemStatus,
+  Platform,
+  Recommendation,
+  RiskLevel,
+  Signal,
+  SodRule,
+  User,
+} from '../domain/index.js';
+import type { Statement } from 'better-sqlite3';
+import { CursorCodec } from './cursor.js';
+import { type Db, openDb } from './db.js';
+
+/** A review item row joined with its user, entitlement, proposal and decision. */
+export interface ItemRow {
+  item_id: string;
+  campaign_id: string;
+  status: ItemStatus;
+  reviewer_id: string | null;
+  risk_score: number;
+  risk_level: RiskLevel;
+  signals: Signal[];
+  recommendation: Recommendation | null;
+  user: User;
+  entitlement: Entitlement;
+  proposal: {
+    proposal_id: string;
+    decision: 'approve' | 'revoke' | 'escalate';
+    rationale: string;
+    proposed_by: string;
+    proposed_at: string;
+  } | null;
+  decision: {
+    decision: 'approve' | 'revoke' | 'escalate';
+    decided_by: string;
+    decided_at: string;
+    confirmation: { id: string; channel: string; confirmed_by: string; confirmed_at: string } | null;
+  } | null;
+}
+
+export interface ItemQuery {
+  campaign_id: string;
+  status: ItemStatus | 'all';
+  reviewer_id?: string | undefined;
+  min_risk?: number | undefined;
+  sort: 'risk' | 'user';
+  limit: number;
+  after?: Array<string | number> | undefined;
+}
+
+type Row = Record<string, unknown>;
+
+const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+
+function parseJson<T>(text: unknown, fallback: T): T {
+  if (typeof text !== 'string' || text === '') return fallback;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return fallback;
+  }
+}
+
+export function rowToUser(r: Row, prefix = ''): User {
+  const g = (k: string) => r[prefix + k];
+  return {
+    id: String(g('id')),
+    platform: g('platform') as Platform,
+    external_id: String(g('external_id')),
+    email: str(g('email')),
+    name: str(g('name')),
+    department: str(g('department')),
+    title: str(g('title')),
+    manager_id: str(g('manager_id')),
+    location: str(g('location')),
+    status: g('status') as User['status'],
+    employee_type: g('employee_type') as User['employee_type'],
+    hired_at: str(g('hired_at')),
+    terminated_at: str(g('terminated_at')),
+    contract_end: str(g('contract_end')),
+    last_sign_in: str(g('last_sign_in')),
+    attributes: parseJson(g('attributes'), {}),
+  };
+}
+
+export function rowToEntitlement(r: Row, prefix = ''): Entitlement {
+  const g = (k: string) => r[prefix + k];
+  return {
+    id: String(g('id')),
+    platform: g('platform') as Platform,
+    external_id: String(g('external_id')),
+    name: String(g('name')),
+    type: g('type') as Entitlement['type'],
+    app: str(g('app')),
+    privileged: g('privileged') === 1,
+    sensitivity: g('sensitivity') as Entitlement['sensitivity'],
+    owner_id: str(g('owner_id')),
+    description: str(g('description')),
+    attributes: parseJson(g('attributes'), {}),
+  };
+}
+
+const USER_COLS = [
+  'id',
+  'platform',
+  'external_id',
+  'email',
+  'name',
+  'department',
+  'title',
+  'manager_id',
+  'location',
+  'status',
+  'employee_type',
+  'hired_at',
+  'terminated_at',
+  'contract_end',
+  'last_sign_in',
+  'attributes',
+];
+const ENT_COLS = [
+  'id',
+  'platform',
+  'external_id',
+  'name',
+  'type',
+  'app',
+  'privileged',
+  'sensitivity',
+  'owner_id',
+  'description',
+  'attributes',
+];
+
+const ITEM_SELECT = `
+  SELECT i.id AS item_id, i.campaign_id, i.status, i.reviewer_id, i.risk_score, i.risk_level,
+         i.signals, i.recommendation, i.user_id, i.entitlement_id,
+         ${USER_COLS.map((c) => `u.${c} AS u_${c}`).join(', ')},
+         ${ENT_COLS.map((c) => `e.${c} AS e_${c}`).join(', ')},
+         p.id AS p_id, p.decision AS p_decision, p.rationale AS p_rationale, p.proposed_by AS p_by, p.proposed_at AS p_at,
+         d.decision AS d_decision, d.decided_by AS d_by, d.decided_at AS d_at, d.confirmation_id AS d_cid,
+         d.channel AS d_channel, d.confirmed_by AS d_cby, d.confirmed_at AS d_cat
+  FROM review_items i
+  JOIN users u ON u.id = i.user_id
+  JOIN entitlements e ON e.id = i.entitlement_id
+  LEFT JOIN proposals p ON p.item_id = i.id AND p.status IN ('draft','applied')
+       AND p.id = (SELECT p2.id FROM proposals p2 WHERE p2.item_id = i.id AND p2.status IN ('draft','applied')
+                   ORDER BY p2.proposed_at DESC, p2.id DESC LIMIT 1)
+  LEFT JOIN item_decisions d ON d.item_id = i.id`;
+
+function rowToItem(r: Row): ItemRow {
+  return {
+    item_id: String(r.item_id),
+    campaign_id: String(r.campaign_id),
+    status: r.status as ItemStatus,
+    reviewer_id: str(r.reviewer_id),
+    risk_score: Number(r.risk_score),
+    risk_level: r.risk_level as RiskLevel,
+    signals: parseJson(r.signals, []),
+    recommendation: parseJson(r.recommendation, null),
+    user: rowToUser(r, 'u_'),
+    entitlement: rowToEntitlement(r, 'e_'),
+    proposal:
+      r.p_id == null
+        ? null
+        : {
+            proposal_id: String(r.p_id),
+            decision: r.p_decision as 'approve',
+            rationale: String(r.p_rationale),
+            proposed_by: String(r.p_by),
+            proposed_at: String(r.p_at),
+          },
+    decision:
+      r.d_decision == null
+        ? null
+        : {
+            decision: r.d_decision as 'approve',
+            decided_by: String(r.d_by),
+            decided_at: String(r.d_at),
+            confirmation:
+              r.d_cid == null
+                ? null
+                : {
+                    id: String(r.d_cid),
+                    channel: String(r.d_channel),
+                    confirmed_by: String(r.d_cby),
+                    confirmed_at: String(r.d_cat),
+                  },
+          },
+  };
+}
+
+/** The repository: every query the tools, analysis and connectors need, on one SQLite file. */
+export class Store {
+  readonly cursors: CursorCodec;
+  private readonly stmts = new Map<string, Statement<unknown[]>>();
+
+  constructor(readonly db: Db) {
+    let secret = this.getMeta('cursor_secret');
+    if (!secret) {
+      secret = randomBytes(32).toString('hex');
+      this.setMeta('cursor_secret', secret);
+    }
+    this.cursors = new CursorCodec(Buffer.from(secret, 'hex'));
+  }
+
+  static open(path: string): Store {
+    return new Store(openDb(path));
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  /** A cached prepared statement. */
+  stmt(sql: string): Statement<unknown[]> {
+    let s = this.stmts.get(sql);
+    if (!s) {
+      s = this.db.prepare<unknown[]>(sql);
+      this.stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  getMeta(key: string): string | undefined {
+    const r = this.stmt('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
+    return r?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.stmt(
+      'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+    ).run(key, value);
+  }
+
+  /** True when the store holds no users and no campaigns. */
+  isEmpty(): boolean {
+    return this.stmt('SELECT 1 FROM users LIMIT 1').get() === undefined;
+  }
+
+  counts(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const t of [
+      'users',
+      'entitlements',
+      'assignments',
+      'activity_events',
+      'hr_changes',
+      'sod_rules',
+      'campaigns',
+      'review_items',
+      'past_decisions',
+    ]) {
+      out[t] = (this.stmt(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n;
+    }
+    return out;
+  }
+
+  // ---- users and entitlements -------------------------------------------------
+
+  getUser(id: string): User | undefined {
+    const r = this.stmt('SELECT * FROM users WHERE id = ?').get(id) as Row | undefined;
+    return r ? rowToUser(r) : undefined;
+  }
+
+  getEntitlement(id: string): Entitlement | undefined {
+    const r = this.stmt('SELECT * FROM entitlements WHERE id = ?').get(id) as Row | undefined;
+    return r ? rowToEntitlement(r) : undefined;
+  }
+
+  /** Entitlements a user holds now, with grant details. */
+  heldEntitlements(userId: string): Array<Entitlement & { granted_at: string | null; source: string }> {
+    const rows = this.stmt(
+      `SELECT e.*, a.granted_at AS a_granted_at, a.source AS a_source
+       FROM assignments a JOIN entitlements e ON e.id = a.entitlement_id
+       WHERE a.user_id = ? ORDER BY e.id`,
+    ).all(userId) as Row[];
+    return rows.map((r) => ({ ...rowToEntitlement(r), granted_at: str(r.a_granted_at), source: String(r.a_source) }));
+  }
+
+  entitlementIdsOf(userId: string): string[] {
+    return (
+      this.stmt('SELECT entitlement_id FROM assignments WHERE user_id = ? ORDER BY entitlement_id').all(
+        userId,
+      ) as Array<{
+        entitlement_id: string;
+      }>
+    ).map((r) => r.entitlement_id);
+  }
+
+  existingEntitlementIds(ids: string[]): Set<string> {
+    const found = new Set<string>();
+    const s = this.stmt('SELECT id FROM entitlements WHERE id = ?');
+    for (const id of ids) if (s.get(id)) found.add(id);
+    return found;
+  }
+
+  // ---- activity and HR -------------------------------------------------------
+
+  /** Usage per app for a user: totals from the rollup, windowed counts from raw events since `since`. */
+  appUsage(userId: string, since: string, app?: string): Array<AppUsage & { window_sign_ins: number; window_failed: number }> {
+    const rows = this.stmt(
+      `SELECT r.app, r.first_used, r.last_used, r.sign_ins, r.failed,
+         (SELECT count(*) FROM activity_events ev WHERE ev.user_id = r.user_id AND ev.app = r.app AND ev.at >= ? AND ev.outcome = 'success') AS w_ok,
+         (SELECT count(*) FROM activity_events ev WHERE ev.user_id = r.user_id AND ev.app = r.app AND ev.at >= ? AND ev.outcome = 'failure') AS w_fail
+       FROM activity_rollup r WHERE r.user_id = ? AND (? IS NULL OR r.app = ?) ORDER BY r.app`,
+    ).all(since, since, userId, app ?? null, app ?? null) as Row[];
+    return rows.map((r) => ({
+      app: String(r.app),
+      first_used: str(r.first_used),
+      last_used: str(r.last_used),
+      sign_ins: Number(r.sign_ins),
+      failed: Number(r.failed),
+      window_sign_ins: Number(r.w_ok),
+      window_failed: Number(r.w_fail),
+    }));
+  }
+
+  /** Last successful use of each app by a user. */
+  lastUseByApp(userId: string): Map<string, string | null> {
+    const rows = this.stmt('SELECT app, last_used FROM activity_rollup WHERE user_id = ?').all(userId) as Array<{
+      app: string;
+      last_used: string | null;
+    }>;
+    return new Map(rows.map((r) => [r.app, r.last_used]));
+  }
+
+  hrChanges(userId: string): HrChange[] {
+    return (
+      this.stmt(
+        'SELECT user_id, field, from_value, to_value, at FROM hr_changes WHERE user_id = ? ORDER BY at, id',
+      ).all(userId) as Row[]
+    ).map((r) => ({
+      user_id: String(r.user_id),
+      field: String(r.field),
+      from: str(r.from_value),
+      to: str(r.to_value),
+      at: String(r.at),
+    }));
+  }
+
+  // ---- SoD ---------------------------------------------------------------------
+
+  sodRules(): SodRule[] {
+    const rules = this.stmt('SELECT id, name, severity FROM sod_rules ORDER BY id').all() as Row[];
+    const sides = this.stmt(
+      'SELECT rule_id, side, entitlement_id FROM sod_rule_entitlements ORDER BY rule_id, side, entitlement_id',
+    ).all() as Array<{ rule_id: string; side: 'left' | 'right'; entitlement_id: string }>;
+    const byId = new Map<string, SodRule>();
+    for (const r of rules) {
+      byId.set(String(r.id), {
+        id: String(r.id),
+        name: String(r.name),
+        severity: r.severity as SodRule['severity'],
+        left: [],
+        right: [],
+      });
+    }
+    for (const s of sides) byId.get(s.rule_id)?.[s.side].push(s.entitlement_id);
+    return [...byId.values()];
+  }
+
+  /** Entitlement ids that appear in any SoD rule. */
+  sodEntitlementIds(): Set<string> {
+    return new Set(
+      (this.stmt('SELECT DISTINCT entitlement_id FROM sod_rule_entitlements').all() as Array<{ entitlement_id: string }>).map(
+        (r) => r.entitlement_id,
+      ),
+    );
+  }
+
+  // ---- campaigns and items --------------------------------------------------
+
+  getCampaign(id: string): Campaign | undefined {
+    const r = this.stmt('SELECT * FROM campaigns WHERE id = ?').get(id) as Row | undefined;
+    return r
+      ? {
+          id: String(r.id),
+          platform: r.platform as Platform,
+          external_id: String(r.external_id),
+          name: String(r.name),
+          status: r.status as CampaignStatus,
+          created_at: String(r.created_at),
+          due_at: str(r.due_at),
+        }
+      : undefined;
+  }
+
+  listCampaigns(status?: CampaignStatus): CampaignSummary[] {
+    const rows = this.stmt(
+      `SELECT c.id, c.name, c.platform, c.status, c.created_at, c.due_at,
+         (SELECT count(*) FROM review_items i WHERE i.campaign_id = c.id) AS total,
+         (SELECT count(*) FROM review_items i WHERE i.campaign_id = c.id AND i.status = 'pending') AS pending,
+         (SELECT count(*) FROM review_items i WHERE i.campaign_id = c.id AND i.status = 'proposed') AS proposed,
+         (SELECT count(*) FROM review_items i WHERE i.campaign_id = c.id AND i.status = 'decided') AS decided
+       FROM campaigns c WHERE (? IS NULL OR c.status = ?) ORDER BY c.created_at DESC, c.id`,
+    ).all(status ?? null, status ?? null) as Row[];
+    return rows.map((r) => ({
+      id: String(r.id),
+      name: String(r.name),
+      platform: r.platform as Platform,
+      status: r.status as CampaignStatus,
+      created_at: String(r.created_at),
+      due_at: str(r.due_at),
+      counts: {
+        total: Number(r.total),
+        pending: Number(r.pending),
+        proposed: Number(r.proposed),
+        decided: Number(r.decided),
+      },
+    }));
+  }
+
+  getItem(itemId: string): ItemRow | undefined {
+    const r = this.stmt(`${ITEM_SELECT} WHERE i.id = ?`).get(itemId) as Row | undefined;
+    return r ? rowToItem(r) : undefined;
+  }
+
+  /**
+   * One keyset page of a campaign's items. Risk order is (risk_score DESC, id ASC);
+   * user order is (user_id ASC, id ASC). Both are served from an index.
+   */
+  campaignItemsPage(q: ItemQuery): { items: ItemRow[]; last: Array<string | number> | null; hasMore: boolean } {
+    const where: string[] = ['i.campaign_id = @campaign_id'];
+    const params: Record<string, unknown> = { campaign_id: q.campaign_id, limit: q.limit + 1 };
+    if (q.status !== 'all') {
+      where.push('i.status = @status');
+      params.status = q.status;
+    }
+    if (q.reviewer_id !== undefined) {
+      where.push('i.reviewer_id = @reviewer_id');
+      params.reviewer_id = q.reviewer_id;
+    }
+    if (q.min_risk !== undefined && q.min_risk > 0) {
+      where.push('i.risk_score >= @min_risk');
+      params.min_risk = q.min_risk;
+    }
+    let order: string;
+    if (q.sort === 'risk') {
+      order = 'i.risk_score DESC, i.id ASC';
+      if (q.after) {
+        where.push('(i.risk_score < @k0 OR (i.risk_score = @k0 AND i.id > @k1))');
+        params.k0 = Number(q.after[0]);
+        params.k1 = String(q.after[1]);
+      }
+    } else {
+      order = 'i.user_id ASC, i.id ASC';
+      if (q.after) {
+        where.push('(i.user_id > @k0 OR (i.user_id = @k0 AND i.id > @k1))');
+        params.k0 = String(q.after[0]);
+        params.k1 = String(q.after[1]);
+      }
+    }
+    // Page the ids from the covering index first, then join the details for the page only.
+    const ids = this.stmt(
+      `SELECT i.id, i.risk_score, i.user_id FROM review_items i WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT @limit`,
+    ).all(params) as Array<{ id: string; risk_score: number; user_id: string }>;
+    const hasMore = ids.length > q.limit;
+    const page = ids.slice(0, q.limit);
+    const items = page.map((r) => rowToItem(this.stmt(`${ITEM_SELECT} WHERE i.id = ?`).get(r.id) as Row));
+    const lastRow = page[page.length - 1];
+    const last = lastRow ? (q.sort === 'risk' ? [lastRow.risk_score, lastRow.id] : [lastRow.user_id, lastRow.id]) : null;
+    return { items, last, hasMore };
+  }
+
+  countItems(q: Omit<ItemQuery, 'sort' | 'limit' | 'after'>): number {
+    const where: string[] = ['campaign_id = @campaign_id'];
+    const params: Record<string, unknown> = { campaign_id: q.campaign_id };
+    if (q.status !== 'all') {
+      where.push('status = @status');
+      params.status = q.status;
+    }
+    if (q.reviewer_id !== undefined) {
+      where.push('reviewer_id = @reviewer_id');
+      params.reviewer_id = q.reviewer_id;
+    }
+    if (q.min_risk !== undefined && q.min_risk > 0) {
+      where.push('risk_score >= @min_risk');
+      params.min_risk = q.min_risk;
+    }
+    return (this.stmt(`SELECT count(*) AS n FROM review_items WHERE ${where.join(' AND ')}`).get(params) as { n: number })
+      .n;
+  }
+
+  /** Users that hold entitlements reviewed in a campaign, in id order. */
+  campaignUserIds(campaignId: string): string[] {
+    return (
+      this.stmt('SELECT DISTINCT user_id FROM review_items WHERE campaign_id = ? ORDER BY user_id').all(campaignId) as Array<{
+        user_id: string;
+      }>
+    ).map((r) => r.user_id);
+  }
+}

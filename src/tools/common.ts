@@ -1,0 +1,77 @@
+import { z } from 'zod';
+import type { ItemRow } from '../store/store.js';
+import { ToolError } from '../errors.js';
+import type { CampaignItem } from '../domain/index.js';
+import type { ToolContext } from './define.js';
+
+/** An id argument: an opaque string, bounded, no control characters. */
+export const idArg = (what: string) =>
+  z
+    .string()
+    .min(1, `${what} must not be empty`)
+    .max(256, `${what} is longer than 256 characters`)
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
+    .regex(/^[^\u0000-\u001f\u007f]+$/, `${what} contains control characters`);
+
+export function toCampaignItem(r: ItemRow): CampaignItem {
+  return {
+    item_id: r.item_id,
+    campaign_id: r.campaign_id,
+    status: r.status,
+    reviewer_id: r.reviewer_id,
+    user: {
+      id: r.user.id,
+      name: r.user.name,
+      email: r.user.email,
+      department: r.user.department,
+      title: r.user.title,
+      manager_id: r.user.manager_id,
+      status: r.user.status,
+      employee_type: r.user.employee_type,
+    },
+    entitlement: {
+      id: r.entitlement.id,
+      name: r.entitlement.name,
+      type: r.entitlement.type,
+      app: r.entitlement.app,
+      privileged: r.entitlement.privileged,
+      sensitivity: r.entitlement.sensitivity,
+    },
+    risk: { score: r.risk_score, level: r.risk_level, signals: r.signals },
+    recommendation: r.recommendation,
+    proposal: r.proposal,
+    decision: r.decision,
+  };
+}
+
+/** Whether the principal may see (and decide) an item. */
+export function canSeeItem(ctx: ToolContext, reviewerId: string | null): boolean {
+  if (ctx.principal.role === 'admin') return true;
+  return reviewerId !== null && ctx.principal.reviewer_ids.includes(reviewerId);
+}
+
+export function requireCampaign(ctx: ToolContext, campaignId: string) {
+  const c = ctx.store.getCampaign(campaignId);
+  if (!c) {
+    throw new ToolError(
+      `campaign_id: no campaign "${campaignId}". Nothing was read. Call list_campaigns for the valid ids.`,
+      'not_found',
+    );
+  }
+  return c;
+}
+
+export function requireUser(ctx: ToolContext, userId: string) {
+  const u = ctx.store.getUser(userId);
+  if (!u) {
+    throw new ToolError(
+      `user_id: no user "${userId}". Nothing was read. Use the user.id field of an item from list_campaign_items.`,
+      'not_found',
+    );
+  }
+  return u;
+}
+
+export function asOf(ctx: ToolContext): Date {
+  return ctx.config.asOf ? new Date(ctx.config.asOf) : ctx.now();
+}

@@ -1,0 +1,14 @@
+import type { Config } from '../config.js';
+import { checkSod } from './check-sod.js';
+import type { AnyTool } from './define.js';
+import { getUserActivity } from './get-user-activity.js';
+import { listCampaignItems } from './list-campaign-items.js';
+import { listCampaigns } from './list-campaigns.js';
+
+/** Every tool, in the order they are listed. */
+export const allTools: AnyTool[] = [listCampaigns, listCampaignItems, getUserActivity, checkSod] as unknown as AnyTool[];
+
+/** The tools a server with this configuration exposes: read-only mode removes every non-read tool. */
+export function selectTools(config: Pick<Config, 'readOnly'>, tools: AnyTool[] = allTools): AnyTool[] {
+  return tools.filter((t) => !config.readOnly || t.kind === 'read');
+}

@@ -1,0 +1,84 @@
+import { z } from 'zod';
+import { campaignItemSchema } from '../domain/index.js';
+import { ToolError } from '../errors.js';
+import { defineTool, UNTRUSTED_NOTE } from './define.js';
+import { canSeeItem, idArg, requireCampaign, toCampaignItem } from './common.js';
+
+export const listCampaignItems = defineTool({
+  name: 'list_campaign_items',
+  title: 'List review items in a campaign',
+  description:
+    'Returns one page of a campaign\'s review items (user x entitlement pairs), highest risk first by default, each with ' +
+    'its risk score, signals (dormant, never_used, mover, peer_outlier, redundant, privileged, sod_conflict, orphaned, ' +
+    'contractor_expired), recommendation, proposal and decision. Read-only. Pass next_cursor back as cursor with the ' +
+    'same filters to get the next page; next_cursor is null on the last page. Reviewers see only their own items. ' +
+    'Next: get_user_activity or check_sod for evidence, then propose_decision.',
+  kind: 'read',
+  input: z.object({
+    campaign_id: idArg('campaign_id').describe('Campaign id from list_campaigns'),
+    status: z
+      .enum(['pending', 'proposed', 'decided', 'all'])
+      .default('pending')
+      .describe('Which items: pending (default), proposed, decided or all'),
+    reviewer_id: idArg('reviewer_id').optional().describe('Only items assigned to this reviewer'),
+    min_risk: z.number().int().min(0).max(100).optional().describe('Only items with risk score at least this (0-100)'),
+    sort: z.enum(['risk', 'user']).default('risk').describe('risk (highest first, default) or user (by user id)'),
+    limit: z.number().int().min(1).max(500).default(50).describe('Items per page, 1-500 (default 50)'),
+    cursor: z.string().max(2048).optional().describe('next_cursor from the previous page'),
+  }),
+  output: z.object({
+    items: z.array(campaignItemSchema),
+    next_cursor: z.string().nullable(),
+    total: z.number().int().describe('Items matching the filters, across all pages'),
+    note: z.string(),
+  }),
+  handle(args, ctx) {
+    requireCampaign(ctx, args.campaign_id);
+    // A reviewer sees only their own items: the filter is forced, not trusted.
+    let reviewerId = args.reviewer_id;
+    if (ctx.principal.role !== 'admin') {
+      if (reviewerId !== undefined && !canSeeItem(ctx, reviewerId)) {
+        throw new ToolError(
+          `reviewer_id: you may only list your own items. Nothing was read. Call again without reviewer_id.`,
+          'forbidden',
+        );
+      }
+      reviewerId = reviewerId ?? ctx.principal.reviewer_ids[0] ?? '\u0000none';
+    }
+    const filters = {
+      campaign_id: args.campaign_id,
+      status: args.status,
+      reviewer_id: reviewerId,
+      min_risk: args.min_risk,
+    };
+    const fingerprint = JSON.stringify([filters, args.sort, ctx.principal.id]);
+    let after: Array<string | number> | undefined;
+    if (args.cursor !== undefined) {
+      const decoded = ctx.store.cursors.decode(fingerprint, args.cursor);
+      if ('error' in decoded) {
+        throw new ToolError(
+          `cursor: ${decoded.error}. Nothing was read. Omit cursor to start from the first page.`,
+          'bad_input',
+        );
+      }
+      after = decoded.key;
+    }
+    const page = ctx.store.campaignItemsPage({ ...filters, sort: args.sort, limit: args.limit, after });
+    const total = ctx.store.countItems(filters);
+    return {
+      items: page.items.map(toCampaignItem),
+      next_cursor: page.hasMore && page.last ? ctx.store.cursors.encode(fingerprint, page.last) : null,
+      total,
+      note: UNTRUSTED_NOTE,
+    };
+  },
+  text: (r) =>
+    `${r.items.length} of ${r.total} items${r.next_cursor ? ' (more: pass next_cursor)' : ''}.\n` +
+    r.items
+      .map(
+        (i) =>
+          `- ${i.item_id} risk ${i.risk.score} [${i.risk.signals.map((s) => s.code).join(',') || 'no signals'}] user ${i.user.id} ent ${i.entitlement.id}`,
+      )
+      .join('\n') +
+    `\n${r.note}`,
+});

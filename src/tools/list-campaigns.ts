@@ -1,0 +1,28 @@
+import { z } from 'zod';
+import { campaignStatusSchema, campaignSummarySchema } from '../domain/index.js';
+import { defineTool } from './define.js';
+
+export const listCampaigns = defineTool({
+  name: 'list_campaigns',
+  title: 'List access review campaigns',
+  description:
+    'Lists access review (certification) campaigns with their item counts by status (pending, proposed, decided). ' +
+    'Read-only. Start here to find a campaign_id, then call list_campaign_items to work through its queue.',
+  kind: 'read',
+  input: z.object({
+    status: campaignStatusSchema.optional().describe('Only campaigns in this status: active or closed. Default: all.'),
+  }),
+  output: z.object({ campaigns: z.array(campaignSummarySchema) }),
+  handle({ status }, ctx) {
+    return { campaigns: ctx.store.listCampaigns(status) };
+  },
+  text: (r) =>
+    r.campaigns.length === 0
+      ? 'No campaigns.'
+      : r.campaigns
+          .map(
+            (c) =>
+              `${c.id} [${c.status}] ${JSON.stringify(c.name)}: ${c.counts.total} items (${c.counts.pending} pending, ${c.counts.proposed} proposed, ${c.counts.decided} decided)`,
+          )
+          .join('\n'),
+});

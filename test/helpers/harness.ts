@@ -1,0 +1,120 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { type Config, resolveConfig } from '../../src/config.js';
+import { createLogger } from '../../src/log.js';
+import { createServer, type ServerDeps } from '../../src/server.js';
+import { loadSnapshot } from '../../src/services/load.js';
+import { Store } from '../../src/store/store.js';
+import type { Principal } from '../../src/tools/define.js';
+
+export const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
+export const TINY = join(FIXTURES, 'tiny');
+/** The fixed analysis date of the tiny fixture tenant. */
+export const TINY_AS_OF = '2026-11-28T00:00:00.000Z';
+
+export function tempDir(prefix = 'attest-test-'): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export function testConfig(overrides: Partial<Config> = {}): Config {
+  return resolveConfig({ db: ':memory:', logLevel: 'silent', asOf: TINY_AS_OF, ...overrides }, {});
+}
+
+/** A store with the tiny fixture tenant imported. */
+export async function tinyStore(config: Config = testConfig()): Promise<Store> {
+  const store = Store.open(config.db);
+  const { report } = await loadSnapshot(store, TINY, { asOf: new Date(config.asOf ?? TINY_AS_OF), dormantDays: config.dormantDays });
+  if (!report.ok) throw new Error(`tiny fixture did not import: ${JSON.stringify(report.issues)}`);
+  return store;
+}
+
+export type ElicitAnswer =
+  | { action: 'accept'; content: Record<string, unknown> }
+  | { action: 'decline' }
+  | { action: 'cancel' };
+
+export interface Harness {
+  client: Client;
+  store: Store;
+  config: Config;
+  /** Calls a tool and returns the raw result. */
+  call: (name: string, args?: Record<string, unknown>) => Promise<{
+    isError?: boolean;
+    structuredContent?: Record<string, unknown>;
+    content: Array<{ type: string; text?: string }>;
+  }>;
+  /** Calls a tool and returns its structured content; throws when the result is an error. */
+  ok: <T = Record<string, unknown>>(name: string, args?: Record<string, unknown>) => Promise<T>;
+  /** Calls a tool expecting an error; returns its text. */
+  fail: (name: string, args?: Record<string, unknown>) => Promise<string>;
+  elicitations: Array<{ message: string; requestedSchema: unknown }>;
+  close: () => Promise<void>;
+}
+
+/** A real SDK client connected in process to a server over a linked in-memory transport. */
+export async function startServer(
+  options: {
+    store?: Store;
+    config?: Partial<Config>;
+    principal?: Principal;
+    /** Declare form elicitation and answer with this (or a function computing the answer). */
+    elicit?: ElicitAnswer | ((req: { message: string }) => Promise<ElicitAnswer> | ElicitAnswer);
+    clientName?: string;
+    deps?: Partial<ServerDeps>;
+  } = {},
+): Promise<Harness> {
+  const config = testConfig(options.config);
+  const store = options.store ?? (await tinyStore(config));
+  const server = createServer({
+    store,
+    config,
+    logger: createLogger('silent'),
+    principal: options.principal ?? { id: 'tester@example.com', role: 'admin', reviewer_ids: [] },
+    transport: 'memory',
+    ...options.deps,
+  });
+  const client = new Client(
+    { name: options.clientName ?? 'test-client', version: '1.2.3' },
+    { capabilities: options.elicit ? { elicitation: { form: {} } } : {} },
+  );
+  const elicitations: Harness['elicitations'] = [];
+  if (options.elicit) {
+    const answer = options.elicit;
+    client.setRequestHandler(ElicitRequestSchema, async (req) => {
+      const params = req.params as { message: string; requestedSchema: unknown };
+      elicitations.push({ message: params.message, requestedSchema: params.requestedSchema });
+      return typeof answer === 'function' ? await answer({ message: params.message }) : answer;
+    });
+  }
+  const [ct, st] = InMemoryTransport.createLinkedPair();
+  await Promise.all([server.connect(st), client.connect(ct)]);
+  const call: Harness['call'] = async (name, args = {}) =>
+    (await client.callTool({ name, arguments: args })) as Awaited<ReturnType<Harness['call']>>;
+  return {
+    client,
+    store,
+    config,
+    call,
+    elicitations,
+    ok: async <T,>(name: string, args: Record<string, unknown> = {}) => {
+      const r = await call(name, args);
+      if (r.isError) throw new Error(`${name} failed: ${r.content.map((c) => c.text).join(' ')}`);
+      return r.structuredContent as T;
+    },
+    fail: async (name, args = {}) => {
+      const r = await call(name, args);
+      if (!r.isError) throw new Error(`${name} unexpectedly succeeded: ${JSON.stringify(r.structuredContent).slice(0, 300)}`);
+      return r.content.map((c) => c.text ?? '').join(' ');
+    },
+    close: async () => {
+      await client.close();
+      await server.close();
+      if (!options.store) store.close();
+    },
+  };
+}

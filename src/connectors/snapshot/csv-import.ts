@@ -214,12 +214,18 @@ function clip(v: string): string {
   return v.length > 60 ? `${v.slice(0, 57)}...` : v;
 }
 
+export interface ReadReport {
+  issues: RecordIssue[];
+  totalIssues: number;
+  rows: Record<string, number>;
+}
+
 /**
- * Loads a snapshot folder into a sink: streams every file (no whole file in memory),
- * validates each row, then lets the sink check references. Nothing is committed
- * when any row is wrong.
+ * Streams every file of a snapshot folder into a sink (no whole file in memory),
+ * validating each row. Stops staging at the first bad row but keeps reading to
+ * report every problem. Does not commit.
  */
-export async function importSnapshot(dir: string, sink: SyncSink, options: ImportOptions = {}): Promise<ImportReport> {
+export async function readSnapshot(dir: string, sink: SyncSink, options: ImportOptions = {}): Promise<ReadReport> {
   const maxIssues = options.maxIssues ?? 20;
   const batchSize = options.batchSize ?? 5000;
   const errors = new RowErrors(maxIssues);
@@ -227,7 +233,7 @@ export async function importSnapshot(dir: string, sink: SyncSink, options: Impor
 
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     errors.add({ file: dir, line: 0, column: null, reason: 'is not a folder' });
-    return { ok: false, issues: errors.issues, totalIssues: errors.total, rows, summary: null };
+    return { issues: errors.issues, totalIssues: errors.total, rows };
   }
   const present = snapshotFiles.filter((f) => existsSync(join(dir, f.file)));
   for (const f of snapshotFiles) {
@@ -238,77 +244,86 @@ export async function importSnapshot(dir: string, sink: SyncSink, options: Impor
   const totalBytes = present.reduce((s, f) => s + statSync(join(dir, f.file)).size, 0);
   let doneBytes = 0;
 
-  try {
-    for (const spec of present) {
-      const path = join(dir, spec.file);
-      const size = statSync(path).size;
-      let batch: unknown[] = [];
-      const flush = () => {
-        if (batch.length === 0) return;
-        pushBatch(sink, spec.file, batch);
-        batch = [];
-      };
-      let count = 0;
-      let headerOk = true;
-      const parser = createReadStream(path).pipe(
-        parse({
-          bom: true,
-          columns: (header: string[]) => {
-            const cols = header.map((h) => h.trim());
-            const missing = spec.required.filter((c) => !cols.includes(c));
-            for (const c of missing) {
-              errors.add({ file: spec.file, line: 1, column: c, reason: 'required column is missing from the header' });
-            }
-            const seen = new Set<string>();
-            for (const c of cols) {
-              if (seen.has(c)) errors.add({ file: spec.file, line: 1, column: c, reason: 'column appears twice in the header' });
-              seen.add(c);
-            }
-            headerOk = missing.length === 0 && seen.size === cols.length;
-            return cols;
-          },
-          info: true,
-          skip_empty_lines: true,
-        }),
-      );
-      try {
-        for await (const rec of parser as AsyncIterable<{ record: Cells; info: { lines: number; bytes: number } }>) {
-          if (!headerOk) break;
-          const src = { file: spec.file, line: rec.info.lines };
-          const r = new RowReader(rec.record, src, errors);
-          const record = toRecord(spec, r, src);
-          count++;
-          if (r.ok && record !== null && errors.total === 0) {
-            batch.push(record);
-            if (batch.length >= batchSize) flush();
+  for (const spec of present) {
+    const path = join(dir, spec.file);
+    const size = statSync(path).size;
+    let batch: unknown[] = [];
+    const flush = () => {
+      if (batch.length === 0) return;
+      pushBatch(sink, spec.file, batch);
+      batch = [];
+    };
+    let count = 0;
+    let headerOk = true;
+    const parser = createReadStream(path).pipe(
+      parse({
+        bom: true,
+        columns: (header: string[]) => {
+          const cols = header.map((h) => h.trim());
+          const missing = spec.required.filter((c) => !cols.includes(c));
+          for (const c of missing) {
+            errors.add({ file: spec.file, line: 1, column: c, reason: 'required column is missing from the header' });
           }
-          if (count % 20000 === 0) options.onProgress?.(doneBytes + Math.min(rec.info.bytes, size), totalBytes, spec.file);
+          const seen = new Set<string>();
+          for (const c of cols) {
+            if (seen.has(c)) errors.add({ file: spec.file, line: 1, column: c, reason: 'column appears twice in the header' });
+            seen.add(c);
+          }
+          headerOk = missing.length === 0 && seen.size === cols.length;
+          return cols;
+        },
+        info: true,
+        skip_empty_lines: true,
+      }),
+    );
+    try {
+      for await (const rec of parser as AsyncIterable<{ record: Cells; info: { lines: number; bytes: number } }>) {
+        if (!headerOk) break;
+        const src = { file: spec.file, line: rec.info.lines };
+        const r = new RowReader(rec.record, src, errors);
+        const record = toRecord(spec, r, src);
+        count++;
+        if (r.ok && record !== null && errors.total === 0) {
+          batch.push(record);
+          if (batch.length >= batchSize) flush();
         }
-      } catch (e) {
-        const err = e as { code?: string; lines?: number; message?: string };
-        errors.add({
-          file: spec.file,
-          line: err.lines ?? 0,
-          column: null,
-          reason: `malformed CSV: ${(err.message ?? String(e)).replace(/^Invalid Record Length: /, '')}`,
-        });
+        if (count % 20000 === 0) options.onProgress?.(doneBytes + Math.min(rec.info.bytes, size), totalBytes, spec.file);
       }
-      if (errors.total === 0) flush();
-      rows[spec.file] = count;
-      doneBytes += size;
-      options.onProgress?.(doneBytes, totalBytes, spec.file);
+    } catch (e) {
+      const err = e as { lines?: number; message?: string };
+      errors.add({
+        file: spec.file,
+        line: err.lines ?? 0,
+        column: null,
+        reason: `malformed CSV: ${(err.message ?? String(e)).replace(/^Invalid Record Length: /, '')}`,
+      });
     }
-    if (errors.total > 0) {
+    if (errors.total === 0) flush();
+    rows[spec.file] = count;
+    doneBytes += size;
+    options.onProgress?.(doneBytes, totalBytes, spec.file);
+  }
+  return { issues: errors.issues, totalIssues: errors.total, rows };
+}
+
+/**
+ * Loads a snapshot folder: reads and validates every row, lets the sink check
+ * references, and commits only when nothing is wrong (all-or-nothing).
+ */
+export async function importSnapshot(dir: string, sink: SyncSink, options: ImportOptions = {}): Promise<ImportReport> {
+  try {
+    const read = await readSnapshot(dir, sink, options);
+    if (read.totalIssues > 0) {
       sink.abort();
-      return { ok: false, issues: errors.issues, totalIssues: errors.total, rows, summary: null };
+      return { ok: false, issues: read.issues, totalIssues: read.totalIssues, rows: read.rows, summary: null };
     }
-    const refs = sink.validate(maxIssues);
+    const refs = sink.validate(options.maxIssues ?? 20);
     if (refs.total > 0) {
       sink.abort();
-      return { ok: false, issues: refs.issues, totalIssues: refs.total, rows, summary: null };
+      return { ok: false, issues: refs.issues, totalIssues: refs.total, rows: read.rows, summary: null };
     }
     const summary = sink.commit({ replaceAssignments: true });
-    return { ok: true, issues: [], totalIssues: 0, rows, summary };
+    return { ok: true, issues: [], totalIssues: 0, rows: read.rows, summary };
   } catch (e) {
     sink.abort();
     throw e;

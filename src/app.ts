@@ -1,10 +1,12 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Config } from './config.js';
+import { createConnectorRegistry } from './connectors/registry.js';
 import { generateDemo } from './demo/generate.js';
 import type { Logger } from './log.js';
 import { createServer } from './server.js';
 import { loadSnapshot } from './services/load.js';
+import { type ConnectorFor, runOutbox } from './services/outbox.js';
 import { Store } from './store/store.js';
 import { type TokenRecord, TokenStore } from './store/tokens.js';
 import type { Principal } from './tools/define.js';
@@ -84,7 +86,11 @@ export interface Serving {
 export async function serve(
   config: Config,
   logger: Logger,
-  options: { insecureNoAuth?: boolean; extraTools?: import('./tools/define.js').AnyTool[] } = {},
+  options: {
+    insecureNoAuth?: boolean;
+    extraTools?: import('./tools/define.js').AnyTool[];
+    connectorFor?: ConnectorFor;
+  } = {},
 ): Promise<Serving> {
   const store = Store.open(config.db);
   if (config.demo && store.isEmpty()) {
@@ -97,9 +103,28 @@ export async function serve(
         '"attest import DIR" loads a CSV snapshot, "attest sync okta" pulls from Okta; or run "attest serve --demo".',
     );
   }
+  const connectorFor: ConnectorFor = options.connectorFor ?? createConnectorRegistry(process.env);
+  // One worker at a time drains the outbox; a restart finishes whatever a killed run left.
+  let draining: Promise<void> = Promise.resolve();
+  const applyOutbox = () => {
+    draining = draining.then(async () => {
+      const r = await runOutbox(store, connectorFor);
+      if (r.applied + r.failed + r.retry > 0) logger.info(r, 'outbox run');
+    });
+    return draining;
+  };
+  await applyOutbox();
   if (config.httpPort === undefined) {
     const principal = principalFor(config, config.principal);
-    const server = createServer({ store, config, logger, principal, transport: 'stdio', extraTools: options.extraTools });
+    const server = createServer({
+      store,
+      config,
+      logger,
+      principal,
+      transport: 'stdio',
+      extraTools: options.extraTools,
+      applyOutbox,
+    });
     const done = serveStdio(server).finally(() => store.close());
     return { store, http: null, done, close: async () => server.close() };
   }
@@ -126,7 +151,16 @@ export async function serve(
     authenticate,
     logger,
     createSession: (principal, sessionId) =>
-      createServer({ store, config, logger, principal, transport: 'http', sessionId, extraTools: options.extraTools }),
+      createServer({
+        store,
+        config,
+        logger,
+        principal,
+        transport: 'http',
+        sessionId,
+        extraTools: options.extraTools,
+        applyOutbox,
+      }),
   });
   let stop!: () => void;
   const done = new Promise<void>((r) => {

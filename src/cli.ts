@@ -1,12 +1,18 @@
 #!/usr/bin/env node
-import { createWriteStream, realpathSync } from 'node:fs';
+import { createWriteStream, realpathSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { analysisDate, buildDemo, serve } from './app.js';
 import { type Config, ConfigError, resolveConfig } from './config.js';
 import { createLogger } from './log.js';
+import { stringify } from 'csv-stringify/sync';
+import { createConnectorRegistry } from './connectors/registry.js';
 import { analyzeCampaigns } from './services/analyze.js';
+import { answerConfirmation } from './services/decisions.js';
+import { runOutbox } from './services/outbox.js';
+import { DecisionsRepo } from './store/decisions.js';
 import { loadSnapshot } from './services/load.js';
 import { AuditLog } from './store/audit.js';
 import { Store } from './store/store.js';
@@ -249,6 +255,84 @@ export function buildCli(): Command {
       try {
         const t = new TokenStore(store.db).create(opts.principal, opts.role, new Date(Date.now() + opts.ttlHours * 3600_000));
         out(t);
+      } finally {
+        store.close();
+      }
+    });
+
+  for (const answer of ['confirm', 'reject'] as const) {
+    program
+      .command(answer)
+      .description(
+        answer === 'confirm'
+          ? "A human's confirmation of a pending batch: shows it and applies it now"
+          : "A human's rejection of a pending batch: nothing is applied",
+      )
+      .argument('<id>', 'confirmation id from submit_decision')
+      .addOption(dbOption())
+      .addOption(configOption())
+      .option('--as <name>', 'who is answering (default ATTEST_PRINCIPAL or the OS user)')
+      .action(async (id: string, opts: Common & { as?: string }) => {
+        const config = configFrom({ db: opts.db, config: opts.config });
+        const store = Store.open(config.db);
+        try {
+          const by = opts.as ?? process.env.ATTEST_PRINCIPAL ?? userInfo().username;
+          const r = answerConfirmation(store, id, answer, by, new Date());
+          if (!r.ok) {
+            err(`attest ${answer}: ${r.error}.`);
+            process.exitCode = 1;
+            return;
+          }
+          out(`Batch ${id} (requested by ${r.confirmation.principal}):`);
+          out(r.batchText);
+          if (answer === 'reject') {
+            out(`Rejected by ${by}. Nothing was applied.`);
+            return;
+          }
+          const run = await runOutbox(store, createConnectorRegistry(process.env));
+          out(`Confirmed by ${by}: ${run.applied} applied, ${run.failed} failed, ${run.retry} to retry.`);
+          if (run.failed + run.retry > 0) process.exitCode = 1;
+        } finally {
+          store.close();
+        }
+      });
+  }
+
+  program
+    .command('outbox')
+    .description('Apply confirmed decisions still waiting in the outbox (after a crash, or a platform outage)')
+    .addOption(dbOption())
+    .addOption(configOption())
+    .action(async (opts: Common) => {
+      const config = configFrom({ db: opts.db, config: opts.config });
+      const store = Store.open(config.db);
+      try {
+        const run = await runOutbox(store, createConnectorRegistry(process.env));
+        out(`Outbox: ${run.applied} applied, ${run.failed} failed, ${run.retry} to retry.`);
+      } finally {
+        store.close();
+      }
+    });
+
+  const exp = program.command('export').description('Reports for operators and auditors');
+  exp
+    .command('remediation')
+    .description('Write the remediation list (revoked access and its removal status) as CSV')
+    .addOption(dbOption())
+    .addOption(configOption())
+    .option('--out <file>', 'write here instead of stdout')
+    .action((opts: Common & { out?: string }) => {
+      const config = configFrom({ db: opts.db, config: opts.config });
+      const store = Store.open(config.db);
+      try {
+        const rows = new DecisionsRepo(store.db).remediations();
+        const columns = ['item_id', 'user_id', 'user_email', 'entitlement_id', 'entitlement_name', 'app', 'platform', 'status',
+          'detail', 'requested_at', 'completed_at', 'confirmed_by', 'confirmation_id'];
+        const text = stringify(rows, { header: true, columns });
+        if (opts.out) {
+          writeFileSync(opts.out, text);
+          err(`Wrote ${rows.length} remediation rows to ${opts.out}.`);
+        } else process.stdout.write(text);
       } finally {
         store.close();
       }

@@ -44,7 +44,7 @@ export const configSchema = z
     /** How long a pending confirmation stays valid, in hours. */
     confirmationTtlHours: z.number().min(0.001).max(24 * 30).default(24),
     /** How long to wait for a human to answer an elicitation, in seconds. */
-    elicitationTimeoutSeconds: z.number().min(1).max(3600).default(600),
+    elicitationTimeoutSeconds: z.number().min(0.01).max(3600).default(600),
     /** pino log level on stderr. */
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** Refresh from the configured platform every this many minutes while serving (0 = off). */

@@ -4,9 +4,18 @@ import type { AnyTool } from './define.js';
 import { getUserActivity } from './get-user-activity.js';
 import { listCampaignItems } from './list-campaign-items.js';
 import { listCampaigns } from './list-campaigns.js';
+import { proposeDecision } from './propose-decision.js';
+import { submitDecision } from './submit-decision.js';
 
 /** Every tool, in the order they are listed. */
-export const allTools: AnyTool[] = [listCampaigns, listCampaignItems, getUserActivity, checkSod] as unknown as AnyTool[];
+export const allTools: AnyTool[] = [
+  listCampaigns,
+  listCampaignItems,
+  getUserActivity,
+  checkSod,
+  proposeDecision,
+  submitDecision,
+] as unknown as AnyTool[];
 
 /** The tools a server with this configuration exposes: read-only mode removes every non-read tool. */
 export function selectTools(config: Pick<Config, 'readOnly'>, tools: AnyTool[] = allTools): AnyTool[] {

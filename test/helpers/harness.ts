@@ -7,7 +7,9 @@ import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { type Config, resolveConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { createServer, type ServerDeps } from '../../src/server.js';
+import { createConnectorRegistry } from '../../src/connectors/registry.js';
 import { loadSnapshot } from '../../src/services/load.js';
+import { runOutbox } from '../../src/services/outbox.js';
 import { Store } from '../../src/store/store.js';
 import type { Principal } from '../../src/tools/define.js';
 
@@ -76,6 +78,9 @@ export async function startServer(
     logger: createLogger('silent'),
     principal: options.principal ?? { id: 'tester@example.com', role: 'admin', reviewer_ids: [] },
     transport: 'memory',
+    applyOutbox: async () => {
+      await runOutbox(store, createConnectorRegistry({}));
+    },
     ...options.deps,
   });
   const client = new Client(

@@ -1,0 +1,344 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { DecisionValue, EntitlementType, Platform } from '../domain/index.js';
+import { canonicalJson } from './audit.js';
+import type { Db } from './db.js';
+
+export interface ProposalRow {
+  id: string;
+  item_id: string;
+  decision: DecisionValue;
+  rationale: string;
+  confidence: number | null;
+  engine_decision: DecisionValue | null;
+  proposed_by: string;
+  proposed_at: string;
+  status: 'draft' | 'superseded' | 'applied' | 'rejected';
+}
+
+export interface ConfirmationRow {
+  id: string;
+  principal: string;
+  batch_hash: string;
+  proposal_ids: string[];
+  status: 'pending' | 'confirmed' | 'rejected' | 'used' | 'expired';
+  channel: string | null;
+  created_at: string;
+  expires_at: string;
+  answered_by: string | null;
+  answered_at: string | null;
+  used_at: string | null;
+}
+
+/** What the outbox worker needs to apply one confirmed proposal. */
+export interface OutboxWork {
+  outbox_id: number;
+  proposal_id: string;
+  item_id: string;
+  confirmation_id: string;
+  decision: DecisionValue;
+  attempts: number;
+  rationale: string;
+  proposed_by: string;
+  engine_decision: DecisionValue | null;
+  confirmed_by: string;
+  channel: string;
+  confirmed_at: string;
+  platform: Platform;
+  item_external_id: string;
+  campaign_id: string;
+  campaign_external_id: string;
+  user_id: string;
+  user_external_id: string;
+  entitlement_id: string;
+  entitlement_external_id: string;
+  entitlement_type: EntitlementType;
+  entitlement_attributes: string;
+}
+
+export function newId(prefix: string): string {
+  return `${prefix}_${randomBytes(9).toString('base64url')}`;
+}
+
+/** Proposals, confirmations and the outbox: the write side of a review. */
+export class DecisionsRepo {
+  constructor(private readonly db: Db) {}
+
+  proposal(id: string): ProposalRow | undefined {
+    return this.db.prepare('SELECT * FROM proposals WHERE id = ?').get(id) as ProposalRow | undefined;
+  }
+
+  /** Records a draft; an earlier draft for the same item is superseded. The item becomes `proposed`. */
+  propose(p: Omit<ProposalRow, 'id' | 'status'>): ProposalRow {
+    const id = newId('p');
+    this.db
+      .transaction(() => {
+        this.db.prepare("UPDATE proposals SET status = 'superseded' WHERE item_id = ? AND status = 'draft'").run(p.item_id);
+        this.db
+          .prepare(
+            `INSERT INTO proposals (id, item_id, decision, rationale, confidence, engine_decision, proposed_by, proposed_at, status)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'draft')`,
+          )
+          .run(id, p.item_id, p.decision, p.rationale, p.confidence, p.engine_decision, p.proposed_by, p.proposed_at);
+        this.db.prepare("UPDATE review_items SET status = 'proposed' WHERE id = ? AND status = 'pending'").run(p.item_id);
+      })
+      .immediate();
+    return { ...p, id, status: 'draft' };
+  }
+
+  /**
+   * The hash a confirmation is bound to: the exact set of proposals and their content
+   * (item, user, entitlement, decision, rationale), independent of order.
+   */
+  batchHash(proposalIds: string[]): string {
+    const rows = this.db
+      .prepare(
+        `SELECT p.id, p.item_id, p.decision, p.rationale, i.user_id, i.entitlement_id
+         FROM proposals p JOIN review_items i ON i.id = p.item_id WHERE p.id IN (SELECT value FROM json_each(?))
+         ORDER BY p.id`,
+      )
+      .all(JSON.stringify(proposalIds));
+    return createHash('sha256').update(canonicalJson(rows)).digest('hex');
+  }
+
+  confirmation(id: string): ConfirmationRow | undefined {
+    const r = this.db.prepare('SELECT * FROM confirmations WHERE id = ?').get(id) as
+      | (Omit<ConfirmationRow, 'proposal_ids'> & { proposal_ids: string })
+      | undefined;
+    return r ? { ...r, proposal_ids: JSON.parse(r.proposal_ids) as string[] } : undefined;
+  }
+
+  /** The newest confirmation of this principal for this exact batch. */
+  confirmationFor(principal: string, batchHash: string): ConfirmationRow | undefined {
+    const r = this.db
+      .prepare('SELECT id FROM confirmations WHERE principal = ? AND batch_hash = ? ORDER BY created_at DESC, rowid DESC LIMIT 1')
+      .get(principal, batchHash) as { id: string } | undefined;
+    return r ? this.confirmation(r.id) : undefined;
+  }
+
+  createPending(principal: string, batchHash: string, proposalIds: string[], now: Date, ttlMs: number): ConfirmationRow {
+    const id = newId('cf');
+    const row: ConfirmationRow = {
+      id,
+      principal,
+      batch_hash: batchHash,
+      proposal_ids: [...proposalIds].sort(),
+      status: 'pending',
+      channel: null,
+      created_at: now.toISOString(),
+      expires_at: new Date(now.getTime() + ttlMs).toISOString(),
+      answered_by: null,
+      answered_at: null,
+      used_at: null,
+    };
+    this.db
+      .prepare(
+        `INSERT INTO confirmations (id, principal, batch_hash, proposal_ids, status, created_at, expires_at)
+         VALUES (?, ?, ?, ?, 'pending', ?, ?)`,
+      )
+      .run(id, principal, batchHash, JSON.stringify(row.proposal_ids), row.created_at, row.expires_at);
+    return row;
+  }
+
+  markExpired(id: string): void {
+    this.db.prepare("UPDATE confirmations SET status = 'expired' WHERE id = ? AND status IN ('pending','confirmed')").run(id);
+  }
+
+  /** A human said no: the confirmation and its draft proposals are rejected. */
+  reject(id: string, by: string, channel: string, now: Date): boolean {
+    return this.db
+      .transaction(() => {
+        const c = this.confirmation(id);
+        if (!c || c.status !== 'pending') return false;
+        this.db
+          .prepare("UPDATE confirmations SET status = 'rejected', answered_by = ?, answered_at = ?, channel = ? WHERE id = ?")
+          .run(by, now.toISOString(), channel, id);
+        const upd = this.db.prepare("UPDATE proposals SET status = 'rejected' WHERE id = ? AND status = 'draft'");
+        for (const p of c.proposal_ids) upd.run(p);
+        this.resetItemStatus(c.proposal_ids);
+        return true;
+      })
+      .immediate();
+  }
+
+  /** Records a human's refusal given through elicitation (no pending row existed). */
+  recordRefusal(principal: string, batchHash: string, proposalIds: string[], by: string, channel: string, now: Date): string {
+    const id = newId('cf');
+    this.db
+      .prepare(
+        `INSERT INTO confirmations (id, principal, batch_hash, proposal_ids, status, channel, created_at, expires_at, answered_by, answered_at)
+         VALUES (?, ?, ?, ?, 'rejected', ?, ?, ?, ?, ?)`,
+      )
+      .run(id, principal, batchHash, JSON.stringify([...proposalIds].sort()), channel, now.toISOString(), now.toISOString(), by, now.toISOString());
+    return id;
+  }
+
+  private resetItemStatus(proposalIds: string[]): void {
+    this.db
+      .prepare(
+        `UPDATE review_items SET status = 'pending'
+         WHERE status = 'proposed' AND id IN (SELECT item_id FROM proposals WHERE id IN (SELECT value FROM json_each(?)))
+           AND NOT EXISTS (SELECT 1 FROM proposals p WHERE p.item_id = review_items.id AND p.status = 'draft')`,
+      )
+      .run(JSON.stringify(proposalIds));
+  }
+
+  /**
+   * Turns a confirmed batch into outbox rows, in the same transaction that marks the
+   * confirmation used. `pendingId` names an existing pending/confirmed row (CLI path);
+   * otherwise a new confirmation row is written (elicitation path). Returns the confirmation id.
+   */
+  confirmIntoOutbox(args: {
+    pendingId: string | null;
+    principal: string;
+    batchHash: string;
+    proposalIds: string[];
+    confirmedBy: string;
+    channel: string;
+    now: Date;
+  }): string {
+    return this.db
+      .transaction(() => {
+        const at = args.now.toISOString();
+        let id = args.pendingId;
+        if (id === null) {
+          id = newId('cf');
+          this.db
+            .prepare(
+              `INSERT INTO confirmations (id, principal, batch_hash, proposal_ids, status, channel, created_at, expires_at, answered_by, answered_at, used_at)
+               VALUES (?, ?, ?, ?, 'used', ?, ?, ?, ?, ?, ?)`,
+            )
+            .run(id, args.principal, args.batchHash, JSON.stringify([...args.proposalIds].sort()), args.channel, at, at, args.confirmedBy, at, at);
+        } else {
+          const changed = this.db
+            .prepare(
+              `UPDATE confirmations SET status = 'used', used_at = ?, answered_by = coalesce(answered_by, ?),
+                 answered_at = coalesce(answered_at, ?), channel = coalesce(channel, ?)
+               WHERE id = ? AND status IN ('pending','confirmed')`,
+            )
+            .run(at, args.confirmedBy, at, args.channel, id).changes;
+          if (changed !== 1) throw new Error(`confirmation ${id} is no longer open`);
+        }
+        const ins = this.db.prepare(
+          `INSERT INTO outbox (proposal_id, item_id, confirmation_id, decision, status, created_at)
+           SELECT p.id, p.item_id, ?, p.decision, 'pending', ? FROM proposals p WHERE p.id = ? AND p.status = 'draft'`,
+        );
+        for (const p of args.proposalIds) {
+          if (ins.run(id, at, p).changes !== 1) throw new Error(`proposal ${p} is no longer a draft`);
+        }
+        return id;
+      })
+      .immediate();
+  }
+
+  /** Marks a CLI-confirmed confirmation as confirmed (applied later by the agent's next submit or by the CLI). */
+  markConfirmed(id: string, by: string, now: Date): boolean {
+    return (
+      this.db
+        .prepare(
+          "UPDATE confirmations SET status = 'confirmed', answered_by = ?, answered_at = ?, channel = 'cli' WHERE id = ? AND status = 'pending'",
+        )
+        .run(by, now.toISOString(), id).changes === 1
+    );
+  }
+
+  pendingWork(limit = 100): OutboxWork[] {
+    return this.db
+      .prepare(
+        `SELECT o.id AS outbox_id, o.proposal_id, o.item_id, o.confirmation_id, o.decision, o.attempts,
+           p.rationale, p.proposed_by, p.engine_decision,
+           c.answered_by AS confirmed_by, c.channel, c.answered_at AS confirmed_at,
+           i.platform, i.external_id AS item_external_id, i.campaign_id, cp.external_id AS campaign_external_id,
+           i.user_id, u.external_id AS user_external_id, i.entitlement_id, e.external_id AS entitlement_external_id,
+           e.type AS entitlement_type, e.attributes AS entitlement_attributes
+         FROM outbox o
+         JOIN proposals p ON p.id = o.proposal_id
+         JOIN confirmations c ON c.id = o.confirmation_id
+         JOIN review_items i ON i.id = o.item_id
+         JOIN campaigns cp ON cp.id = i.campaign_id
+         JOIN users u ON u.id = i.user_id
+         JOIN entitlements e ON e.id = i.entitlement_id
+         WHERE o.status = 'pending' ORDER BY o.id LIMIT ?`,
+      )
+      .all(limit) as OutboxWork[];
+  }
+
+  /**
+   * Records the effects of one applied outbox row in one transaction: the decision,
+   * the item status, the proposal, the training row and (for revoke) the remediation.
+   * Returns false when the row was already done (never applied twice).
+   */
+  completeWork(
+    w: OutboxWork,
+    result: { platform_ref: string | null; remediation: { status: 'done' | 'pending' | 'failed' | 'manual'; detail: string | null } | null },
+    now: Date,
+  ): boolean {
+    return this.db
+      .transaction(() => {
+        const at = now.toISOString();
+        const done = this.db
+          .prepare("UPDATE outbox SET status = 'done', done_at = ?, platform_ref = ?, attempts = attempts + 1 WHERE id = ? AND status = 'pending'")
+          .run(at, result.platform_ref, w.outbox_id).changes;
+        if (done !== 1) return false;
+        this.db
+          .prepare(
+            `INSERT INTO item_decisions (item_id, proposal_id, decision, decided_by, decided_at, confirmation_id, channel, confirmed_by, confirmed_at, platform_ref)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (item_id) DO UPDATE SET proposal_id = excluded.proposal_id, decision = excluded.decision,
+               decided_by = excluded.decided_by, decided_at = excluded.decided_at, confirmation_id = excluded.confirmation_id,
+               channel = excluded.channel, confirmed_by = excluded.confirmed_by, confirmed_at = excluded.confirmed_at,
+               platform_ref = excluded.platform_ref`,
+          )
+          .run(w.item_id, w.proposal_id, w.decision, w.proposed_by, at, w.confirmation_id, w.channel, w.confirmed_by, w.confirmed_at, result.platform_ref);
+        this.db.prepare("UPDATE review_items SET status = 'decided' WHERE id = ?").run(w.item_id);
+        this.db.prepare("UPDATE proposals SET status = 'applied' WHERE id = ?").run(w.proposal_id);
+        if (w.decision !== 'escalate') {
+          this.db
+            .prepare(
+              `INSERT OR IGNORE INTO past_decisions (user_id, entitlement_id, decision, decided_at, reviewer_id, campaign_id, source, platform)
+               VALUES (?, ?, ?, ?, ?, ?, 'tool', ?)`,
+            )
+            .run(w.user_id, w.entitlement_id, w.decision, at, w.confirmed_by, w.campaign_id, w.platform);
+        }
+        if (w.decision === 'revoke' && result.remediation) {
+          this.db
+            .prepare(
+              `INSERT INTO remediations (item_id, user_id, entitlement_id, platform, status, detail, requested_at, completed_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (item_id) DO NOTHING`,
+            )
+            .run(w.item_id, w.user_id, w.entitlement_id, w.platform, result.remediation.status, result.remediation.detail, at,
+              result.remediation.status === 'done' ? at : null);
+          if (result.remediation.status === 'done') {
+            this.db.prepare('DELETE FROM assignments WHERE user_id = ? AND entitlement_id = ?').run(w.user_id, w.entitlement_id);
+          }
+        }
+        return true;
+      })
+      .immediate();
+  }
+
+  /** A failure that will not succeed on retry: recorded on the outbox row; the item keeps its proposal. */
+  failWork(outboxId: number, error: string, retryable: boolean): void {
+    this.db
+      .prepare(`UPDATE outbox SET attempts = attempts + 1, last_error = ?, status = CASE WHEN ? THEN 'pending' ELSE 'failed' END WHERE id = ?`)
+      .run(error, retryable ? 1 : 0, outboxId);
+  }
+
+  outboxFor(proposalIds: string[]): Array<{ proposal_id: string; item_id: string; status: string; platform_ref: string | null; last_error: string | null }> {
+    return this.db
+      .prepare(
+        'SELECT proposal_id, item_id, status, platform_ref, last_error FROM outbox WHERE proposal_id IN (SELECT value FROM json_each(?)) ORDER BY id',
+      )
+      .all(JSON.stringify(proposalIds)) as Array<{ proposal_id: string; item_id: string; status: string; platform_ref: string | null; last_error: string | null }>;
+  }
+
+  remediations(): Array<Record<string, unknown>> {
+    return this.db
+      .prepare(
+        `SELECT r.item_id, r.user_id, u.email AS user_email, r.entitlement_id, e.name AS entitlement_name, e.app, r.platform,
+           r.status, r.detail, r.requested_at, r.completed_at, d.confirmed_by, d.confirmation_id
+         FROM remediations r JOIN users u ON u.id = r.user_id JOIN entitlements e ON e.id = r.entitlement_id
+         LEFT JOIN item_decisions d ON d.item_id = r.item_id ORDER BY r.id`,
+      )
+      .all() as Array<Record<string, unknown>>;
+  }
+}

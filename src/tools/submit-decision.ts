@@ -1,0 +1,61 @@
+import { z } from 'zod';
+import { submitBatch } from '../services/decisions.js';
+import { idArg } from './common.js';
+import { defineTool } from './define.js';
+
+export const submitDecision = defineTool({
+  name: 'submit_decision',
+  title: 'Submit proposed decisions (needs human confirmation)',
+  description:
+    'Submits a batch of proposals (1-500 proposal_ids from propose_decision) to be applied to the identity platform: the ' +
+    'review decision is recorded and revoked access is removed. It ALWAYS needs the human\'s own confirmation of exactly ' +
+    'this batch: if your client supports elicitation the human is asked now; otherwise the result is ' +
+    'awaiting_confirmation with a confirmation id the human confirms in their terminal (attest confirm ID), after which ' +
+    'you call submit_decision again with the same proposal_ids. You cannot confirm on the human\'s behalf. Safe to repeat: ' +
+    'applied decisions are never applied twice.',
+  kind: 'write',
+  input: z.object({
+    proposal_ids: z
+      .array(idArg('proposal_ids[]'))
+      .min(1, 'proposal_ids must hold at least 1 id')
+      .max(500, 'proposal_ids may hold at most 500 ids')
+      .describe('Proposal ids from propose_decision'),
+  }),
+  output: z.object({
+    status: z.enum(['applied', 'awaiting_confirmation', 'rejected']),
+    results: z.array(
+      z.object({
+        proposal_id: z.string(),
+        item_id: z.string(),
+        status: z.enum(['applied', 'awaiting_confirmation', 'rejected', 'failed', 'pending']),
+        platform_ref: z.string().nullable().optional(),
+        error: z.string().optional(),
+      }),
+    ),
+    confirmation: z
+      .object({
+        id: z.string(),
+        channel: z.string(),
+        url: z.string().optional(),
+        expires_at: z.string().optional(),
+        instructions: z.string().optional(),
+      })
+      .nullable(),
+    message: z.string(),
+  }),
+  handle({ proposal_ids }, ctx) {
+    return submitBatch(
+      {
+        store: ctx.store,
+        config: ctx.config,
+        now: ctx.now,
+        principal: ctx.principal,
+        askHuman: ctx.askHuman,
+        applyOutbox: ctx.applyOutbox,
+        auditDetail: ctx.auditDetail,
+      },
+      proposal_ids,
+    );
+  },
+  text: (r) => `${r.status}: ${r.message}`,
+});

@@ -10,7 +10,9 @@ import { createLogger } from './log.js';
 import { stringify } from 'csv-stringify/sync';
 import { createConnectorRegistry } from './connectors/registry.js';
 import { analyzeCampaigns } from './services/analyze.js';
+import { formatShadowTable } from './analysis/shadow.js';
 import { answerConfirmation } from './services/decisions.js';
+import { runShadow, ShadowInputError } from './services/shadow.js';
 import { runOutbox } from './services/outbox.js';
 import { DecisionsRepo } from './store/decisions.js';
 import { loadSnapshot } from './services/load.js';
@@ -239,6 +241,46 @@ export function buildCli(): Command {
         await serving.done;
       },
     );
+
+  program
+    .command('shadow')
+    .description('Compare recommendations with past human decisions by K-fold cross-validation')
+    .addOption(dbOption())
+    .addOption(configOption())
+    .option('--campaign <id>', 'only past decisions of this campaign')
+    .option('--decisions <file>', 'a decisions.csv to evaluate instead of the decisions in the store')
+    .option('--folds <k>', 'number of folds (2-20)', intArg('--folds', 2, 20), 5)
+    .option('--seed <n>', 'fold assignment seed', intArg('--seed', 0, 2 ** 31), 1)
+    .option('--json', 'print one JSON object')
+    .action(async (opts: Common & { campaign?: string; decisions?: string; folds: number; seed: number; json?: boolean }) => {
+      if (opts.campaign && opts.decisions) throw new InvalidArgumentError('pass --campaign or --decisions, not both');
+      const config = configFrom({ db: opts.db, config: opts.config });
+      const store = Store.open(config.db);
+      try {
+        const started = performance.now();
+        const report = await runShadow(store, {
+          folds: opts.folds,
+          seed: opts.seed,
+          campaignId: opts.campaign,
+          decisionsFile: opts.decisions,
+        });
+        const seconds = Math.round(performance.now() - started) / 1000;
+        if (opts.json) out(JSON.stringify({ ...report, seconds }));
+        else {
+          out(formatShadowTable(report));
+          out(`(${seconds}s)`);
+        }
+      } catch (e) {
+        if (e instanceof ShadowInputError) {
+          err(`attest shadow: ${e.message}`);
+          process.exitCode = 2;
+          return;
+        }
+        throw e;
+      } finally {
+        store.close();
+      }
+    });
 
   const token = program.command('token').description('HTTP bearer tokens');
   token

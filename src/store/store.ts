@@ -501,4 +501,29 @@ export class Store {
       }>
     ).map((r) => r.user_id);
   }
+
+  /** How many items of a campaign carry each recommendation, signal and risk level. */
+  campaignBreakdown(campaignId: string, reviewerId?: string): {
+    by_recommendation: Record<string, number>;
+    by_signal: Record<string, number>;
+    by_level: Record<string, number>;
+    by_status: Record<string, number>;
+  } {
+    const where = 'campaign_id = ? AND (? IS NULL OR reviewer_id = ?)';
+    const args = [campaignId, reviewerId ?? null, reviewerId ?? null];
+    const by = (sql: string) =>
+      Object.fromEntries(
+        (this.stmt(sql).all(...args) as Array<{ k: string | null; n: number }>).map((r) => [r.k ?? 'none', r.n]),
+      );
+    return {
+      by_recommendation: by(
+        `SELECT json_extract(recommendation, '$.decision') AS k, count(*) AS n FROM review_items WHERE ${where} GROUP BY k ORDER BY k`,
+      ),
+      by_signal: by(
+        `SELECT j.value ->> '$.code' AS k, count(*) AS n FROM review_items, json_each(review_items.signals) j WHERE ${where} GROUP BY k ORDER BY k`,
+      ),
+      by_level: by(`SELECT risk_level AS k, count(*) AS n FROM review_items WHERE ${where} GROUP BY k ORDER BY k`),
+      by_status: by(`SELECT status AS k, count(*) AS n FROM review_items WHERE ${where} GROUP BY k ORDER BY k`),
+    };
+  }
 }

@@ -1,5 +1,8 @@
 import type { Config } from '../config.js';
 import { checkSod } from './check-sod.js';
+import { explainItem } from './explain-item.js';
+import { getCampaignSummary } from './get-campaign-summary.js';
+import { getShadowReport } from './get-shadow-report.js';
 import type { AnyTool } from './define.js';
 import { getUserActivity } from './get-user-activity.js';
 import { listCampaignItems } from './list-campaign-items.js';
@@ -13,6 +16,9 @@ export const allTools: AnyTool[] = [
   listCampaignItems,
   getUserActivity,
   checkSod,
+  getCampaignSummary,
+  explainItem,
+  getShadowReport,
   proposeDecision,
   submitDecision,
 ] as unknown as AnyTool[];

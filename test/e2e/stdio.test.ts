@@ -1,0 +1,64 @@
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TINY, tempDir } from '../helpers/harness.js';
+import { BASE_ENV, CLI, runCli } from './helpers.js';
+
+const tmp = tempDir();
+const db = join(tmp.dir, 'e2e.db');
+
+beforeAll(() => {
+  const r = runCli(['import', TINY, '--db', db]);
+  expect(r.code, r.stderr).toBe(0);
+});
+afterAll(() => tmp.cleanup());
+
+describe('attest serve over stdio (built CLI)', () => {
+  it('serves the tools to a real SDK client and keeps stdout for the protocol', async () => {
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [CLI, 'serve', '--db', db, '--principal', 'analyst@example.com'],
+      env: BASE_ENV,
+      stderr: 'pipe',
+    });
+    let stderr = '';
+    transport.stderr?.on('data', (d) => {
+      stderr += String(d);
+    });
+    const client = new Client({ name: 'e2e-stdio', version: '1.0.0' });
+    await client.connect(transport);
+    const tools = await client.listTools();
+    expect(tools.tools.map((t) => t.name)).toContain('list_campaign_items');
+    const r = await client.callTool({ name: 'list_campaign_items', arguments: { campaign_id: 'c1', limit: 500 } });
+    expect(r.isError).toBeFalsy();
+    expect((r.structuredContent as { total: number }).total).toBe(10);
+    const bad = await client.callTool({ name: 'get_user_activity', arguments: { user_id: 'u3', days: -1 } });
+    expect(bad.isError).toBe(true);
+    await client.close();
+    expect(stderr).not.toMatch(/jsonrpc/);
+    const audit = runCli(['audit', 'export', '--db', db, '--format', 'jsonl']);
+    const entries = audit.stdout.trim().split('\n').map((l) => JSON.parse(l) as { principal: string; client_name: string; tool: string; outcome: string });
+    expect(entries.map((e) => [e.tool, e.outcome])).toEqual([
+      ['list_campaign_items', 'ok'],
+      ['get_user_activity', 'error'],
+    ]);
+    expect(entries.every((e) => e.principal === 'analyst@example.com' && e.client_name === 'e2e-stdio')).toBe(true);
+  });
+
+  it('says on stderr how to load data when the store is empty', async () => {
+    const empty = join(tmp.dir, 'empty.db');
+    const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'serve', '--db', empty], env: BASE_ENV, stderr: 'pipe' });
+    let stderr = '';
+    transport.stderr?.on('data', (d) => {
+      stderr += String(d);
+    });
+    const client = new Client({ name: 'e2e', version: '1' });
+    await client.connect(transport);
+    const r = await client.callTool({ name: 'list_campaigns', arguments: {} });
+    expect((r.structuredContent as { campaigns: unknown[] }).campaigns).toEqual([]);
+    await client.close();
+    expect(stderr).toMatch(/attest demo/);
+    expect(stderr).toMatch(/attest import DIR/);
+  });
+});

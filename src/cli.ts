@@ -263,6 +263,8 @@ export function buildCli(): Command {
           seed: opts.seed,
           campaignId: opts.campaign,
           decisionsFile: opts.decisions,
+          asOf: analysisDate(config),
+          dormantDays: config.dormantDays,
         });
         const seconds = Math.round(performance.now() - started) / 1000;
         if (opts.json) out(JSON.stringify({ ...report, seconds }));

@@ -30,7 +30,12 @@ export const defaultFeaturePairs: readonly FeaturePair[] = Object.freeze([
   ['entitlement', 'department'],
   ['entitlement', 'title'],
   ['entitlement', 'dept_match'],
+  ['entitlement', 'manager'],
+  ['entitlement', 'reviewer'],
   ['app', 'department'],
+  ['employee_type', 'sensitivity'],
+  ['dept_match', 'sensitivity'],
+  ['privileged', 'attr:level'],
 ] as const);
 
 /** Options of {@link fitModel}; every number defaults to {@link defaultThresholds}. */

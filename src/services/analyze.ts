@@ -1,4 +1,4 @@
-import { decisionFeatures } from '../analysis/features.js';
+import { decisionFeatures, entitlementDepartment } from '../analysis/features.js';
 import { explainTopFactors, fitModel, type Model, predict } from '../analysis/model.js';
 import { assessPeers, type PeerAssessment } from '../analysis/peer-groups.js';
 import { recommend } from '../analysis/recommend.js';
@@ -32,18 +32,35 @@ export interface AnalyzeResult {
 const DAY = 86_400_000;
 
 /** Past decisions as training rows for the learned model, with the same features items get. */
-export function trainingRows(store: Store, peers: PeerIndex): Array<{ features: Record<string, string | null>; label: 0 | 1; key: string }> {
+export function trainingRows(
+  store: Store,
+  peers: PeerIndex,
+  asOf: Date,
+  dormantDays: number,
+): Array<{ features: Record<string, string | null>; label: 0 | 1; key: string }> {
   const rows: Array<{ features: Record<string, string | null>; label: 0 | 1; key: string }> = [];
   const it = store.db
     .prepare(
-      `SELECT d.decision, d.user_id, d.entitlement_id, d.campaign_id, u.department, u.title, u.manager_id, u.location,
-         u.employee_type, u.status, u.attributes, e.app, e.sensitivity, e.privileged, e.type
+      `SELECT d.decision, d.user_id, d.entitlement_id, d.campaign_id, d.reviewer_id, d.decided_at, u.department, u.title,
+         u.manager_id, u.location, u.employee_type, u.status, u.attributes, e.app, e.sensitivity, e.privileged, e.type,
+         e.attributes AS e_attributes
        FROM past_decisions d JOIN users u ON u.id = d.user_id JOIN entitlements e ON e.id = d.entitlement_id
        ORDER BY d.id`,
     )
     .iterate() as Iterable<Record<string, unknown>>;
+  const lastUseBefore = store.stmt(
+    `SELECT max(at) AS at FROM activity_events WHERE user_id = ? AND app = ? AND outcome = 'success' AND at <= ?`,
+  );
+  const nowIso = asOf.toISOString();
   for (const r of it) {
     const entId = String(r.entitlement_id);
+    const at = (r.decided_at as string | null) ?? nowIso;
+    let idle: number | null | undefined;
+    if (r.app !== null) {
+      const last = (lastUseBefore.get(r.user_id, r.app, at) as { at: string | null }).at;
+      idle = last === null ? null : Math.floor((Date.parse(at) - Date.parse(last)) / DAY);
+    }
+    const entAttrs = JSON.parse(String(r.e_attributes ?? '{}')) as Record<string, string>;
     rows.push({
       label: r.decision === 'revoke' ? 1 : 0,
       key: `${r.user_id}\u0000${entId}`,
@@ -57,8 +74,18 @@ export function trainingRows(store: Store, peers: PeerIndex): Array<{ features: 
           status: r.status as 'active',
           attributes: JSON.parse(String(r.attributes ?? '{}')) as Record<string, string>,
         },
-        { id: entId, app: (r.app as string | null) ?? null, sensitivity: r.sensitivity as 'medium', privileged: r.privileged === 1, type: r.type as 'group' },
-        peers.homeDepartment.get(entId)?.department ?? null,
+        {
+          id: entId,
+          app: (r.app as string | null) ?? null,
+          sensitivity: r.sensitivity as 'medium',
+          privileged: r.privileged === 1,
+          type: r.type as 'group',
+          attributes: entAttrs,
+        },
+        entitlementDepartment({ attributes: entAttrs }, peers.homeDepartment.get(entId)?.department ?? null),
+        (r.reviewer_id as string | null) ?? null,
+        idle,
+        dormantDays,
       ),
     });
   }
@@ -82,7 +109,7 @@ export function analyzeCampaigns(store: Store, options: AnalyzeOptions): Analyze
   if (campaignIds.length === 0) return { items, users, bySignal, byRecommendation, model: null };
 
   const peers = new PeerIndex(store.db);
-  const training = trainingRows(store, peers);
+  const training = trainingRows(store, peers, options.asOf, options.dormantDays);
   const revokes = training.filter((r) => r.label === 1).length;
   let model: Model | null = null;
   if (training.length >= (options.minTrainingRows ?? 200) && revokes >= 10 && revokes < training.length) {
@@ -92,7 +119,9 @@ export function analyzeCampaigns(store: Store, options: AnalyzeOptions): Analyze
   const update = store.stmt(
     `UPDATE review_items SET risk_score = ?, risk_level = ?, signals = ?, recommendation = ?, analyzed_at = ? WHERE id = ?`,
   );
-  const itemsOfUser = store.stmt('SELECT id, entitlement_id FROM review_items WHERE campaign_id = ? AND user_id = ? ORDER BY id');
+  const itemsOfUser = store.stmt(
+    'SELECT id, entitlement_id, reviewer_id FROM review_items WHERE campaign_id = ? AND user_id = ? ORDER BY id',
+  );
 
   for (const campaignId of campaignIds) {
     const userIds = store.campaignUserIds(campaignId);
@@ -125,7 +154,7 @@ export function analyzeCampaigns(store: Store, options: AnalyzeOptions): Analyze
         if (k.kind === 'location') return [k.kind, user.location];
         return [k.kind, user.attributes[k.kind.slice(5)] ?? null];
       });
-      for (const row of itemsOfUser.all(campaignId, userId) as Array<{ id: string; entitlement_id: string }>) {
+      for (const row of itemsOfUser.all(campaignId, userId) as Array<{ id: string; entitlement_id: string; reviewer_id: string | null }>) {
         const holding = heldById.get(row.entitlement_id);
         const ent = holding ?? store.getEntitlement(row.entitlement_id);
         if (!ent) continue;
@@ -165,11 +194,12 @@ export function analyzeCampaigns(store: Store, options: AnalyzeOptions): Analyze
         for (const h of hr) {
           evidence.push({ kind: `hr_change:${h.field}`, value: `${h.from ?? ''} -> ${h.to ?? ''}`, source: 'hr_changes', at: h.at });
         }
-        const home = peers.homeDepartment.get(ent.id)?.department ?? null;
+        const home = entitlementDepartment(ent, peers.homeDepartment.get(ent.id)?.department ?? null);
+        const idleDays = lastUsed === null ? null : Math.floor((options.asOf.getTime() - Date.parse(lastUsed)) / DAY);
         let learned: number | null = null;
         let factors: ReturnType<typeof explainTopFactors> | undefined;
         if (model) {
-          const f = decisionFeatures(user, ent, home);
+          const f = decisionFeatures(user, ent, home, row.reviewer_id, ent.app === null ? undefined : idleDays, t.dormantDays);
           learned = predict(model, f);
           factors = explainTopFactors(model, f, 2);
           evidence.push({ kind: 'learned_revoke_probability', value: Math.round(learned * 1000) / 1000, source: 'decisions', at: null });

@@ -5,7 +5,8 @@ import { type AnalysisThresholds, defaultThresholds } from '../analysis/threshol
 import { PeerIndex } from '../store/peers.js';
 import type { Store } from '../store/store.js';
 import { trainingRows } from './analyze.js';
-import { decisionFeatures } from '../analysis/features.js';
+import { decisionFeatures, entitlementDepartment } from '../analysis/features.js';
+import { parseIsoTime } from '../connectors/snapshot/csv-import.js';
 
 export interface ShadowOptions {
   folds: number;
@@ -15,15 +16,28 @@ export interface ShadowOptions {
   /** Read decisions from this CSV (decisions.csv columns) instead of the store. */
   decisionsFile?: string;
   thresholds?: Partial<AnalysisThresholds>;
+  /** Analysis date for decisions without a date. */
+  asOf?: Date;
+  dormantDays?: number;
 }
 
 export class ShadowInputError extends Error {
   override name = 'ShadowInputError';
 }
 
-async function rowsFromFile(store: Store, peers: PeerIndex, path: string) {
+async function rowsFromFile(store: Store, peers: PeerIndex, path: string, asOf: Date | undefined, dormantDays: number) {
   const rows: Array<{ features: Record<string, string | null>; label: 0 | 1 }> = [];
   let line = 1;
+  const nowIso = (asOf ?? new Date()).toISOString();
+  const lastUseBefore = store.stmt(
+    `SELECT max(at) AS at FROM activity_events WHERE user_id = ? AND app = ? AND outcome = 'success' AND at <= ?`,
+  );
+  let userId = '';
+  const idleAt = (app: string | null, at: string): number | null | undefined => {
+    if (app === null) return undefined;
+    const last = (lastUseBefore.get(userId, app, at) as { at: string | null }).at;
+    return last === null ? null : Math.floor((Date.parse(at) - Date.parse(last)) / 86_400_000);
+  };
   const unknown: string[] = [];
   const parser = createReadStream(path).pipe(parse({ columns: true, bom: true, skip_empty_lines: true }));
   try {
@@ -35,13 +49,21 @@ async function rowsFromFile(store: Store, peers: PeerIndex, path: string) {
       }
       const user = rec.user_id ? store.getUser(rec.user_id) : undefined;
       const ent = rec.entitlement_id ? store.getEntitlement(rec.entitlement_id) : undefined;
+      userId = rec.user_id ?? '';
       if (!user || !ent) {
         if (unknown.length < 5) unknown.push(`${path}:${line} unknown ${!user ? `user_id "${rec.user_id}"` : `entitlement_id "${rec.entitlement_id}"`}`);
         continue;
       }
       rows.push({
         label: decision === 'revoke' ? 1 : 0,
-        features: decisionFeatures(user, ent, peers.homeDepartment.get(ent.id)?.department ?? null),
+        features: decisionFeatures(
+          user,
+          ent,
+          entitlementDepartment(ent, peers.homeDepartment.get(ent.id)?.department ?? null),
+          rec.reviewer_id || null,
+          idleAt(ent.app, rec.decided_at ? (parseIsoTime(rec.decided_at) ?? nowIso) : nowIso),
+          dormantDays,
+        ),
       });
     }
   } catch (e) {
@@ -59,9 +81,9 @@ export async function runShadow(store: Store, options: ShadowOptions): Promise<S
   const peers = new PeerIndex(store.db);
   let rows: Array<{ features: Record<string, string | null>; label: 0 | 1 }>;
   if (options.decisionsFile) {
-    rows = await rowsFromFile(store, peers, options.decisionsFile);
+    rows = await rowsFromFile(store, peers, options.decisionsFile, options.asOf, options.dormantDays ?? 90);
   } else {
-    const all = trainingRows(store, peers);
+    const all = trainingRows(store, peers, options.asOf ?? new Date(), options.dormantDays ?? 90);
     if (options.campaignId !== undefined) {
       const keep = new Set(
         (

@@ -39,7 +39,12 @@ export const getShadowReport = defineTool({
       throw new ToolError('The shadow report covers every reviewer\'s decisions and is for admins. Nothing was read.', 'forbidden');
     }
     try {
-      return await runShadow(ctx.store, { folds, campaignId: campaign_id });
+      return await runShadow(ctx.store, {
+        folds,
+        campaignId: campaign_id,
+        asOf: ctx.config.asOf ? new Date(ctx.config.asOf) : ctx.now(),
+        dormantDays: ctx.config.dormantDays,
+      });
     } catch (e) {
       if (e instanceof ShadowInputError) throw new ToolError(`${e.message}. Nothing was computed.`, 'bad_input');
       throw e;

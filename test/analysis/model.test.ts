@@ -124,6 +124,7 @@ describe('fitModel and predict', () => {
       'entitlement',
       'manager',
       'entitlement×department',
+      'entitlement×manager',
       'app×department',
     ]);
   });

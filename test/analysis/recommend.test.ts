@@ -162,7 +162,7 @@ describe('recommend: decisions', () => {
     },
     {
       name: 'a learned probability near the boundary is escalated',
-      f: facts({ learnedRevokeProbability: 0.5, peer: lukewarm }),
+      f: facts({ learnedRevokeProbability: 0.4, peer: lukewarm }),
       decision: 'escalate',
       minConfidence: 0.5,
     },

@@ -9,7 +9,7 @@ describe('defaultThresholds', () => {
     { field: 'peerMinStrongCohort', value: 5 },
     { field: 'wilsonZ', value: 1.96 },
     { field: 'escalateConfidenceFloor', value: 0.6 },
-    { field: 'learnedRevokeThreshold', value: 0.7 },
+    { field: 'learnedRevokeThreshold', value: 0.5 },
     { field: 'autoApprovePrecision', value: 0.99 },
   ] as Array<{ field: keyof AnalysisThresholds; value: number }>)(
     'sets $field to $value',

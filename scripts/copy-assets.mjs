@@ -1,5 +1,8 @@
 // Copies non-TypeScript assets (SQL migrations) next to the compiled output.
+// Usage: node scripts/copy-assets.mjs [outRoot]   (default dist)
 import { cpSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 
-mkdirSync('dist/store/migrations', { recursive: true });
-cpSync('src/store/migrations', 'dist/store/migrations', { recursive: true });
+const root = process.argv[2] ?? 'dist';
+mkdirSync(join(root, 'store', 'migrations'), { recursive: true });
+cpSync('src/store/migrations', join(root, 'store', 'migrations'), { recursive: true });

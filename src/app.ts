@@ -48,9 +48,14 @@ export async function buildDemo(
     onProgress: options.onProgress,
   });
   if (!report.ok) {
-    throw new Error(`the generated demo snapshot did not import: ${JSON.stringify(report.issues.slice(0, 3))}`);
+    throw new Error(
+      `the generated demo snapshot did not import: ${JSON.stringify(report.issues.slice(0, 3))}`,
+    );
   }
-  store.setMeta('demo', JSON.stringify({ users: options.users, generated_at: new Date().toISOString(), dir }));
+  store.setMeta(
+    'demo',
+    JSON.stringify({ users: options.users, generated_at: new Date().toISOString(), dir }),
+  );
   return { dir, report, analysis };
 }
 
@@ -61,7 +66,12 @@ function readTokensFile(path: string): Array<{ token_hash: string } & TokenRecor
     .filter((l) => l.trim() !== '')
     .map((l, i) => {
       try {
-        const v = JSON.parse(l) as { token_hash?: string; principal?: string; role?: string; expires_at?: string | null };
+        const v = JSON.parse(l) as {
+          token_hash?: string;
+          principal?: string;
+          role?: string;
+          expires_at?: string | null;
+        };
         if (!v.token_hash || !v.principal) throw new Error('missing token_hash or principal');
         return {
           token_hash: v.token_hash,
@@ -133,12 +143,14 @@ export async function serve(
     throw new Error('--insecure-no-auth is allowed only on a loopback host');
   }
   const tokens = new TokenStore(store.db);
-  const fileTokens = config.tokensFile && existsSync(config.tokensFile) ? readTokensFile(config.tokensFile) : [];
+  const fileTokens =
+    config.tokensFile && existsSync(config.tokensFile) ? readTokensFile(config.tokensFile) : [];
   const authenticate = options.insecureNoAuth
     ? null
     : (token: string): Principal | { error: string } => {
         const now = new Date();
-        const fromFile = fileTokens.length > 0 ? TokenStore.verifyAgainst(token, fileTokens, now) : { error: '' };
+        const fromFile =
+          fileTokens.length > 0 ? TokenStore.verifyAgainst(token, fileTokens, now) : { error: '' };
         const found = 'error' in fromFile ? tokens.lookup(token, now) : fromFile;
         if ('error' in found) return found;
         return principalFor(config, found.principal, found.role);

@@ -4,19 +4,19 @@ import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { stringify } from 'csv-stringify/sync';
+import { formatShadowTable } from './analysis/shadow.js';
 import { analysisDate, buildDemo, serve } from './app.js';
 import { type Config, ConfigError, resolveConfig } from './config.js';
-import { createLogger } from './log.js';
-import { stringify } from 'csv-stringify/sync';
 import { createConnectorRegistry } from './connectors/registry.js';
+import { createLogger } from './log.js';
 import { analyzeCampaigns } from './services/analyze.js';
-import { formatShadowTable } from './analysis/shadow.js';
 import { answerConfirmation } from './services/decisions.js';
-import { runShadow, ShadowInputError } from './services/shadow.js';
-import { runOutbox } from './services/outbox.js';
-import { DecisionsRepo } from './store/decisions.js';
 import { loadSnapshot } from './services/load.js';
+import { runOutbox } from './services/outbox.js';
+import { runShadow, ShadowInputError } from './services/shadow.js';
 import { AuditLog } from './store/audit.js';
+import { DecisionsRepo } from './store/decisions.js';
 import { Store } from './store/store.js';
 import { TokenStore } from './store/tokens.js';
 
@@ -78,11 +78,16 @@ export function buildCli(): Command {
 
   program
     .command('demo')
-    .description('Build the demo tenant (deterministic) into the store: writes a snapshot folder and imports it')
+    .description(
+      'Build the demo tenant (deterministic) into the store: writes a snapshot folder and imports it',
+    )
     .addOption(dbOption())
     .addOption(configOption())
     .option('--users <n>', 'number of users (1-200000)', intArg('--users', 1, 200_000), 2000)
-    .option('--dir <dir>', 'where to write the snapshot folder (default .attest/demo-snapshot beside the store)')
+    .option(
+      '--dir <dir>',
+      'where to write the snapshot folder (default .attest/demo-snapshot beside the store)',
+    )
     .action(async (opts: Common & { users: number; dir?: string }) => {
       const config = configFrom({ db: opts.db, config: opts.config });
       const logger = createLogger(config.logLevel);
@@ -125,7 +130,8 @@ export function buildCli(): Command {
           for (const i of report.issues) {
             err(`  ${i.file}:${i.line}${i.column ? ` column ${i.column}` : ''}: ${i.reason}`);
           }
-          if (report.totalIssues > report.issues.length) err(`  ... and ${report.totalIssues - report.issues.length} more`);
+          if (report.totalIssues > report.issues.length)
+            err(`  ... and ${report.totalIssues - report.issues.length} more`);
           process.exitCode = 1;
           return;
         }
@@ -133,7 +139,8 @@ export function buildCli(): Command {
         out(`Imported ${dir} into ${config.db} in ${secs}s.`);
         out(`Rows read: ${JSON.stringify(report.rows)}`);
         out(`Store now holds: ${JSON.stringify(store.counts())}`);
-        if (analysis) out(`Scored ${analysis.items} review items; signals: ${JSON.stringify(analysis.bySignal)}`);
+        if (analysis)
+          out(`Scored ${analysis.items} review items; signals: ${JSON.stringify(analysis.bySignal)}`);
       } finally {
         store.close();
       }
@@ -165,13 +172,27 @@ export function buildCli(): Command {
     .description('Serve MCP over stdio (default) or Streamable HTTP at /mcp')
     .addOption(dbOption())
     .addOption(configOption())
-    .option('--http <port>', 'serve Streamable HTTP on this port (0 = any free port)', intArg('--http', 0, 65535))
+    .option(
+      '--http <port>',
+      'serve Streamable HTTP on this port (0 = any free port)',
+      intArg('--http', 0, 65535),
+    )
     .option('--host <host>', 'interface for HTTP (default 127.0.0.1)')
     .option('--demo', 'serve the demo tenant, building it when the store is empty')
-    .option('--demo-users <n>', 'users in the demo tenant when it is built', intArg('--demo-users', 1, 200_000))
+    .option(
+      '--demo-users <n>',
+      'users in the demo tenant when it is built',
+      intArg('--demo-users', 1, 200_000),
+    )
     .option('--read-only', 'no write tools: they are not listed and refuse if called')
-    .option('--principal <name>', 'who is running the server (stdio), e.g. your e-mail (env ATTEST_PRINCIPAL)')
-    .option('--print-token', 'HTTP: create a token for the principal and print it with the endpoint and client snippets')
+    .option(
+      '--principal <name>',
+      'who is running the server (stdio), e.g. your e-mail (env ATTEST_PRINCIPAL)',
+    )
+    .option(
+      '--print-token',
+      'HTTP: create a token for the principal and print it with the endpoint and client snippets',
+    )
     .option('--insecure-no-auth', 'HTTP on loopback without bearer tokens (conformance testing only)')
     .action(
       async (
@@ -212,7 +233,15 @@ export function buildCli(): Command {
             out('Client configuration (VS Code .vscode/mcp.json):');
             out(
               JSON.stringify(
-                { servers: { attest: { type: 'http', url: serving.http.url, headers: { Authorization: `Bearer ${token}` } } } },
+                {
+                  servers: {
+                    attest: {
+                      type: 'http',
+                      url: serving.http.url,
+                      headers: { Authorization: `Bearer ${token}` },
+                    },
+                  },
+                },
                 null,
                 2,
               ),
@@ -223,7 +252,10 @@ export function buildCli(): Command {
               JSON.stringify(
                 {
                   mcpServers: {
-                    attest: { command: 'npx', args: ['attest', 'serve', '--demo', '--db', resolve(config.db)] },
+                    attest: {
+                      command: 'npx',
+                      args: ['attest', 'serve', '--demo', '--db', resolve(config.db)],
+                    },
                   },
                 },
                 null,
@@ -252,37 +284,42 @@ export function buildCli(): Command {
     .option('--folds <k>', 'number of folds (2-20)', intArg('--folds', 2, 20), 5)
     .option('--seed <n>', 'fold assignment seed', intArg('--seed', 0, 2 ** 31), 1)
     .option('--json', 'print one JSON object')
-    .action(async (opts: Common & { campaign?: string; decisions?: string; folds: number; seed: number; json?: boolean }) => {
-      if (opts.campaign && opts.decisions) throw new InvalidArgumentError('pass --campaign or --decisions, not both');
-      const config = configFrom({ db: opts.db, config: opts.config });
-      const store = Store.open(config.db);
-      try {
-        const started = performance.now();
-        const report = await runShadow(store, {
-          folds: opts.folds,
-          seed: opts.seed,
-          campaignId: opts.campaign,
-          decisionsFile: opts.decisions,
-          asOf: analysisDate(config),
-          dormantDays: config.dormantDays,
-        });
-        const seconds = Math.round(performance.now() - started) / 1000;
-        if (opts.json) out(JSON.stringify({ ...report, seconds }));
-        else {
-          out(formatShadowTable(report));
-          out(`(${seconds}s)`);
+    .action(
+      async (
+        opts: Common & { campaign?: string; decisions?: string; folds: number; seed: number; json?: boolean },
+      ) => {
+        if (opts.campaign && opts.decisions)
+          throw new InvalidArgumentError('pass --campaign or --decisions, not both');
+        const config = configFrom({ db: opts.db, config: opts.config });
+        const store = Store.open(config.db);
+        try {
+          const started = performance.now();
+          const report = await runShadow(store, {
+            folds: opts.folds,
+            seed: opts.seed,
+            campaignId: opts.campaign,
+            decisionsFile: opts.decisions,
+            asOf: analysisDate(config),
+            dormantDays: config.dormantDays,
+          });
+          const seconds = Math.round(performance.now() - started) / 1000;
+          if (opts.json) out(JSON.stringify({ ...report, seconds }));
+          else {
+            out(formatShadowTable(report));
+            out(`(${seconds}s)`);
+          }
+        } catch (e) {
+          if (e instanceof ShadowInputError) {
+            err(`attest shadow: ${e.message}`);
+            process.exitCode = 2;
+            return;
+          }
+          throw e;
+        } finally {
+          store.close();
         }
-      } catch (e) {
-        if (e instanceof ShadowInputError) {
-          err(`attest shadow: ${e.message}`);
-          process.exitCode = 2;
-          return;
-        }
-        throw e;
-      } finally {
-        store.close();
-      }
-    });
+      },
+    );
 
   const token = program.command('token').description('HTTP bearer tokens');
   token
@@ -291,13 +328,24 @@ export function buildCli(): Command {
     .addOption(dbOption())
     .addOption(configOption())
     .requiredOption('--principal <name>', 'who the token identifies, e.g. an e-mail')
-    .addOption(new Option('--role <role>', 'admin or reviewer').choices(['admin', 'reviewer']).default('reviewer'))
-    .option('--ttl-hours <n>', 'hours until it expires (default 720)', intArg('--ttl-hours', 1, 24 * 366), 720)
+    .addOption(
+      new Option('--role <role>', 'admin or reviewer').choices(['admin', 'reviewer']).default('reviewer'),
+    )
+    .option(
+      '--ttl-hours <n>',
+      'hours until it expires (default 720)',
+      intArg('--ttl-hours', 1, 24 * 366),
+      720,
+    )
     .action((opts: Common & { principal: string; role: 'admin' | 'reviewer'; ttlHours: number }) => {
       const config = configFrom({ db: opts.db, config: opts.config });
       const store = Store.open(config.db);
       try {
-        const t = new TokenStore(store.db).create(opts.principal, opts.role, new Date(Date.now() + opts.ttlHours * 3600_000));
+        const t = new TokenStore(store.db).create(
+          opts.principal,
+          opts.role,
+          new Date(Date.now() + opts.ttlHours * 3600_000),
+        );
         out(t);
       } finally {
         store.close();
@@ -344,7 +392,9 @@ export function buildCli(): Command {
 
   program
     .command('outbox')
-    .description('Apply confirmed decisions still waiting in the outbox (after a crash, or a platform outage)')
+    .description(
+      'Apply confirmed decisions still waiting in the outbox (after a crash, or a platform outage)',
+    )
     .addOption(dbOption())
     .addOption(configOption())
     .action(async (opts: Common) => {
@@ -370,8 +420,21 @@ export function buildCli(): Command {
       const store = Store.open(config.db);
       try {
         const rows = new DecisionsRepo(store.db).remediations();
-        const columns = ['item_id', 'user_id', 'user_email', 'entitlement_id', 'entitlement_name', 'app', 'platform', 'status',
-          'detail', 'requested_at', 'completed_at', 'confirmed_by', 'confirmation_id'];
+        const columns = [
+          'item_id',
+          'user_id',
+          'user_email',
+          'entitlement_id',
+          'entitlement_name',
+          'app',
+          'platform',
+          'status',
+          'detail',
+          'requested_at',
+          'completed_at',
+          'confirmed_by',
+          'confirmation_id',
+        ];
         const text = stringify(rows, { header: true, columns });
         if (opts.out) {
           writeFileSync(opts.out, text);

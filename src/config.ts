@@ -42,7 +42,11 @@ export const configSchema = z
     /** The analysis date (ISO 8601); default now. */
     asOf: z.string().optional(),
     /** How long a pending confirmation stays valid, in hours. */
-    confirmationTtlHours: z.number().min(0.001).max(24 * 30).default(24),
+    confirmationTtlHours: z
+      .number()
+      .min(0.001)
+      .max(24 * 30)
+      .default(24),
     /** How long to wait for a human to answer an elicitation, in seconds. */
     elicitationTimeoutSeconds: z.number().min(0.01).max(3600).default(600),
     /** pino log level on stderr. */
@@ -102,7 +106,8 @@ function fromEnv(env: Record<string, string | undefined>): Record<string, unknow
         break;
       }
       case 'bool':
-        if (!['true', 'false', '1', '0'].includes(raw)) throw new ConfigError(`${name}: "${raw}" is not true or false`);
+        if (!['true', 'false', '1', '0'].includes(raw))
+          throw new ConfigError(`${name}: "${raw}" is not true or false`);
         out[key] = raw === 'true' || raw === '1';
         break;
       case 'list':
@@ -139,7 +144,9 @@ export function resolveConfig(
     try {
       text = readFileSync(path, 'utf8');
     } catch (e) {
-      throw new ConfigError(`config file ${path}: cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+      throw new ConfigError(
+        `config file ${path}: cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
     }
     try {
       fileValues = JSON.parse(text) as Record<string, unknown>;

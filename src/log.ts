@@ -7,7 +7,14 @@ export function createLogger(level: string = 'info'): Logger {
       level,
       base: { name: 'attest' },
       redact: {
-        paths: ['*.token', '*.apiToken', '*.privateKey', '*.clientSecret', '*.authorization', '*.headers.authorization'],
+        paths: [
+          '*.token',
+          '*.apiToken',
+          '*.privateKey',
+          '*.clientSecret',
+          '*.authorization',
+          '*.headers.authorization',
+        ],
         censor: '[REDACTED]',
       },
     },

@@ -1,13 +1,20 @@
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Config } from './config.js';
+import { ToolError } from './errors.js';
 import { createPipeline } from './policy/index.js';
+import { resourceDefinitions } from './resources/index.js';
 import { AuditLog } from './store/audit.js';
 import type { Store } from './store/store.js';
-import { ToolError } from './errors.js';
-import { type AnyTool, type AskHuman, annotationsFor, type Principal, type ToolContext } from './tools/define.js';
+import {
+  type AnyTool,
+  type AskHuman,
+  annotationsFor,
+  type Principal,
+  type ToolContext,
+} from './tools/define.js';
 import { selectTools } from './tools/index.js';
 
 export const SERVER_NAME = 'attest';
@@ -33,7 +40,10 @@ const INSTRUCTIONS = `Attest serves identity access reviews. Typical flow: list_
 
 /** JSON Schema for a tool's input or output, as listed to clients. */
 export function jsonSchemaOf(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
-  const s = z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'draft-7' }) as Record<string, unknown>;
+  const s = z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'draft-7' }) as Record<
+    string,
+    unknown
+  >;
   delete s.$schema;
   return s;
 }
@@ -59,16 +69,65 @@ export function createServer(deps: ServerDeps): McpServer {
   const now = deps.now ?? (() => new Date());
 
   server.server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: listed }));
+  const res = resourceDefinitions({
+    store: deps.store,
+    principal: deps.principal,
+    audit: (what, args, outcome, error) => {
+      const client = server.server.getClientVersion();
+      audit.append({
+        at: now().toISOString(),
+        principal: deps.principal.id,
+        client_name: client?.name ?? null,
+        client_version: client?.version ?? null,
+        session_id: deps.sessionId?.() ?? null,
+        transport: deps.transport,
+        tool: what,
+        kind: 'read',
+        arguments: args,
+        outcome,
+        error: error ?? null,
+        duration_ms: 0,
+        details: null,
+      });
+    },
+  });
+  server.registerResource(
+    res.campaigns.name,
+    res.campaigns.uri,
+    { title: res.campaigns.title, description: res.campaigns.description, mimeType: 'application/json' },
+    async (uri) => res.campaigns.read(uri),
+  );
+  server.registerResource(
+    res.summary.name,
+    new ResourceTemplate(res.summary.uriTemplate, {
+      list: async () => ({ resources: res.summary.list() }),
+      complete: { campaign_id: (value) => res.summary.complete(value) },
+    }),
+    { title: res.summary.title, description: res.summary.description, mimeType: 'application/json' },
+    async (uri, vars) => res.summary.read(uri, String(vars.campaign_id)),
+  );
+  server.registerPrompt(
+    res.prompt.name,
+    { title: res.prompt.title, description: res.prompt.description, argsSchema: res.prompt.argsSchema },
+    ({ campaign_id }) => res.prompt.get({ campaign_id }),
+  );
   server.server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const tool = byName.get(request.params.name) ?? unknownTool(request.params.name, [...byName.keys()]);
     const clientInfo = server.server.getClientVersion();
     const caps = server.server.getClientCapabilities();
-    const canElicitForm = caps?.elicitation !== undefined && (caps.elicitation.form !== undefined || Object.keys(caps.elicitation).length === 0);
+    const canElicitForm =
+      caps?.elicitation !== undefined &&
+      (caps.elicitation.form !== undefined || Object.keys(caps.elicitation).length === 0);
     const askHuman: AskHuman | null = canElicitForm
       ? async ({ message, fields }) => {
           const properties: Record<string, unknown> = {};
           for (const [k, f] of Object.entries(fields)) {
-            properties[k] = { type: 'string', title: f.title, description: f.description, default: f.description };
+            properties[k] = {
+              type: 'string',
+              title: f.title,
+              description: f.description,
+              default: f.description,
+            };
           }
           properties.confirm = {
             type: 'boolean',
@@ -78,10 +137,19 @@ export function createServer(deps: ServerDeps): McpServer {
           };
           try {
             const r = await server.server.elicitInput(
-              { mode: 'form', message, requestedSchema: { type: 'object', properties, required: ['confirm'] } as never },
-              { timeout: deps.config.elicitationTimeoutSeconds * 1000, relatedRequestId: extra.requestId, signal: extra.signal },
+              {
+                mode: 'form',
+                message,
+                requestedSchema: { type: 'object', properties, required: ['confirm'] } as never,
+              },
+              {
+                timeout: deps.config.elicitationTimeoutSeconds * 1000,
+                relatedRequestId: extra.requestId,
+                signal: extra.signal,
+              },
             );
-            const confirmed = r.action === 'accept' && (r.content as Record<string, unknown> | undefined)?.confirm === true;
+            const confirmed =
+              r.action === 'accept' && (r.content as Record<string, unknown> | undefined)?.confirm === true;
             return { action: r.action, confirmed };
           } catch (e) {
             const msg = e instanceof Error ? e.message : String(e);

@@ -36,7 +36,9 @@ describe('layer direction', () => {
     const layer = file.includes('/') ? file.split('/')[0]! : file;
     for (const spec of importsOf(join(SRC, file))) {
       if (spec.startsWith('.')) {
-        const target = relative(SRC, join(SRC, file, '..', spec)).split('/')[0]!.replace(/\.js$/, '.ts');
+        const target = relative(SRC, join(SRC, file, '..', spec))
+          .split('/')[0]!
+          .replace(/\.js$/, '.ts');
         const allowed = allowedLayers[layer];
         if (allowed) expect(allowed, `${file} imports ${spec}`).toContain(target.replace(/\.ts$/, ''));
       } else {

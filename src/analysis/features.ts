@@ -18,8 +18,13 @@ export function entitlementDepartment(
 }
 
 export function decisionFeatures(
-  user: Pick<User, 'department' | 'title' | 'manager_id' | 'location' | 'employee_type' | 'status' | 'attributes'>,
-  ent: Pick<Entitlement, 'id' | 'app' | 'sensitivity' | 'privileged' | 'type'> & { attributes?: Record<string, string> },
+  user: Pick<
+    User,
+    'department' | 'title' | 'manager_id' | 'location' | 'employee_type' | 'status' | 'attributes'
+  >,
+  ent: Pick<Entitlement, 'id' | 'app' | 'sensitivity' | 'privileged' | 'type'> & {
+    attributes?: Record<string, string>;
+  },
   homeDepartment: string | null,
   /** Who decides: the past decision's reviewer, or the item's reviewer. */
   reviewer: string | null = null,
@@ -46,7 +51,12 @@ export function decisionFeatures(
           : idleDays > dormantDays
             ? 'dormant'
             : 'recent',
-    dept_match: homeDepartment === null || user.department === null ? null : user.department === homeDepartment ? 'yes' : 'no',
+    dept_match:
+      homeDepartment === null || user.department === null
+        ? null
+        : user.department === homeDepartment
+          ? 'yes'
+          : 'no',
   };
   for (const [k, v] of Object.entries(user.attributes)) {
     if (!(k in f)) f[`attr:${k}`] = v;

@@ -1,4 +1,12 @@
-import type { Entitlement, HrChange, RiskLevel, Signal, SignalCode, SodConflict, User } from '../domain/index.js';
+import type {
+  Entitlement,
+  HrChange,
+  RiskLevel,
+  Signal,
+  SignalCode,
+  SodConflict,
+  User,
+} from '../domain/index.js';
 
 /** What the rule-based signals need to know about one review item. */
 export interface ItemContext {
@@ -41,7 +49,11 @@ export function ruleSignals(c: ItemContext, t: RuleThresholds): Signal[] {
         : `the user was terminated on ${c.user.terminated_at!.slice(0, 10)}`;
     out.push({ code: 'orphaned', detail: `Still assigned although ${why}.` });
   }
-  if (user.employee_type === 'contractor' && user.contract_end !== null && Date.parse(user.contract_end) < asOfMs) {
+  if (
+    user.employee_type === 'contractor' &&
+    user.contract_end !== null &&
+    Date.parse(user.contract_end) < asOfMs
+  ) {
     out.push({
       code: 'contractor_expired',
       detail: `Contractor whose contract ended on ${user.contract_end.slice(0, 10)} (${daysBetween(user.contract_end, c.asOf)} days ago).`,

@@ -8,7 +8,9 @@ import type { IdentityConnector } from './types.js';
  */
 export function createConnectorRegistry(
   env: Record<string, string | undefined>,
-  factories: Partial<Record<Platform, (env: Record<string, string | undefined>) => IdentityConnector | null>> = {},
+  factories: Partial<
+    Record<Platform, (env: Record<string, string | undefined>) => IdentityConnector | null>
+  > = {},
 ): (platform: Platform) => IdentityConnector | null {
   const cache = new Map<Platform, IdentityConnector | null>();
   return (platform) => {

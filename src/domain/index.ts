@@ -51,7 +51,9 @@ export type Signal = z.infer<typeof signalSchema>;
 export const evidenceSchema = z.object({
   kind: z.string().describe('What the data point is, e.g. last_use, peer_prevalence, hr_change'),
   value: z.union([z.string(), z.number(), z.boolean(), z.null()]),
-  source: z.string().describe('Where it came from: activity, hr_changes, assignments, peers, decisions, sod_rules'),
+  source: z
+    .string()
+    .describe('Where it came from: activity, hr_changes, assignments, peers, decisions, sod_rules'),
   at: z.string().nullable().describe('When the data point was observed (ISO 8601), if known'),
 });
 export type Evidence = z.infer<typeof evidenceSchema>;

@@ -71,7 +71,10 @@ export function auditStage(audit: AuditLog, secrets: () => readonly string[]): M
         outcome: call.outcome,
         error: call.error === null ? null : redactText(call.error, known),
         duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
-        details: Object.keys(call.details).length > 0 ? (redact(call.details, known) as Record<string, unknown>) : null,
+        details:
+          Object.keys(call.details).length > 0
+            ? (redact(call.details, known) as Record<string, unknown>)
+            : null,
       });
     }
   };
@@ -84,7 +87,9 @@ export function errorStage(logger: Logger): Middleware {
       await next();
     } catch (e) {
       if (e instanceof ToolError) {
-        call.outcome = ['forbidden', 'read_only', 'unconfirmed', 'expired'].includes(e.code) ? 'refused' : 'error';
+        call.outcome = ['forbidden', 'read_only', 'unconfirmed', 'expired'].includes(e.code)
+          ? 'refused'
+          : 'error';
         call.error = `${e.code}: ${e.message}`;
         call.result = errorResult(e.message);
         return;
@@ -130,7 +135,9 @@ export const runStage: Middleware = async (call) => {
   const out = await call.tool.handle(call.args as never, call.ctx);
   const checked = call.tool.output.safeParse(out);
   if (!checked.success) {
-    throw new Error(`output of ${call.tool.name} does not match its schema: ${describeZodError(checked.error)}`);
+    throw new Error(
+      `output of ${call.tool.name} does not match its schema: ${describeZodError(checked.error)}`,
+    );
   }
   const data = checked.data as Record<string, unknown>;
   const text = call.tool.text ? call.tool.text(data as never) : JSON.stringify(data);
@@ -140,7 +147,13 @@ export const runStage: Middleware = async (call) => {
 
 /** The one pipeline every tool call passes through: audit, errors, mode, validation, run. */
 export function createPipeline(deps: { audit: AuditLog; logger: Logger; secrets: () => readonly string[] }) {
-  const run = compose([auditStage(deps.audit, deps.secrets), errorStage(deps.logger), readOnlyStage, validateStage, runStage]);
+  const run = compose([
+    auditStage(deps.audit, deps.secrets),
+    errorStage(deps.logger),
+    readOnlyStage,
+    validateStage,
+    runStage,
+  ]);
   return async (tool: AnyTool, rawArgs: unknown, ctx: ToolContext): Promise<CallResult> => {
     const call: CallState = { tool, rawArgs, ctx, outcome: 'error', error: null, details: {} };
     ctx.auditDetail = (d) => Object.assign(call.details, d);

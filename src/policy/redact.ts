@@ -1,4 +1,5 @@
-const SECRET_KEY = /(token|secret|password|passwd|private[_-]?key|authorization|api[_-]?key|client[_-]?assertion|cookie)/i;
+const SECRET_KEY =
+  /(token|secret|password|passwd|private[_-]?key|authorization|api[_-]?key|client[_-]?assertion|cookie)/i;
 const SECRET_VALUE = [
   /\b(SSWS|Bearer|Basic|DPoP)\s+[A-Za-z0-9._~+/=-]{8,}/gi,
   /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)/g,
@@ -10,7 +11,12 @@ const SECRET_VALUE = [
 export function redactText(text: string, known: readonly string[] = []): string {
   let out = text;
   for (const k of known) if (k.length >= 6) out = out.split(k).join('[REDACTED]');
-  for (const re of SECRET_VALUE) out = out.replace(re, (m) => `${m.split(/\s+/)[0]?.match(/^(SSWS|Bearer|Basic|DPoP)$/i) ? `${m.split(/\s+/)[0]} ` : ''}[REDACTED]`);
+  for (const re of SECRET_VALUE)
+    out = out.replace(
+      re,
+      (m) =>
+        `${m.split(/\s+/)[0]?.match(/^(SSWS|Bearer|Basic|DPoP)$/i) ? `${m.split(/\s+/)[0]} ` : ''}[REDACTED]`,
+    );
   return out;
 }
 
@@ -22,7 +28,10 @@ export function redact(value: unknown, known: readonly string[] = [], depth = 0)
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
-      out[k] = SECRET_KEY.test(k) && v !== null && v !== undefined && v !== '' ? '[REDACTED]' : redact(v, known, depth + 1);
+      out[k] =
+        SECRET_KEY.test(k) && v !== null && v !== undefined && v !== ''
+          ? '[REDACTED]'
+          : redact(v, known, depth + 1);
     }
     return out;
   }

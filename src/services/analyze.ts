@@ -98,7 +98,11 @@ export function trainingRows(
  * past decisions. Memory holds aggregate peer counts and one user's context at a time.
  */
 export function analyzeCampaigns(store: Store, options: AnalyzeOptions): AnalyzeResult {
-  const t: AnalysisThresholds = { ...defaultThresholds, ...options.thresholds, dormantDays: options.dormantDays };
+  const t: AnalysisThresholds = {
+    ...defaultThresholds,
+    ...options.thresholds,
+    dormantDays: options.dormantDays,
+  };
   const campaignIds = options.campaignIds ?? store.listCampaigns('active').map((c) => c.id);
   const rules = store.sodRules();
   const bySignal: Record<string, number> = {};
@@ -154,7 +158,11 @@ export function analyzeCampaigns(store: Store, options: AnalyzeOptions): Analyze
         if (k.kind === 'location') return [k.kind, user.location];
         return [k.kind, user.attributes[k.kind.slice(5)] ?? null];
       });
-      for (const row of itemsOfUser.all(campaignId, userId) as Array<{ id: string; entitlement_id: string; reviewer_id: string | null }>) {
+      for (const row of itemsOfUser.all(campaignId, userId) as Array<{
+        id: string;
+        entitlement_id: string;
+        reviewer_id: string | null;
+      }>) {
         const holding = heldById.get(row.entitlement_id);
         const ent = holding ?? store.getEntitlement(row.entitlement_id);
         if (!ent) continue;
@@ -182,7 +190,8 @@ export function analyzeCampaigns(store: Store, options: AnalyzeOptions): Analyze
         if (ent.app !== null) {
           evidence.push({ kind: 'last_use', value: lastUsed, source: 'activity', at: lastUsed });
         }
-        if (grantedAt) evidence.push({ kind: 'granted_at', value: grantedAt, source: 'assignments', at: grantedAt });
+        if (grantedAt)
+          evidence.push({ kind: 'granted_at', value: grantedAt, source: 'assignments', at: grantedAt });
         if (peer?.strongest) {
           evidence.push({
             kind: 'peer_prevalence',
@@ -192,17 +201,35 @@ export function analyzeCampaigns(store: Store, options: AnalyzeOptions): Analyze
           });
         }
         for (const h of hr) {
-          evidence.push({ kind: `hr_change:${h.field}`, value: `${h.from ?? ''} -> ${h.to ?? ''}`, source: 'hr_changes', at: h.at });
+          evidence.push({
+            kind: `hr_change:${h.field}`,
+            value: `${h.from ?? ''} -> ${h.to ?? ''}`,
+            source: 'hr_changes',
+            at: h.at,
+          });
         }
         const home = entitlementDepartment(ent, peers.homeDepartment.get(ent.id)?.department ?? null);
-        const idleDays = lastUsed === null ? null : Math.floor((options.asOf.getTime() - Date.parse(lastUsed)) / DAY);
+        const idleDays =
+          lastUsed === null ? null : Math.floor((options.asOf.getTime() - Date.parse(lastUsed)) / DAY);
         let learned: number | null = null;
         let factors: ReturnType<typeof explainTopFactors> | undefined;
         if (model) {
-          const f = decisionFeatures(user, ent, home, row.reviewer_id, ent.app === null ? undefined : idleDays, t.dormantDays);
+          const f = decisionFeatures(
+            user,
+            ent,
+            home,
+            row.reviewer_id,
+            ent.app === null ? undefined : idleDays,
+            t.dormantDays,
+          );
           learned = predict(model, f);
           factors = explainTopFactors(model, f, 2);
-          evidence.push({ kind: 'learned_revoke_probability', value: Math.round(learned * 1000) / 1000, source: 'decisions', at: null });
+          evidence.push({
+            kind: 'learned_revoke_probability',
+            value: Math.round(learned * 1000) / 1000,
+            source: 'decisions',
+            at: null,
+          });
         }
         const movedAway = hr.some(
           (h) => h.field.toLowerCase() === 'department' && home !== null && h.from === home && h.to !== home,
@@ -212,7 +239,8 @@ export function analyzeCampaigns(store: Store, options: AnalyzeOptions): Analyze
             signals,
             entitlement: ent,
             user,
-            lastUseDays: lastUsed === null ? null : Math.floor((options.asOf.getTime() - Date.parse(lastUsed)) / DAY),
+            lastUseDays:
+              lastUsed === null ? null : Math.floor((options.asOf.getTime() - Date.parse(lastUsed)) / DAY),
             peer,
             learnedRevokeProbability: learned,
             hrMoveAwayFromEntitlementDept: movedAway,
@@ -244,5 +272,11 @@ export function analyzeCampaigns(store: Store, options: AnalyzeOptions): Analyze
     }
     flush();
   }
-  return { items, users, bySignal, byRecommendation, model: model ? { trained_on: training.length, revokes } : null };
+  return {
+    items,
+    users,
+    bySignal,
+    byRecommendation,
+    model: model ? { trained_on: training.length, revokes } : null,
+  };
 }

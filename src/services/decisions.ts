@@ -13,7 +13,13 @@ export interface SubmitResult {
     platform_ref?: string | null;
     error?: string;
   }>;
-  confirmation: { id: string; channel: string; url?: string; expires_at?: string; instructions?: string } | null;
+  confirmation: {
+    id: string;
+    channel: string;
+    url?: string;
+    expires_at?: string;
+    instructions?: string;
+  } | null;
   message: string;
 }
 
@@ -28,7 +34,10 @@ export interface SubmitDeps {
 }
 
 function visible(principal: Principal, item: ItemRow): boolean {
-  return principal.role === 'admin' || (item.reviewer_id !== null && principal.reviewer_ids.includes(item.reviewer_id));
+  return (
+    principal.role === 'admin' ||
+    (item.reviewer_id !== null && principal.reviewer_ids.includes(item.reviewer_id))
+  );
 }
 
 interface Loaded {
@@ -72,7 +81,11 @@ export function describeBatch(batch: Loaded[]): string {
     .join('\n');
 }
 
-function resultsFrom(store: Store, ids: string[], status: SubmitResult['results'][number]['status']): SubmitResult['results'] {
+function resultsFrom(
+  store: Store,
+  ids: string[],
+  status: SubmitResult['results'][number]['status'],
+): SubmitResult['results'] {
   const repo = new DecisionsRepo(store.db);
   const outbox = new Map(repo.outboxFor(ids).map((o) => [o.proposal_id, o]));
   return ids.map((id) => {
@@ -128,7 +141,8 @@ export async function submitBatch(deps: SubmitDeps, proposalIds: string[]): Prom
       status: 'rejected',
       results: resultsFrom(deps.store, ids, 'rejected'),
       confirmation: null,
-      message: 'A human rejected this batch. No decision was recorded. Propose again only if the human asks for it.',
+      message:
+        'A human rejected this batch. No decision was recorded. Propose again only if the human asks for it.',
     };
   }
   for (const { proposal, item } of batch) {
@@ -151,7 +165,10 @@ export async function submitBatch(deps: SubmitDeps, proposalIds: string[]): Prom
   }
   const itemIds = batch.map((b) => b.item.item_id);
   if (new Set(itemIds).size !== itemIds.length) {
-    throw new ToolError('proposal_ids: two proposals in the batch are for the same item. No decision was recorded.', 'bad_input');
+    throw new ToolError(
+      'proposal_ids: two proposals in the batch are for the same item. No decision was recorded.',
+      'bad_input',
+    );
   }
 
   const hash = repo.batchHash(ids);
@@ -172,7 +189,14 @@ export async function submitBatch(deps: SubmitDeps, proposalIds: string[]): Prom
     deps.auditDetail({ confirmation: { id, channel, confirmed_by: by, at: deps.now().toISOString() } });
     await deps.applyOutbox();
     const results = resultsFrom(deps.store, ids, 'pending');
-    deps.auditDetail({ platform: results.map((r) => ({ proposal_id: r.proposal_id, status: r.status, ref: r.platform_ref ?? null, error: r.error ?? null })) });
+    deps.auditDetail({
+      platform: results.map((r) => ({
+        proposal_id: r.proposal_id,
+        status: r.status,
+        ref: r.platform_ref ?? null,
+        error: r.error ?? null,
+      })),
+    });
     const failed = results.filter((r) => r.status !== 'applied');
     return {
       status: 'applied' as const,
@@ -201,9 +225,18 @@ export async function submitBatch(deps: SubmitDeps, proposalIds: string[]): Prom
       message: `Apply ${batch.length} access review decision(s) on behalf of ${deps.principal.id}?\n\n${describeBatch(batch)}\n\nThe text in names and rationales comes from the directory or the agent: check it yourself.`,
       fields: {},
     });
-    deps.auditDetail({ elicitation: { action: answer.action, confirmed: answer.confirmed, detail: answer.detail ?? null } });
+    deps.auditDetail({
+      elicitation: { action: answer.action, confirmed: answer.confirmed, detail: answer.detail ?? null },
+    });
     if (!answer.confirmed) {
-      const cid = repo.recordRefusal(deps.principal.id, hash, ids, deps.principal.id, `elicitation:${answer.action}`, deps.now());
+      const cid = repo.recordRefusal(
+        deps.principal.id,
+        hash,
+        ids,
+        deps.principal.id,
+        `elicitation:${answer.action}`,
+        deps.now(),
+      );
       const why =
         answer.action === 'decline'
           ? 'The human declined'
@@ -216,20 +249,36 @@ export async function submitBatch(deps: SubmitDeps, proposalIds: string[]): Prom
                 : 'The confirmation could not be shown';
       return {
         status: 'rejected',
-        results: ids.map((id) => ({ proposal_id: id, item_id: batch.find((b) => b.proposal.id === id)!.item.item_id, status: 'rejected' })),
+        results: ids.map((id) => ({
+          proposal_id: id,
+          item_id: batch.find((b) => b.proposal.id === id)!.item.item_id,
+          status: 'rejected',
+        })),
         confirmation: { id: cid, channel: 'elicitation' },
         message: `${why}. No decision was recorded or applied. The proposals stay as drafts; ask the human before submitting again.`,
       };
     }
     // Check the target again after the human's answer: the batch must be exactly what was shown.
     const again = loadBatch(deps, ids);
-    if (repo.batchHash(ids) !== hash || again.some((b) => b.proposal.status !== 'draft' || b.item.decision !== null)) {
-      throw new ToolError('The batch changed while the human was deciding. No decision was recorded. Submit it again.', 'conflict');
+    if (
+      repo.batchHash(ids) !== hash ||
+      again.some((b) => b.proposal.status !== 'draft' || b.item.decision !== null)
+    ) {
+      throw new ToolError(
+        'The batch changed while the human was deciding. No decision was recorded. Submit it again.',
+        'conflict',
+      );
     }
     return applyConfirmed(null, deps.principal.id, 'elicitation');
   }
 
-  const pending = repo.createPending(deps.principal.id, hash, ids, now, deps.config.confirmationTtlHours * 3600_000);
+  const pending = repo.createPending(
+    deps.principal.id,
+    hash,
+    ids,
+    now,
+    deps.config.confirmationTtlHours * 3600_000,
+  );
   return awaiting(deps, ids, pending, 'This client cannot ask the human directly.');
 }
 
@@ -255,20 +304,30 @@ export function answerConfirmation(
   const repo = new DecisionsRepo(store.db);
   const c = repo.confirmation(id);
   if (!c) return { ok: false, error: `no confirmation "${id}"` };
-  if (c.status !== 'pending') return { ok: false, error: `confirmation ${id} is ${c.status}; nothing to answer` };
+  if (c.status !== 'pending')
+    return { ok: false, error: `confirmation ${id} is ${c.status}; nothing to answer` };
   if (Date.parse(c.expires_at) <= now.getTime()) {
     repo.markExpired(id);
-    return { ok: false, error: `confirmation ${id} expired at ${c.expires_at}; the agent must submit the batch again` };
+    return {
+      ok: false,
+      error: `confirmation ${id} expired at ${c.expires_at}; the agent must submit the batch again`,
+    };
   }
   if (repo.batchHash(c.proposal_ids) !== c.batch_hash) {
-    return { ok: false, error: `the proposals of confirmation ${id} changed after it was issued; nothing was applied` };
+    return {
+      ok: false,
+      error: `the proposals of confirmation ${id} changed after it was issued; nothing was applied`,
+    };
   }
   const batch = c.proposal_ids.map((pid) => {
     const proposal = repo.proposal(pid)!;
     return { proposal, item: store.getItem(proposal.item_id)! };
   });
   if (batch.some((b) => b.proposal.status !== 'draft')) {
-    return { ok: false, error: `some proposals of confirmation ${id} are no longer drafts; nothing was applied` };
+    return {
+      ok: false,
+      error: `some proposals of confirmation ${id} are no longer drafts; nothing was applied`,
+    };
   }
   const batchText = describeBatch(batch);
   if (answer === 'reject') {

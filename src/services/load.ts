@@ -1,7 +1,7 @@
-import { importSnapshot, type ImportReport } from '../connectors/snapshot/csv-import.js';
+import { type ImportReport, importSnapshot } from '../connectors/snapshot/csv-import.js';
 import { StagedSync } from '../store/staged-sync.js';
 import type { Store } from '../store/store.js';
-import { analyzeCampaigns, type AnalyzeResult } from './analyze.js';
+import { type AnalyzeResult, analyzeCampaigns } from './analyze.js';
 
 export interface LoadOptions {
   asOf: Date;

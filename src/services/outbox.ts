@@ -31,7 +31,11 @@ let processed = 0;
  * done. Killed at any point, a rerun applies each confirmed decision exactly once:
  * local effects are guarded by the row's status, the platform by its idempotency key.
  */
-export async function runOutbox(store: Store, connectorFor: ConnectorFor, now: () => Date = () => new Date()): Promise<OutboxRun> {
+export async function runOutbox(
+  store: Store,
+  connectorFor: ConnectorFor,
+  now: () => Date = () => new Date(),
+): Promise<OutboxRun> {
   const repo = new DecisionsRepo(store.db);
   const run: OutboxRun = { applied: 0, failed: 0, retry: 0 };
   const seen = new Set<number>();
@@ -49,7 +53,10 @@ export async function runOutbox(store: Store, connectorFor: ConnectorFor, now: (
         else run.failed++;
         continue;
       }
-      if (repo.completeWork(w, { platform_ref: outcome.platform_ref, remediation: outcome.remediation }, now())) run.applied++;
+      if (
+        repo.completeWork(w, { platform_ref: outcome.platform_ref, remediation: outcome.remediation }, now())
+      )
+        run.applied++;
       faultPoint('after-commit', processed);
     }
   }
@@ -57,7 +64,11 @@ export async function runOutbox(store: Store, connectorFor: ConnectorFor, now: (
 }
 
 type Applied =
-  | { kind: 'done'; platform_ref: string | null; remediation: { status: 'done' | 'pending' | 'failed' | 'manual'; detail: string | null } | null }
+  | {
+      kind: 'done';
+      platform_ref: string | null;
+      remediation: { status: 'done' | 'pending' | 'failed' | 'manual'; detail: string | null } | null;
+    }
   | { kind: 'failed'; error: string; retryable: boolean };
 
 async function applyOne(w: OutboxWork, connector: IdentityConnector | null): Promise<Applied> {
@@ -65,7 +76,11 @@ async function applyOne(w: OutboxWork, connector: IdentityConnector | null): Pro
     return { kind: 'done', platform_ref: null, remediation: null };
   }
   if (!connector) {
-    return { kind: 'failed', error: `no connector is configured for platform ${w.platform}`, retryable: true };
+    return {
+      kind: 'failed',
+      error: `no connector is configured for platform ${w.platform}`,
+      retryable: true,
+    };
   }
   let decided: ApplyOutcome;
   try {
@@ -86,7 +101,8 @@ async function applyOne(w: OutboxWork, connector: IdentityConnector | null): Pro
   } catch (e) {
     return { kind: 'failed', error: e instanceof Error ? e.message : String(e), retryable: true };
   }
-  if (decided.status === 'failed') return { kind: 'failed', error: decided.error, retryable: decided.retryable };
+  if (decided.status === 'failed')
+    return { kind: 'failed', error: decided.error, retryable: decided.retryable };
   let remediation: { status: 'done' | 'pending' | 'failed' | 'manual'; detail: string | null } | null = null;
   if (w.decision === 'revoke') {
     if (connector.capabilities.campaignRemediates) {

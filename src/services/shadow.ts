@@ -1,12 +1,12 @@
 import { createReadStream } from 'node:fs';
 import { parse } from 'csv-parse';
+import { decisionFeatures, entitlementDepartment } from '../analysis/features.js';
 import { crossValidate, type ShadowReport } from '../analysis/shadow.js';
 import { type AnalysisThresholds, defaultThresholds } from '../analysis/thresholds.js';
+import { parseIsoTime } from '../connectors/snapshot/csv-import.js';
 import { PeerIndex } from '../store/peers.js';
 import type { Store } from '../store/store.js';
 import { trainingRows } from './analyze.js';
-import { decisionFeatures, entitlementDepartment } from '../analysis/features.js';
-import { parseIsoTime } from '../connectors/snapshot/csv-import.js';
 
 export interface ShadowOptions {
   folds: number;
@@ -25,7 +25,13 @@ export class ShadowInputError extends Error {
   override name = 'ShadowInputError';
 }
 
-async function rowsFromFile(store: Store, peers: PeerIndex, path: string, asOf: Date | undefined, dormantDays: number) {
+async function rowsFromFile(
+  store: Store,
+  peers: PeerIndex,
+  path: string,
+  asOf: Date | undefined,
+  dormantDays: number,
+) {
   const rows: Array<{ features: Record<string, string | null>; label: 0 | 1 }> = [];
   let line = 1;
   const nowIso = (asOf ?? new Date()).toISOString();
@@ -45,13 +51,18 @@ async function rowsFromFile(store: Store, peers: PeerIndex, path: string, asOf: 
       line++;
       const decision = rec.decision;
       if (decision !== 'approve' && decision !== 'revoke') {
-        throw new ShadowInputError(`${path}:${line} decision: "${String(decision).slice(0, 40)}" is not approve or revoke`);
+        throw new ShadowInputError(
+          `${path}:${line} decision: "${String(decision).slice(0, 40)}" is not approve or revoke`,
+        );
       }
       const user = rec.user_id ? store.getUser(rec.user_id) : undefined;
       const ent = rec.entitlement_id ? store.getEntitlement(rec.entitlement_id) : undefined;
       userId = rec.user_id ?? '';
       if (!user || !ent) {
-        if (unknown.length < 5) unknown.push(`${path}:${line} unknown ${!user ? `user_id "${rec.user_id}"` : `entitlement_id "${rec.entitlement_id}"`}`);
+        if (unknown.length < 5)
+          unknown.push(
+            `${path}:${line} unknown ${!user ? `user_id "${rec.user_id}"` : `entitlement_id "${rec.entitlement_id}"`}`,
+          );
         continue;
       }
       rows.push({
@@ -71,7 +82,9 @@ async function rowsFromFile(store: Store, peers: PeerIndex, path: string, asOf: 
     throw new ShadowInputError(`${path}: cannot be read as CSV (${(e as Error).message})`);
   }
   if (unknown.length > 0 && rows.length === 0) {
-    throw new ShadowInputError(`no decision in ${path} matches users and entitlements in the store: ${unknown.join('; ')}`);
+    throw new ShadowInputError(
+      `no decision in ${path} matches users and entitlements in the store: ${unknown.join('; ')}`,
+    );
   }
   return rows;
 }
@@ -87,7 +100,9 @@ export async function runShadow(store: Store, options: ShadowOptions): Promise<S
     if (options.campaignId !== undefined) {
       const keep = new Set(
         (
-          store.db.prepare('SELECT user_id, entitlement_id FROM past_decisions WHERE campaign_id = ?').all(options.campaignId) as Array<{
+          store.db
+            .prepare('SELECT user_id, entitlement_id FROM past_decisions WHERE campaign_id = ?')
+            .all(options.campaignId) as Array<{
             user_id: string;
             entitlement_id: string;
           }>

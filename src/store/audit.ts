@@ -144,7 +144,12 @@ export class AuditLog {
         return { ok: false, entries: n, seq: e.seq, reason: 'prev_hash does not match the previous entry' };
       }
       if (entryHash(e.seq, prev, e) !== e.hash) {
-        return { ok: false, entries: n, seq: e.seq, reason: 'content does not match its hash (the entry was changed)' };
+        return {
+          ok: false,
+          entries: n,
+          seq: e.seq,
+          reason: 'content does not match its hash (the entry was changed)',
+        };
       }
       prev = e.hash;
       expectedSeq++;

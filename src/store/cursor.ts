@@ -30,7 +30,8 @@ export class CursorCodec {
       return { error: 'is not a cursor issued by this server' };
     }
     const p = parsed as { q?: unknown; k?: unknown };
-    if (p.q !== query) return { error: 'belongs to a different query; pass the same filters as the first page' };
+    if (p.q !== query)
+      return { error: 'belongs to a different query; pass the same filters as the first page' };
     if (!Array.isArray(p.k)) return { error: 'is not a cursor issued by this server' };
     return { key: p.k as Array<string | number> };
   }

@@ -9,7 +9,10 @@ const migrationsDir = join(dirname(fileURLToPath(import.meta.url)), 'migrations'
 
 /** Opens (creating if needed) the SQLite store and applies pending migrations. */
 export function openDb(path: string, options: { readonly?: boolean } = {}): Db {
-  const db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+  const db = new Database(path, {
+    readonly: options.readonly ?? false,
+    fileMustExist: options.readonly ?? false,
+  });
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   if (path !== ':memory:' && !options.readonly) {
@@ -32,7 +35,11 @@ function loadMigrations(): Migration[] {
   return readdirSync(migrationsDir)
     .filter((f) => /^\d{3}_[a-z0-9_]+\.sql$/.test(f))
     .sort()
-    .map((f) => ({ version: Number(f.slice(0, 3)), name: f, sql: readFileSync(join(migrationsDir, f), 'utf8') }));
+    .map((f) => ({
+      version: Number(f.slice(0, 3)),
+      name: f,
+      sql: readFileSync(join(migrationsDir, f), 'utf8'),
+    }));
 }
 
 /** Applies every migration newer than the store's user_version, each in its own transaction. */

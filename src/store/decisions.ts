@@ -72,14 +72,27 @@ export class DecisionsRepo {
     const id = newId('p');
     this.db
       .transaction(() => {
-        this.db.prepare("UPDATE proposals SET status = 'superseded' WHERE item_id = ? AND status = 'draft'").run(p.item_id);
+        this.db
+          .prepare("UPDATE proposals SET status = 'superseded' WHERE item_id = ? AND status = 'draft'")
+          .run(p.item_id);
         this.db
           .prepare(
             `INSERT INTO proposals (id, item_id, decision, rationale, confidence, engine_decision, proposed_by, proposed_at, status)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'draft')`,
           )
-          .run(id, p.item_id, p.decision, p.rationale, p.confidence, p.engine_decision, p.proposed_by, p.proposed_at);
-        this.db.prepare("UPDATE review_items SET status = 'proposed' WHERE id = ? AND status = 'pending'").run(p.item_id);
+          .run(
+            id,
+            p.item_id,
+            p.decision,
+            p.rationale,
+            p.confidence,
+            p.engine_decision,
+            p.proposed_by,
+            p.proposed_at,
+          );
+        this.db
+          .prepare("UPDATE review_items SET status = 'proposed' WHERE id = ? AND status = 'pending'")
+          .run(p.item_id);
       })
       .immediate();
     return { ...p, id, status: 'draft' };
@@ -110,12 +123,20 @@ export class DecisionsRepo {
   /** The newest confirmation of this principal for this exact batch. */
   confirmationFor(principal: string, batchHash: string): ConfirmationRow | undefined {
     const r = this.db
-      .prepare('SELECT id FROM confirmations WHERE principal = ? AND batch_hash = ? ORDER BY created_at DESC, rowid DESC LIMIT 1')
+      .prepare(
+        'SELECT id FROM confirmations WHERE principal = ? AND batch_hash = ? ORDER BY created_at DESC, rowid DESC LIMIT 1',
+      )
       .get(principal, batchHash) as { id: string } | undefined;
     return r ? this.confirmation(r.id) : undefined;
   }
 
-  createPending(principal: string, batchHash: string, proposalIds: string[], now: Date, ttlMs: number): ConfirmationRow {
+  createPending(
+    principal: string,
+    batchHash: string,
+    proposalIds: string[],
+    now: Date,
+    ttlMs: number,
+  ): ConfirmationRow {
     const id = newId('cf');
     const row: ConfirmationRow = {
       id,
@@ -140,7 +161,11 @@ export class DecisionsRepo {
   }
 
   markExpired(id: string): void {
-    this.db.prepare("UPDATE confirmations SET status = 'expired' WHERE id = ? AND status IN ('pending','confirmed')").run(id);
+    this.db
+      .prepare(
+        "UPDATE confirmations SET status = 'expired' WHERE id = ? AND status IN ('pending','confirmed')",
+      )
+      .run(id);
   }
 
   /** A human said no: the confirmation and its draft proposals are rejected. */
@@ -148,11 +173,15 @@ export class DecisionsRepo {
     return this.db
       .transaction(() => {
         const c = this.confirmation(id);
-        if (!c || c.status !== 'pending') return false;
+        if (c?.status !== 'pending') return false;
         this.db
-          .prepare("UPDATE confirmations SET status = 'rejected', answered_by = ?, answered_at = ?, channel = ? WHERE id = ?")
+          .prepare(
+            "UPDATE confirmations SET status = 'rejected', answered_by = ?, answered_at = ?, channel = ? WHERE id = ?",
+          )
           .run(by, now.toISOString(), channel, id);
-        const upd = this.db.prepare("UPDATE proposals SET status = 'rejected' WHERE id = ? AND status = 'draft'");
+        const upd = this.db.prepare(
+          "UPDATE proposals SET status = 'rejected' WHERE id = ? AND status = 'draft'",
+        );
         for (const p of c.proposal_ids) upd.run(p);
         this.resetItemStatus(c.proposal_ids);
         return true;
@@ -161,14 +190,31 @@ export class DecisionsRepo {
   }
 
   /** Records a human's refusal given through elicitation (no pending row existed). */
-  recordRefusal(principal: string, batchHash: string, proposalIds: string[], by: string, channel: string, now: Date): string {
+  recordRefusal(
+    principal: string,
+    batchHash: string,
+    proposalIds: string[],
+    by: string,
+    channel: string,
+    now: Date,
+  ): string {
     const id = newId('cf');
     this.db
       .prepare(
         `INSERT INTO confirmations (id, principal, batch_hash, proposal_ids, status, channel, created_at, expires_at, answered_by, answered_at)
          VALUES (?, ?, ?, ?, 'rejected', ?, ?, ?, ?, ?)`,
       )
-      .run(id, principal, batchHash, JSON.stringify([...proposalIds].sort()), channel, now.toISOString(), now.toISOString(), by, now.toISOString());
+      .run(
+        id,
+        principal,
+        batchHash,
+        JSON.stringify([...proposalIds].sort()),
+        channel,
+        now.toISOString(),
+        now.toISOString(),
+        by,
+        now.toISOString(),
+      );
     return id;
   }
 
@@ -207,7 +253,18 @@ export class DecisionsRepo {
               `INSERT INTO confirmations (id, principal, batch_hash, proposal_ids, status, channel, created_at, expires_at, answered_by, answered_at, used_at)
                VALUES (?, ?, ?, ?, 'used', ?, ?, ?, ?, ?, ?)`,
             )
-            .run(id, args.principal, args.batchHash, JSON.stringify([...args.proposalIds].sort()), args.channel, at, at, args.confirmedBy, at, at);
+            .run(
+              id,
+              args.principal,
+              args.batchHash,
+              JSON.stringify([...args.proposalIds].sort()),
+              args.channel,
+              at,
+              at,
+              args.confirmedBy,
+              at,
+              at,
+            );
         } else {
           const changed = this.db
             .prepare(
@@ -269,14 +326,19 @@ export class DecisionsRepo {
    */
   completeWork(
     w: OutboxWork,
-    result: { platform_ref: string | null; remediation: { status: 'done' | 'pending' | 'failed' | 'manual'; detail: string | null } | null },
+    result: {
+      platform_ref: string | null;
+      remediation: { status: 'done' | 'pending' | 'failed' | 'manual'; detail: string | null } | null;
+    },
     now: Date,
   ): boolean {
     return this.db
       .transaction(() => {
         const at = now.toISOString();
         const done = this.db
-          .prepare("UPDATE outbox SET status = 'done', done_at = ?, platform_ref = ?, attempts = attempts + 1 WHERE id = ? AND status = 'pending'")
+          .prepare(
+            "UPDATE outbox SET status = 'done', done_at = ?, platform_ref = ?, attempts = attempts + 1 WHERE id = ? AND status = 'pending'",
+          )
           .run(at, result.platform_ref, w.outbox_id).changes;
         if (done !== 1) return false;
         this.db
@@ -288,7 +350,18 @@ export class DecisionsRepo {
                channel = excluded.channel, confirmed_by = excluded.confirmed_by, confirmed_at = excluded.confirmed_at,
                platform_ref = excluded.platform_ref`,
           )
-          .run(w.item_id, w.proposal_id, w.decision, w.proposed_by, at, w.confirmation_id, w.channel, w.confirmed_by, w.confirmed_at, result.platform_ref);
+          .run(
+            w.item_id,
+            w.proposal_id,
+            w.decision,
+            w.proposed_by,
+            at,
+            w.confirmation_id,
+            w.channel,
+            w.confirmed_by,
+            w.confirmed_at,
+            result.platform_ref,
+          );
         this.db.prepare("UPDATE review_items SET status = 'decided' WHERE id = ?").run(w.item_id);
         this.db.prepare("UPDATE proposals SET status = 'applied' WHERE id = ?").run(w.proposal_id);
         if (w.decision !== 'escalate') {
@@ -305,10 +378,20 @@ export class DecisionsRepo {
               `INSERT INTO remediations (item_id, user_id, entitlement_id, platform, status, detail, requested_at, completed_at)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (item_id) DO NOTHING`,
             )
-            .run(w.item_id, w.user_id, w.entitlement_id, w.platform, result.remediation.status, result.remediation.detail, at,
-              result.remediation.status === 'done' ? at : null);
+            .run(
+              w.item_id,
+              w.user_id,
+              w.entitlement_id,
+              w.platform,
+              result.remediation.status,
+              result.remediation.detail,
+              at,
+              result.remediation.status === 'done' ? at : null,
+            );
           if (result.remediation.status === 'done') {
-            this.db.prepare('DELETE FROM assignments WHERE user_id = ? AND entitlement_id = ?').run(w.user_id, w.entitlement_id);
+            this.db
+              .prepare('DELETE FROM assignments WHERE user_id = ? AND entitlement_id = ?')
+              .run(w.user_id, w.entitlement_id);
           }
         }
         return true;
@@ -319,16 +402,30 @@ export class DecisionsRepo {
   /** A failure that will not succeed on retry: recorded on the outbox row; the item keeps its proposal. */
   failWork(outboxId: number, error: string, retryable: boolean): void {
     this.db
-      .prepare(`UPDATE outbox SET attempts = attempts + 1, last_error = ?, status = CASE WHEN ? THEN 'pending' ELSE 'failed' END WHERE id = ?`)
+      .prepare(
+        `UPDATE outbox SET attempts = attempts + 1, last_error = ?, status = CASE WHEN ? THEN 'pending' ELSE 'failed' END WHERE id = ?`,
+      )
       .run(error, retryable ? 1 : 0, outboxId);
   }
 
-  outboxFor(proposalIds: string[]): Array<{ proposal_id: string; item_id: string; status: string; platform_ref: string | null; last_error: string | null }> {
+  outboxFor(proposalIds: string[]): Array<{
+    proposal_id: string;
+    item_id: string;
+    status: string;
+    platform_ref: string | null;
+    last_error: string | null;
+  }> {
     return this.db
       .prepare(
         'SELECT proposal_id, item_id, status, platform_ref, last_error FROM outbox WHERE proposal_id IN (SELECT value FROM json_each(?)) ORDER BY id',
       )
-      .all(JSON.stringify(proposalIds)) as Array<{ proposal_id: string; item_id: string; status: string; platform_ref: string | null; last_error: string | null }>;
+      .all(JSON.stringify(proposalIds)) as Array<{
+      proposal_id: string;
+      item_id: string;
+      status: string;
+      platform_ref: string | null;
+      last_error: string | null;
+    }>;
   }
 
   remediations(): Array<Record<string, unknown>> {

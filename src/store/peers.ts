@@ -23,7 +23,9 @@ export class PeerIndex {
     this.kinds = peerKinds(db);
     for (const k of this.kinds) {
       for (const r of db
-        .prepare(`SELECT ${k.expr} AS v, count(*) AS n FROM users u WHERE u.status = 'active' AND v IS NOT NULL GROUP BY v`)
+        .prepare(
+          `SELECT ${k.expr} AS v, count(*) AS n FROM users u WHERE u.status = 'active' AND v IS NOT NULL GROUP BY v`,
+        )
         .iterate() as Iterable<{ v: string; n: number }>) {
         this.cohort.set(`${k.kind}\u0000${r.v}`, r.n);
       }
@@ -62,7 +64,8 @@ export class PeerIndex {
     for (const [kind, value] of values) {
       if (value === null || value === '') continue;
       const n = (this.cohort.get(`${kind}\u0000${value}`) ?? 0) - self;
-      const h = (this.holders.get(`${kind}\u0000${value}\u0000${entitlementId}`) ?? 0) - (userHolds ? self : 0);
+      const h =
+        (this.holders.get(`${kind}\u0000${value}\u0000${entitlementId}`) ?? 0) - (userHolds ? self : 0);
       out.push({ kind, value, peers: Math.max(0, n), holders: Math.max(0, h) });
     }
     return out;
@@ -92,7 +95,10 @@ export function peerKinds(db: Db): PeerKind[] {
     if (!/^[A-Za-z0-9_ .-]{1,64}$/.test(a.key)) continue;
     // An attribute that almost every user has a different value of (an employee number) is no peer group.
     if (a.distinct_values > Math.max(2, 0.5 * Math.min(users, 20000))) continue;
-    kinds.push({ kind: `attr:${a.key}`, expr: `json_extract(u.attributes, '$."${a.key.replace(/"/g, '')}"')` });
+    kinds.push({
+      kind: `attr:${a.key}`,
+      expr: `json_extract(u.attributes, '$."${a.key.replace(/"/g, '')}"')`,
+    });
   }
   return kinds;
 }

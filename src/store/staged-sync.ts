@@ -180,12 +180,20 @@ export class StagedSync implements SyncSink {
         const file = r.src?.file ?? 'sod_rules';
         const line = r.src?.line ?? 0;
         const id = this.id(r.external_id);
-        this.ins.sod!.run({ id, external_id: r.external_id, name: r.name, severity: r.severity ?? 'high', file, line });
+        this.ins.sod!.run({
+          id,
+          external_id: r.external_id,
+          name: r.name,
+          severity: r.severity ?? 'high',
+          file,
+          line,
+        });
         for (const [side, ids] of [
           ['left', r.left],
           ['right', r.right],
         ] as const) {
-          for (const e of ids) this.ins.sodSide!.run({ rule_id: id, side, entitlement_id: this.id(e), file, line });
+          for (const e of ids)
+            this.ins.sodSide!.run({ rule_id: id, side, entitlement_id: this.id(e), file, line });
         }
       }
     })();
@@ -212,7 +220,8 @@ export class StagedSync implements SyncSink {
     this.run(
       'items',
       batch.map((i) => {
-        const ext = i.external_id || `${i.campaign_external_id}:${i.user_external_id}:${i.entitlement_external_id}`;
+        const ext =
+          i.external_id || `${i.campaign_external_id}:${i.user_external_id}:${i.entitlement_external_id}`;
         return {
           id: this.id(ext),
           external_id: ext,
@@ -255,7 +264,12 @@ export class StagedSync implements SyncSink {
         .prepare(`SELECT file, line, ${column} AS v FROM ${from} WHERE ${where} ORDER BY line LIMIT ?`)
         .all(limit) as Array<{ file: string; line: number; v: string }>;
       for (const r of rows) {
-        issues.push({ file: r.file, line: r.line, column: column.replace(/_id$/, '_id'), reason: reason.replace('%s', extOf(r.v, this.platform)) });
+        issues.push({
+          file: r.file,
+          line: r.line,
+          column: column.replace(/_id$/, '_id'),
+          reason: reason.replace('%s', extOf(r.v, this.platform)),
+        });
       }
     };
     const userKnown = (col: string) =>
@@ -267,33 +281,72 @@ export class StagedSync implements SyncSink {
 
     const dup = (table: string, key: string, what: string) => {
       const where = `rowid NOT IN (SELECT min(rowid) FROM temp.${table} GROUP BY ${key})`;
-      total += (this.db.prepare(`SELECT count(*) AS n FROM temp.${table} WHERE ${where}`).get() as { n: number }).n;
+      total += (
+        this.db.prepare(`SELECT count(*) AS n FROM temp.${table} WHERE ${where}`).get() as { n: number }
+      ).n;
       const rows = this.db
-        .prepare(`SELECT file, line, ${key.split(',')[0]} AS v FROM temp.${table} WHERE ${where} ORDER BY line LIMIT ?`)
+        .prepare(
+          `SELECT file, line, ${key.split(',')[0]} AS v FROM temp.${table} WHERE ${where} ORDER BY line LIMIT ?`,
+        )
         .all(limit) as Array<{ file: string; line: number; v: string }>;
       for (const r of rows) {
-        issues.push({ file: r.file, line: r.line, column: key.split(',')[0]!.trim(), reason: `duplicate ${what} "${extOf(r.v, this.platform)}"` });
+        issues.push({
+          file: r.file,
+          line: r.line,
+          column: key.split(',')[0]!.trim(),
+          reason: `duplicate ${what} "${extOf(r.v, this.platform)}"`,
+        });
       }
     };
 
     dup('stage_users', 'id', 'user id');
-    check('manager_id', 'unknown manager_id "%s" (no such user)', 'temp.stage_users', `manager_id IS NOT NULL AND NOT ${userKnown('manager_id')}`);
+    check(
+      'manager_id',
+      'unknown manager_id "%s" (no such user)',
+      'temp.stage_users',
+      `manager_id IS NOT NULL AND NOT ${userKnown('manager_id')}`,
+    );
     dup('stage_entitlements', 'id', 'entitlement id');
     check('user_id', 'unknown user_id "%s"', 'temp.stage_assignments', `NOT ${userKnown('user_id')}`);
-    check('entitlement_id', 'unknown entitlement_id "%s"', 'temp.stage_assignments', `NOT ${entKnown('entitlement_id')}`);
+    check(
+      'entitlement_id',
+      'unknown entitlement_id "%s"',
+      'temp.stage_assignments',
+      `NOT ${entKnown('entitlement_id')}`,
+    );
     dup('stage_assignments', 'user_id, entitlement_id', 'assignment of user');
     check('user_id', 'unknown user_id "%s"', 'temp.stage_activity', `NOT ${userKnown('user_id')}`);
     check('user_id', 'unknown user_id "%s"', 'temp.stage_hr', `NOT ${userKnown('user_id')}`);
     dup('stage_sod', 'id', 'rule_id');
-    check('entitlement_id', 'unknown entitlement id "%s" in a rule side', 'temp.stage_sod_sides', `NOT ${entKnown('entitlement_id')}`);
+    check(
+      'entitlement_id',
+      'unknown entitlement id "%s" in a rule side',
+      'temp.stage_sod_sides',
+      `NOT ${entKnown('entitlement_id')}`,
+    );
     dup('stage_campaigns', 'id', 'campaign id');
-    check('campaign_id', 'unknown campaign_id "%s"', 'temp.stage_items', `NOT ${campaignKnown('campaign_id')}`);
+    check(
+      'campaign_id',
+      'unknown campaign_id "%s"',
+      'temp.stage_items',
+      `NOT ${campaignKnown('campaign_id')}`,
+    );
     check('user_id', 'unknown user_id "%s"', 'temp.stage_items', `NOT ${userKnown('user_id')}`);
-    check('entitlement_id', 'unknown entitlement_id "%s"', 'temp.stage_items', `NOT ${entKnown('entitlement_id')}`);
+    check(
+      'entitlement_id',
+      'unknown entitlement_id "%s"',
+      'temp.stage_items',
+      `NOT ${entKnown('entitlement_id')}`,
+    );
     dup('stage_items', 'campaign_id, user_id, entitlement_id', 'review item for user');
     dup('stage_items', 'id', 'review item id');
     check('user_id', 'unknown user_id "%s"', 'temp.stage_decisions', `NOT ${userKnown('user_id')}`);
-    check('entitlement_id', 'unknown entitlement_id "%s"', 'temp.stage_decisions', `NOT ${entKnown('entitlement_id')}`);
+    check(
+      'entitlement_id',
+      'unknown entitlement_id "%s"',
+      'temp.stage_decisions',
+      `NOT ${entKnown('entitlement_id')}`,
+    );
 
     const order = new Map(FILE_ORDER.map((f, i) => [f, i]));
     issues.sort(

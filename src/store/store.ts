@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Statement } from 'better-sqlite3';
 import type {
   AppUsage,
   Campaign,
@@ -14,7 +15,6 @@ import type {
   SodRule,
   User,
 } from '../domain/index.js';
-import type { Statement } from 'better-sqlite3';
 import { CursorCodec } from './cursor.js';
 import { type Db, openDb } from './db.js';
 
@@ -286,7 +286,11 @@ export class Store {
        FROM assignments a JOIN entitlements e ON e.id = a.entitlement_id
        WHERE a.user_id = ? ORDER BY e.id`,
     ).all(userId) as Row[];
-    return rows.map((r) => ({ ...rowToEntitlement(r), granted_at: str(r.a_granted_at), source: String(r.a_source) }));
+    return rows.map((r) => ({
+      ...rowToEntitlement(r),
+      granted_at: str(r.a_granted_at),
+      source: String(r.a_source),
+    }));
   }
 
   entitlementIdsOf(userId: string): string[] {
@@ -309,7 +313,11 @@ export class Store {
   // ---- activity and HR -------------------------------------------------------
 
   /** Usage per app for a user: totals from the rollup, windowed counts from raw events since `since`. */
-  appUsage(userId: string, since: string, app?: string): Array<AppUsage & { window_sign_ins: number; window_failed: number }> {
+  appUsage(
+    userId: string,
+    since: string,
+    app?: string,
+  ): Array<AppUsage & { window_sign_ins: number; window_failed: number }> {
     const rows = this.stmt(
       `SELECT r.app, r.first_used, r.last_used, r.sign_ins, r.failed,
          (SELECT count(*) FROM activity_events ev WHERE ev.user_id = r.user_id AND ev.app = r.app AND ev.at >= ? AND ev.outcome = 'success') AS w_ok,
@@ -329,7 +337,9 @@ export class Store {
 
   /** Last successful use of each app by a user. */
   lastUseByApp(userId: string): Map<string, string | null> {
-    const rows = this.stmt('SELECT app, last_used FROM activity_rollup WHERE user_id = ?').all(userId) as Array<{
+    const rows = this.stmt('SELECT app, last_used FROM activity_rollup WHERE user_id = ?').all(
+      userId,
+    ) as Array<{
       app: string;
       last_used: string | null;
     }>;
@@ -374,9 +384,11 @@ export class Store {
   /** Entitlement ids that appear in any SoD rule. */
   sodEntitlementIds(): Set<string> {
     return new Set(
-      (this.stmt('SELECT DISTINCT entitlement_id FROM sod_rule_entitlements').all() as Array<{ entitlement_id: string }>).map(
-        (r) => r.entitlement_id,
-      ),
+      (
+        this.stmt('SELECT DISTINCT entitlement_id FROM sod_rule_entitlements').all() as Array<{
+          entitlement_id: string;
+        }>
+      ).map((r) => r.entitlement_id),
     );
   }
 
@@ -431,7 +443,11 @@ export class Store {
    * One keyset page of a campaign's items. Risk order is (risk_score DESC, id ASC);
    * user order is (user_id ASC, id ASC). Both are served from an index.
    */
-  campaignItemsPage(q: ItemQuery): { items: ItemRow[]; last: Array<string | number> | null; hasMore: boolean } {
+  campaignItemsPage(q: ItemQuery): {
+    items: ItemRow[];
+    last: Array<string | number> | null;
+    hasMore: boolean;
+  } {
     const where: string[] = ['i.campaign_id = @campaign_id'];
     const params: Record<string, unknown> = { campaign_id: q.campaign_id, limit: q.limit + 1 };
     if (q.status !== 'all') {
@@ -470,7 +486,11 @@ export class Store {
     const page = ids.slice(0, q.limit);
     const items = page.map((r) => rowToItem(this.stmt(`${ITEM_SELECT} WHERE i.id = ?`).get(r.id) as Row));
     const lastRow = page[page.length - 1];
-    const last = lastRow ? (q.sort === 'risk' ? [lastRow.risk_score, lastRow.id] : [lastRow.user_id, lastRow.id]) : null;
+    const last = lastRow
+      ? q.sort === 'risk'
+        ? [lastRow.risk_score, lastRow.id]
+        : [lastRow.user_id, lastRow.id]
+      : null;
     return { items, last, hasMore };
   }
 
@@ -489,21 +509,29 @@ export class Store {
       where.push('risk_score >= @min_risk');
       params.min_risk = q.min_risk;
     }
-    return (this.stmt(`SELECT count(*) AS n FROM review_items WHERE ${where.join(' AND ')}`).get(params) as { n: number })
-      .n;
+    return (
+      this.stmt(`SELECT count(*) AS n FROM review_items WHERE ${where.join(' AND ')}`).get(params) as {
+        n: number;
+      }
+    ).n;
   }
 
   /** Users that hold entitlements reviewed in a campaign, in id order. */
   campaignUserIds(campaignId: string): string[] {
     return (
-      this.stmt('SELECT DISTINCT user_id FROM review_items WHERE campaign_id = ? ORDER BY user_id').all(campaignId) as Array<{
+      this.stmt('SELECT DISTINCT user_id FROM review_items WHERE campaign_id = ? ORDER BY user_id').all(
+        campaignId,
+      ) as Array<{
         user_id: string;
       }>
     ).map((r) => r.user_id);
   }
 
   /** How many items of a campaign carry each recommendation, signal and risk level. */
-  campaignBreakdown(campaignId: string, reviewerId?: string): {
+  campaignBreakdown(
+    campaignId: string,
+    reviewerId?: string,
+  ): {
     by_recommendation: Record<string, number>;
     by_signal: Record<string, number>;
     by_level: Record<string, number>;
@@ -513,7 +541,10 @@ export class Store {
     const args = [campaignId, reviewerId ?? null, reviewerId ?? null];
     const by = (sql: string) =>
       Object.fromEntries(
-        (this.stmt(sql).all(...args) as Array<{ k: string | null; n: number }>).map((r) => [r.k ?? 'none', r.n]),
+        (this.stmt(sql).all(...args) as Array<{ k: string | null; n: number }>).map((r) => [
+          r.k ?? 'none',
+          r.n,
+        ]),
       );
     return {
       by_recommendation: by(
@@ -522,8 +553,12 @@ export class Store {
       by_signal: by(
         `SELECT j.value ->> '$.code' AS k, count(*) AS n FROM review_items, json_each(review_items.signals) j WHERE ${where} GROUP BY k ORDER BY k`,
       ),
-      by_level: by(`SELECT risk_level AS k, count(*) AS n FROM review_items WHERE ${where} GROUP BY k ORDER BY k`),
-      by_status: by(`SELECT status AS k, count(*) AS n FROM review_items WHERE ${where} GROUP BY k ORDER BY k`),
+      by_level: by(
+        `SELECT risk_level AS k, count(*) AS n FROM review_items WHERE ${where} GROUP BY k ORDER BY k`,
+      ),
+      by_status: by(
+        `SELECT status AS k, count(*) AS n FROM review_items WHERE ${where} GROUP BY k ORDER BY k`,
+      ),
     };
   }
 }

@@ -19,7 +19,9 @@ export class TokenStore {
   create(principal: string, role: 'admin' | 'reviewer', expiresAt: Date | null, now = new Date()): string {
     const token = `att_${randomBytes(24).toString('base64url')}`;
     this.db
-      .prepare('INSERT INTO access_tokens (token_hash, principal, role, created_at, expires_at) VALUES (?, ?, ?, ?, ?)')
+      .prepare(
+        'INSERT INTO access_tokens (token_hash, principal, role, created_at, expires_at) VALUES (?, ?, ?, ?, ?)',
+      )
       .run(hashToken(token), principal, role, now.toISOString(), expiresAt?.toISOString() ?? null);
     return token;
   }
@@ -38,7 +40,8 @@ export class TokenStore {
       if (other.length === h.length && timingSafeEqual(other, h)) found = e;
     }
     if (!found) return { error: 'token is not valid' };
-    if (found.expires_at !== null && Date.parse(found.expires_at) <= now.getTime()) return { error: 'token has expired' };
+    if (found.expires_at !== null && Date.parse(found.expires_at) <= now.getTime())
+      return { error: 'token has expired' };
     return found;
   }
 

@@ -1,7 +1,11 @@
 import { type AnyTool, annotationsFor } from './define.js';
 import { allTools } from './index.js';
 
-const KIND_LABEL = { read: 'read', propose: 'draft (no platform change)', write: 'write (human confirmation)' } as const;
+const KIND_LABEL = {
+  read: 'read',
+  propose: 'draft (no platform change)',
+  write: 'write (human confirmation)',
+} as const;
 
 /** The README's tool table, generated from the registry so it cannot drift. */
 export function toolsMarkdownTable(tools: AnyTool[] = allTools): string {

@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { findSodConflicts } from '../analysis/sod.js';
 import { sodConflictSchema } from '../domain/index.js';
 import { ToolError } from '../errors.js';
-import { defineTool, UNTRUSTED_NOTE } from './define.js';
 import { idArg, requireCampaign, requireUser } from './common.js';
+import { defineTool, UNTRUSTED_NOTE } from './define.js';
 
 export const checkSod = defineTool({
   name: 'check_sod',
@@ -26,7 +26,9 @@ export const checkSod = defineTool({
       .max(500)
       .default([])
       .describe('Entitlements to treat as removed (what-if revoke)'),
-    campaign_id: idArg('campaign_id').optional().describe('Check every user in this campaign instead of one user'),
+    campaign_id: idArg('campaign_id')
+      .optional()
+      .describe('Check every user in this campaign instead of one user'),
   }),
   output: z.object({
     conflicts: z.array(sodConflictSchema),
@@ -37,7 +39,11 @@ export const checkSod = defineTool({
   handle(args, ctx) {
     const rules = ctx.store.sodRules();
     if (args.campaign_id !== undefined) {
-      if (args.user_id !== undefined || args.add_entitlement_ids.length > 0 || args.remove_entitlement_ids.length > 0) {
+      if (
+        args.user_id !== undefined ||
+        args.add_entitlement_ids.length > 0 ||
+        args.remove_entitlement_ids.length > 0
+      ) {
         throw new ToolError(
           'campaign_id: pass campaign_id alone, or user_id with optional add/remove lists, not both. Nothing was checked.',
           'bad_input',
@@ -60,7 +66,10 @@ export const checkSod = defineTool({
     const unknown = asked.filter((id) => !known.has(id));
     if (unknown.length > 0) {
       throw new ToolError(
-        `add_entitlement_ids/remove_entitlement_ids: unknown entitlement id(s) ${unknown.slice(0, 5).map((u) => JSON.stringify(u)).join(', ')}. Nothing was checked.`,
+        `add_entitlement_ids/remove_entitlement_ids: unknown entitlement id(s) ${unknown
+          .slice(0, 5)
+          .map((u) => JSON.stringify(u))
+          .join(', ')}. Nothing was checked.`,
         'not_found',
       );
     }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import type { ItemRow } from '../store/store.js';
-import { ToolError } from '../errors.js';
 import type { CampaignItem } from '../domain/index.js';
+import { ToolError } from '../errors.js';
+import type { ItemRow } from '../store/store.js';
 import type { ToolContext } from './define.js';
 
 /** An id argument: an opaque string, bounded, no control characters. */

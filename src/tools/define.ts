@@ -17,14 +17,22 @@ export interface Principal {
 export type AskHuman = (request: {
   message: string;
   fields: Record<string, { title: string; description: string }>;
-}) => Promise<{ action: 'accept' | 'decline' | 'cancel' | 'error' | 'timeout'; confirmed: boolean; detail?: string }>;
+}) => Promise<{
+  action: 'accept' | 'decline' | 'cancel' | 'error' | 'timeout';
+  confirmed: boolean;
+  detail?: string;
+}>;
 
 export interface ToolContext {
   store: Store;
   config: Config;
   now: () => Date;
   principal: Principal;
-  session: { id: string | null; transport: 'stdio' | 'http' | 'memory'; client: { name: string; version: string } | null };
+  session: {
+    id: string | null;
+    transport: 'stdio' | 'http' | 'memory';
+    client: { name: string; version: string } | null;
+  };
   /** Present when the client declared form elicitation. */
   askHuman: AskHuman | null;
   /** Record extra facts (proposal, confirmation, platform answer) on this call's audit entry. */
@@ -46,7 +54,9 @@ export interface ToolDefinition<I extends z.ZodObject = z.ZodObject, O extends z
   text?: (result: z.output<O>) => string;
 }
 
-export function defineTool<I extends z.ZodObject, O extends z.ZodObject>(def: ToolDefinition<I, O>): ToolDefinition<I, O> {
+export function defineTool<I extends z.ZodObject, O extends z.ZodObject>(
+  def: ToolDefinition<I, O>,
+): ToolDefinition<I, O> {
   return def;
 }
 
@@ -62,11 +72,29 @@ export function annotationsFor(tool: Pick<AnyTool, 'kind' | 'title'>): {
 } {
   switch (tool.kind) {
     case 'read':
-      return { title: tool.title, readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false };
+      return {
+        title: tool.title,
+        readOnlyHint: true,
+        destructiveHint: false,
+        idempotentHint: true,
+        openWorldHint: false,
+      };
     case 'propose':
-      return { title: tool.title, readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false };
+      return {
+        title: tool.title,
+        readOnlyHint: false,
+        destructiveHint: false,
+        idempotentHint: false,
+        openWorldHint: false,
+      };
     case 'write':
-      return { title: tool.title, readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true };
+      return {
+        title: tool.title,
+        readOnlyHint: false,
+        destructiveHint: true,
+        idempotentHint: true,
+        openWorldHint: true,
+      };
   }
 }
 

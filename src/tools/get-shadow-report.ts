@@ -10,7 +10,7 @@ export const getShadowReport = defineTool({
   name: 'get_shadow_report',
   title: 'Measure recommendations against past human decisions',
   description:
-    'Shadow mode: K-fold cross-validation of the engine\'s recommendations against past human decisions (a decision ' +
+    "Shadow mode: K-fold cross-validation of the engine's recommendations against past human decisions (a decision " +
     'never predicts itself). Returns AUC (and the per-entitlement baseline AUC), revoke precision and recall, ' +
     'agreement, a reliability table and the share of items that could be auto-approved at 99% precision. Read-only; ' +
     'takes a few seconds on tens of thousands of decisions. Use it to judge how far to trust recommendations.',
@@ -30,13 +30,22 @@ export const getShadowReport = defineTool({
     agreement: rate,
     escalation_rate: z.number(),
     reliability: z.array(
-      z.object({ bucket_low: z.number(), bucket_high: z.number(), n: z.number().int(), mean_confidence: z.number(), observed_agreement: z.number() }),
+      z.object({
+        bucket_low: z.number(),
+        bucket_high: z.number(),
+        n: z.number().int(),
+        mean_confidence: z.number(),
+        observed_agreement: z.number(),
+      }),
     ),
     auto_approve_coverage_at_99: z.number(),
   }),
   async handle({ folds, campaign_id }, ctx) {
     if (ctx.principal.role !== 'admin') {
-      throw new ToolError('The shadow report covers every reviewer\'s decisions and is for admins. Nothing was read.', 'forbidden');
+      throw new ToolError(
+        "The shadow report covers every reviewer's decisions and is for admins. Nothing was read.",
+        'forbidden',
+      );
     }
     try {
       return await runShadow(ctx.store, {
@@ -46,7 +55,8 @@ export const getShadowReport = defineTool({
         dormantDays: ctx.config.dormantDays,
       });
     } catch (e) {
-      if (e instanceof ShadowInputError) throw new ToolError(`${e.message}. Nothing was computed.`, 'bad_input');
+      if (e instanceof ShadowInputError)
+        throw new ToolError(`${e.message}. Nothing was computed.`, 'bad_input');
       throw e;
     }
   },

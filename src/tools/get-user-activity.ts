@@ -1,22 +1,28 @@
 import { z } from 'zod';
 import { userSummarySchema } from '../domain/index.js';
 import { ToolError } from '../errors.js';
-import { defineTool, UNTRUSTED_NOTE } from './define.js';
 import { asOf, idArg, requireUser } from './common.js';
+import { defineTool, UNTRUSTED_NOTE } from './define.js';
 
 const DAY = 86_400_000;
 
 export const getUserActivity = defineTool({
   name: 'get_user_activity',
-  title: 'Get a user\'s sign-in and app usage',
+  title: "Get a user's sign-in and app usage",
   description:
-    'Returns a user\'s last sign-in, per-app usage (last use, successful sign-ins and failures within the window) ' +
+    "Returns a user's last sign-in, per-app usage (last use, successful sign-ins and failures within the window) " +
     'and HR changes (department, title, manager). Read-only. Use it as evidence for an item: an app unused for ' +
-    'months, or a department change after the grant. Pass entitlement_id to see only that entitlement\'s app.',
+    "months, or a department change after the grant. Pass entitlement_id to see only that entitlement's app.",
   kind: 'read',
   input: z.object({
     user_id: idArg('user_id').describe('User id (user.id of an item)'),
-    days: z.number().int().min(1).max(730).default(90).describe('Window in days for sign-in counts, 1-730 (default 90)'),
+    days: z
+      .number()
+      .int()
+      .min(1)
+      .max(730)
+      .default(90)
+      .describe('Window in days for sign-in counts, 1-730 (default 90)'),
     entitlement_id: idArg('entitlement_id').optional().describe('Only the app this entitlement grants'),
   }),
   output: z.object({
@@ -31,7 +37,9 @@ export const getUserActivity = defineTool({
         total_sign_ins: z.number().int().describe('Successful sign-ins ever recorded'),
       }),
     ),
-    hr_changes: z.array(z.object({ field: z.string(), from: z.string().nullable(), to: z.string().nullable(), at: z.string() })),
+    hr_changes: z.array(
+      z.object({ field: z.string(), from: z.string().nullable(), to: z.string().nullable(), at: z.string() }),
+    ),
     as_of: z.string(),
     window_days: z.number().int(),
     note: z.string(),
@@ -79,7 +87,9 @@ export const getUserActivity = defineTool({
         failed: u.window_failed,
         total_sign_ins: u.sign_ins,
       })),
-      hr_changes: ctx.store.hrChanges(user_id).map((h) => ({ field: h.field, from: h.from, to: h.to, at: h.at })),
+      hr_changes: ctx.store
+        .hrChanges(user_id)
+        .map((h) => ({ field: h.field, from: h.from, to: h.to, at: h.at })),
       as_of: now.toISOString(),
       window_days: days,
       note: UNTRUSTED_NOTE,

@@ -1,9 +1,9 @@
 import type { Config } from '../config.js';
 import { checkSod } from './check-sod.js';
+import type { AnyTool } from './define.js';
 import { explainItem } from './explain-item.js';
 import { getCampaignSummary } from './get-campaign-summary.js';
 import { getShadowReport } from './get-shadow-report.js';
-import type { AnyTool } from './define.js';
 import { getUserActivity } from './get-user-activity.js';
 import { listCampaignItems } from './list-campaign-items.js';
 import { listCampaigns } from './list-campaigns.js';

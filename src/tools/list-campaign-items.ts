@@ -1,14 +1,14 @@
 import { z } from 'zod';
 import { campaignItemSchema } from '../domain/index.js';
 import { ToolError } from '../errors.js';
-import { defineTool, UNTRUSTED_NOTE } from './define.js';
 import { canSeeItem, idArg, requireCampaign, toCampaignItem } from './common.js';
+import { defineTool, UNTRUSTED_NOTE } from './define.js';
 
 export const listCampaignItems = defineTool({
   name: 'list_campaign_items',
   title: 'List review items in a campaign',
   description:
-    'Returns one page of a campaign\'s review items (user x entitlement pairs), highest risk first by default, each with ' +
+    "Returns one page of a campaign's review items (user x entitlement pairs), highest risk first by default, each with " +
     'its risk score, signals (dormant, never_used, mover, peer_outlier, redundant, privileged, sod_conflict, orphaned, ' +
     'contractor_expired), recommendation, proposal and decision. Read-only. Pass next_cursor back as cursor with the ' +
     'same filters to get the next page; next_cursor is null on the last page. Reviewers see only their own items. ' +
@@ -21,8 +21,17 @@ export const listCampaignItems = defineTool({
       .default('pending')
       .describe('Which items: pending (default), proposed, decided or all'),
     reviewer_id: idArg('reviewer_id').optional().describe('Only items assigned to this reviewer'),
-    min_risk: z.number().int().min(0).max(100).optional().describe('Only items with risk score at least this (0-100)'),
-    sort: z.enum(['risk', 'user']).default('risk').describe('risk (highest first, default) or user (by user id)'),
+    min_risk: z
+      .number()
+      .int()
+      .min(0)
+      .max(100)
+      .optional()
+      .describe('Only items with risk score at least this (0-100)'),
+    sort: z
+      .enum(['risk', 'user'])
+      .default('risk')
+      .describe('risk (highest first, default) or user (by user id)'),
     limit: z.number().int().min(1).max(500).default(50).describe('Items per page, 1-500 (default 50)'),
     cursor: z.string().max(2048).optional().describe('next_cursor from the previous page'),
   }),

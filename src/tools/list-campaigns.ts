@@ -10,7 +10,9 @@ export const listCampaigns = defineTool({
     'Read-only. Start here to find a campaign_id, then call list_campaign_items to work through its queue.',
   kind: 'read',
   input: z.object({
-    status: campaignStatusSchema.optional().describe('Only campaigns in this status: active or closed. Default: all.'),
+    status: campaignStatusSchema
+      .optional()
+      .describe('Only campaigns in this status: active or closed. Default: all.'),
   }),
   output: z.object({ campaigns: z.array(campaignSummarySchema) }),
   handle({ status }, ctx) {

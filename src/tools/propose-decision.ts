@@ -11,12 +11,14 @@ export const proposeDecision = defineTool({
   description:
     'Records a draft decision (approve, revoke or escalate) with your rationale for one review item. It changes nothing ' +
     'on the identity platform and needs no confirmation; a newer proposal for the same item replaces the older draft. ' +
-    'Returns the proposal_id and whether it agrees with the engine\'s recommendation. Next: collect proposal_ids and call ' +
+    "Returns the proposal_id and whether it agrees with the engine's recommendation. Next: collect proposal_ids and call " +
     'submit_decision, which asks the human to confirm the batch.',
   kind: 'propose',
   input: z.object({
     item_id: idArg('item_id').describe('Review item id from list_campaign_items'),
-    decision: decisionValueSchema.describe('approve keeps the access, revoke removes it, escalate hands it to a human'),
+    decision: decisionValueSchema.describe(
+      'approve keeps the access, revoke removes it, escalate hands it to a human',
+    ),
     rationale: z
       .string()
       .trim()
@@ -48,7 +50,10 @@ export const proposeDecision = defineTool({
       );
     }
     if (ctx.store.getCampaign(item.campaign_id)?.status !== 'active') {
-      throw new ToolError(`Campaign ${item.campaign_id} is closed. Nothing was recorded. Use list_campaign_items on an active campaign.`, 'conflict');
+      throw new ToolError(
+        `Campaign ${item.campaign_id} is closed. Nothing was recorded. Use list_campaign_items on an active campaign.`,
+        'conflict',
+      );
     }
     if (item.decision !== null) {
       throw new ToolError(

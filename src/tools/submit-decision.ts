@@ -8,10 +8,10 @@ export const submitDecision = defineTool({
   title: 'Submit proposed decisions (needs human confirmation)',
   description:
     'Submits a batch of proposals (1-500 proposal_ids from propose_decision) to be applied to the identity platform: the ' +
-    'review decision is recorded and revoked access is removed. It ALWAYS needs the human\'s own confirmation of exactly ' +
+    "review decision is recorded and revoked access is removed. It ALWAYS needs the human's own confirmation of exactly " +
     'this batch: if your client supports elicitation the human is asked now; otherwise the result is ' +
     'awaiting_confirmation with a confirmation id the human confirms in their terminal (attest confirm ID), after which ' +
-    'you call submit_decision again with the same proposal_ids. You cannot confirm on the human\'s behalf. Safe to repeat: ' +
+    "you call submit_decision again with the same proposal_ids. You cannot confirm on the human's behalf. Safe to repeat: " +
     'applied decisions are never applied twice.',
   kind: 'write',
   input: z.object({

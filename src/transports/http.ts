@@ -1,5 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
@@ -33,17 +38,31 @@ interface Session {
   principal: Principal;
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   if (res.headersSent) return;
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(JSON.stringify(body));
 }
 
-function rpcError(res: ServerResponse, status: number, code: number, message: string, headers?: Record<string, string>) {
+function rpcError(
+  res: ServerResponse,
+  status: number,
+  code: number,
+  message: string,
+  headers?: Record<string, string>,
+) {
   sendJson(res, status, { jsonrpc: '2.0', error: { code, message }, id: null }, headers);
 }
 
-async function readBody(req: IncomingMessage, limit: number): Promise<{ body?: unknown; error?: [number, string] }> {
+async function readBody(
+  req: IncomingMessage,
+  limit: number,
+): Promise<{ body?: unknown; error?: [number, string] }> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -91,7 +110,8 @@ export async function serveHttp(opts: HttpOptions): Promise<HttpHandle> {
       const auth = req.headers.authorization ?? '';
       const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
       const challenge = { 'www-authenticate': 'Bearer realm="attest"' };
-      if (!m) return rpcError(res, 401, -32001, 'Unauthorized: send Authorization: Bearer <token>', challenge);
+      if (!m)
+        return rpcError(res, 401, -32001, 'Unauthorized: send Authorization: Bearer <token>', challenge);
       const who = opts.authenticate(m[1]!);
       if ('error' in who) {
         return rpcError(res, 401, -32001, `Unauthorized: ${who.error}`, {
@@ -112,11 +132,17 @@ export async function serveHttp(opts: HttpOptions): Promise<HttpHandle> {
         if (sid) {
           const s = sessions.get(sid);
           if (!s) return rpcError(res, 404, -32001, 'Session not found; initialize a new session');
-          if (s.principal.id !== principal.id) return rpcError(res, 403, -32000, 'Forbidden: session belongs to another principal');
+          if (s.principal.id !== principal.id)
+            return rpcError(res, 403, -32000, 'Forbidden: session belongs to another principal');
           return await s.transport.handleRequest(req, res, parsed.body);
         }
         if (!isInitializeRequest(parsed.body)) {
-          return rpcError(res, 400, -32000, 'Bad Request: no Mcp-Session-Id header; the first request must be initialize');
+          return rpcError(
+            res,
+            400,
+            -32000,
+            'Bad Request: no Mcp-Session-Id header; the first request must be initialize',
+          );
         }
         let id: string | null = null;
         const transport = new StreamableHTTPServerTransport({
@@ -140,7 +166,8 @@ export async function serveHttp(opts: HttpOptions): Promise<HttpHandle> {
         if (!sid) return rpcError(res, 400, -32000, 'Bad Request: Mcp-Session-Id header is required');
         const s = sessions.get(sid);
         if (!s) return rpcError(res, 404, -32001, 'Session not found');
-        if (s.principal.id !== principal.id) return rpcError(res, 403, -32000, 'Forbidden: session belongs to another principal');
+        if (s.principal.id !== principal.id)
+          return rpcError(res, 403, -32000, 'Forbidden: session belongs to another principal');
         return await s.transport.handleRequest(req, res);
       }
       res.writeHead(405, { allow: 'GET, POST, DELETE' }).end();
@@ -162,7 +189,10 @@ export async function serveHttp(opts: HttpOptions): Promise<HttpHandle> {
   });
   const port = (server.address() as AddressInfo).port;
   const hostNames = LOOPBACK.has(opts.host) ? ['127.0.0.1', 'localhost', '[::1]'] : [opts.host];
-  allowedHosts = new Set([...hostNames.map((h) => `${h}:${port}`), ...opts.allowedHosts.map((h) => h.toLowerCase())]);
+  allowedHosts = new Set([
+    ...hostNames.map((h) => `${h}:${port}`),
+    ...opts.allowedHosts.map((h) => h.toLowerCase()),
+  ]);
   allowedOrigins = new Set([
     ...hostNames.flatMap((h) => [`http://${h}:${port}`, `https://${h}:${port}`]),
     ...opts.allowedOrigins.map((o) => o.toLowerCase()),

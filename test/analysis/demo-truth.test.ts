@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signalCodes } from '../../src/domain/index.js';
 import { generateDemo } from '../../src/demo/generate.js';
+import { signalCodes } from '../../src/domain/index.js';
 import { loadSnapshot } from '../../src/services/load.js';
 import { Store } from '../../src/store/store.js';
 import { tempDir } from '../helpers/harness.js';
@@ -19,10 +19,23 @@ beforeAll(async () => {
   store = Store.open(':memory:');
   const { report } = await loadSnapshot(store, tmp.dir, { asOf: new Date(AS_OF), dormantDays: 90 });
   expect(report.ok).toBe(true);
-  const rows = parse(readFileSync(join(tmp.dir, 'truth.csv')), { columns: true }) as Array<Record<string, string>>;
-  truth = new Map(rows.map((r) => [r.item_id!, { signals: new Set(r.signals ? r.signals.split(';') : []), revoke: r.should_revoke === 'true' }]));
+  const rows = parse(readFileSync(join(tmp.dir, 'truth.csv')), { columns: true }) as Array<
+    Record<string, string>
+  >;
+  truth = new Map(
+    rows.map((r) => [
+      r.item_id!,
+      { signals: new Set(r.signals ? r.signals.split(';') : []), revoke: r.should_revoke === 'true' },
+    ]),
+  );
   got = new Map(
-    (store.db.prepare('SELECT id, signals, recommendation FROM review_items').all() as Array<{ id: string; signals: string; recommendation: string | null }>).map((r) => [
+    (
+      store.db.prepare('SELECT id, signals, recommendation FROM review_items').all() as Array<{
+        id: string;
+        signals: string;
+        recommendation: string | null;
+      }>
+    ).map((r) => [
       r.id,
       {
         signals: new Set((JSON.parse(r.signals) as Array<{ code: string }>).map((s) => s.code)),
@@ -49,7 +62,7 @@ function score(code: string) {
   return { tp, fp, fn, recall: tp / (tp + fn), precision: tp / (tp + fp) };
 }
 
-describe('analysis against the demo tenant\'s planted truth', () => {
+describe("analysis against the demo tenant's planted truth", () => {
   it('scores every item of the campaign', () => {
     expect(got.size).toBe(truth.size);
   });

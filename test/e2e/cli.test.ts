@@ -1,14 +1,14 @@
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createConnectorRegistry } from '../../src/connectors/registry.js';
 import { createLogger } from '../../src/log.js';
 import { createServer } from '../../src/server.js';
 import { runOutbox } from '../../src/services/outbox.js';
 import { Store } from '../../src/store/store.js';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import { testConfig, TINY, tempDir } from '../helpers/harness.js';
+import { TINY, tempDir, testConfig } from '../helpers/harness.js';
 import { runCli } from './helpers.js';
 
 const tmp = tempDir();
@@ -32,7 +32,10 @@ async function pendingBatch(db: string, items: string[]): Promise<string> {
   await Promise.all([server.connect(b), client.connect(a)]);
   const ids: string[] = [];
   for (const item of items) {
-    const r = await client.callTool({ name: 'propose_decision', arguments: { item_id: item, decision: 'revoke', rationale: `revoke ${item}` } });
+    const r = await client.callTool({
+      name: 'propose_decision',
+      arguments: { item_id: item, decision: 'revoke', rationale: `revoke ${item}` },
+    });
     ids.push((r.structuredContent as { proposal_id: string }).proposal_id);
   }
   const s = await client.callTool({ name: 'submit_decision', arguments: { proposal_ids: ids } });
@@ -60,7 +63,10 @@ describe('attest CLI (built)', () => {
     const db = join(tmp.dir, 'bad.db');
     const dir = join(tmp.dir, 'bad-snapshot');
     cpSync(TINY, dir, { recursive: true });
-    writeFileSync(join(dir, 'assignments.csv'), `user_id,entitlement_id,granted_at\n${Array.from({ length: 25 }, (_, i) => `u2,x${i},2026-01-01`).join('\n')}\n`);
+    writeFileSync(
+      join(dir, 'assignments.csv'),
+      `user_id,entitlement_id,granted_at\n${Array.from({ length: 25 }, (_, i) => `u2,x${i},2026-01-01`).join('\n')}\n`,
+    );
     const r = runCli(['import', dir, '--db', db]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/Import failed: 25 problem\(s\)\. Nothing was changed/);
@@ -106,7 +112,9 @@ describe('attest CLI (built)', () => {
       expect(runCli(['import', TINY, '--db', db]).code).toBe(0);
       const before = counts(db);
       const id = await pendingBatch(db, ['i3', 'i5', 'i7', 'i8', 'i9']);
-      const killed = runCli(['confirm', id, '--db', db, '--as', 'boss@example.com'], { ATTEST_FAULT_KILL: `${stage}:3` });
+      const killed = runCli(['confirm', id, '--db', db, '--as', 'boss@example.com'], {
+        ATTEST_FAULT_KILL: `${stage}:3`,
+      });
       expect(killed.signal).toBe('SIGKILL');
       const mid = counts(db);
       expect(mid.outboxDone).toBe(stage === 'after-commit' ? 3 : 2);
@@ -134,7 +142,9 @@ describe('attest CLI (built)', () => {
     const out = join(tmp.dir, 'audit.csv');
     expect(runCli(['audit', 'export', '--db', db, '--format', 'csv', '--out', out]).code).toBe(0);
     const csv = readFileSync(out, 'utf8');
-    expect(csv.split('\n')[0]).toBe('seq,at,principal,client_name,client_version,session_id,transport,tool,kind,outcome,error,duration_ms,arguments,details,prev_hash,hash');
+    expect(csv.split('\n')[0]).toBe(
+      'seq,at,principal,client_name,client_version,session_id,transport,tool,kind,outcome,error,duration_ms,arguments,details,prev_hash,hash',
+    );
     const later = runCli(['audit', 'export', '--db', db, '--since', '2999-01-01']);
     expect(later.stdout).toBe('');
     expect(runCli(['audit', 'export', '--db', db, '--since', 'yesterday']).code).toBe(2);

@@ -2,10 +2,18 @@ import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 
 export const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli.js');
-export const BASE_ENV = { ...process.env, ATTEST_AS_OF: '2026-11-28T00:00:00.000Z', ATTEST_LOG_LEVEL: 'warn' } as Record<string, string>;
+export const BASE_ENV = {
+  ...process.env,
+  ATTEST_AS_OF: '2026-11-28T00:00:00.000Z',
+  ATTEST_LOG_LEVEL: 'warn',
+} as Record<string, string>;
 
 export function runCli(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { env: { ...BASE_ENV, ...env }, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    env: { ...BASE_ENV, ...env },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
 

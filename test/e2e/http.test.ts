@@ -26,19 +26,34 @@ const init = {
 function post(headers: Record<string, string>, body: unknown = init) {
   return fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      ...headers,
+    },
     body: JSON.stringify(body),
   });
 }
 
 beforeAll(async () => {
   expect(runCli(['import', TINY, '--db', db]).code).toBe(0);
-  adminToken = runCli(['token', 'create', '--db', db, '--principal', 'admin@example.com', '--role', 'admin']).stdout.trim();
+  adminToken = runCli([
+    'token',
+    'create',
+    '--db',
+    db,
+    '--principal',
+    'admin@example.com',
+    '--role',
+    'admin',
+  ]).stdout.trim();
   reviewerToken = runCli(['token', 'create', '--db', db, '--principal', 'fay@example.com']).stdout.trim();
   const store = Store.open(db);
   expiredToken = new TokenStore(store.db).create('late@example.com', 'admin', new Date(Date.now() - 1000));
   store.close();
-  server = startHttp(['--db', db], { ATTEST_PRINCIPALS: JSON.stringify({ 'fay@example.com': { role: 'reviewer', reviewer_ids: ['u2'] } }) });
+  server = startHttp(['--db', db], {
+    ATTEST_PRINCIPALS: JSON.stringify({ 'fay@example.com': { role: 'reviewer', reviewer_ids: ['u2'] } }),
+  });
   url = await server.url;
 });
 afterAll(async () => {
@@ -48,7 +63,11 @@ afterAll(async () => {
 
 async function connect(token: string) {
   const client = new Client({ name: 'e2e-http', version: '2.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(url), {
+      requestInit: { headers: { authorization: `Bearer ${token}` } },
+    }),
+  );
   return client;
 }
 
@@ -74,12 +93,20 @@ describe('attest serve --http (built CLI)', () => {
   });
 
   it('refuses a foreign Origin or Host with 403', async () => {
-    expect((await post({ authorization: `Bearer ${adminToken}`, origin: 'http://evil.example.com' })).status).toBe(403);
+    expect(
+      (await post({ authorization: `Bearer ${adminToken}`, origin: 'http://evil.example.com' })).status,
+    ).toBe(403);
     const port = new URL(url).port;
     // fetch may not set Host; a raw request can, as a DNS-rebinding page's browser would.
     const status = await new Promise<number>((resolve, reject) => {
       const req = request(
-        { host: '127.0.0.1', port: Number(port), path: '/mcp', method: 'POST', headers: { host: `evil.example.com:${port}`, authorization: `Bearer ${adminToken}` } },
+        {
+          host: '127.0.0.1',
+          port: Number(port),
+          path: '/mcp',
+          method: 'POST',
+          headers: { host: `evil.example.com:${port}`, authorization: `Bearer ${adminToken}` },
+        },
         (res) => {
           res.resume();
           resolve(res.statusCode ?? 0);
@@ -89,13 +116,19 @@ describe('attest serve --http (built CLI)', () => {
       req.end('{}');
     });
     expect(status).toBe(403);
-    expect((await post({ authorization: `Bearer ${adminToken}`, origin: `http://localhost:${port}` })).status).toBe(200);
+    expect(
+      (await post({ authorization: `Bearer ${adminToken}`, origin: `http://localhost:${port}` })).status,
+    ).toBe(200);
   });
 
   it('answers a body that is not JSON with 400', async () => {
     const r = await fetch(url, {
       method: 'POST',
-      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      headers: {
+        authorization: `Bearer ${adminToken}`,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+      },
       body: '{not json',
     });
     expect(r.status).toBe(400);
@@ -103,14 +136,23 @@ describe('attest serve --http (built CLI)', () => {
 
   it('serves a real SDK client with a valid token, one session each, scoped by role', async () => {
     const admin = await connect(adminToken);
-    const all = await admin.callTool({ name: 'list_campaign_items', arguments: { campaign_id: 'c1', limit: 500 } });
+    const all = await admin.callTool({
+      name: 'list_campaign_items',
+      arguments: { campaign_id: 'c1', limit: 500 },
+    });
     expect((all.structuredContent as { total: number }).total).toBe(10);
     const reviewer = await connect(reviewerToken);
-    const mine = await reviewer.callTool({ name: 'list_campaign_items', arguments: { campaign_id: 'c1', limit: 500 } });
+    const mine = await reviewer.callTool({
+      name: 'list_campaign_items',
+      arguments: { campaign_id: 'c1', limit: 500 },
+    });
     expect((mine.structuredContent as { total: number }).total).toBe(7);
     await admin.close();
     await reviewer.close();
-    const audit = runCli(['audit', 'export', '--db', db]).stdout.trim().split('\n').map((l) => JSON.parse(l) as { principal: string; session_id: string | null; transport: string });
+    const audit = runCli(['audit', 'export', '--db', db])
+      .stdout.trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { principal: string; session_id: string | null; transport: string });
     expect(audit.map((a) => a.principal)).toEqual(['admin@example.com', 'fay@example.com']);
     expect(audit.every((a) => a.transport === 'http' && typeof a.session_id === 'string')).toBe(true);
     expect(audit[0]!.session_id).not.toBe(audit[1]!.session_id);

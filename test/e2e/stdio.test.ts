@@ -30,7 +30,10 @@ describe('attest serve over stdio (built CLI)', () => {
     await client.connect(transport);
     const tools = await client.listTools();
     expect(tools.tools.map((t) => t.name)).toContain('list_campaign_items');
-    const r = await client.callTool({ name: 'list_campaign_items', arguments: { campaign_id: 'c1', limit: 500 } });
+    const r = await client.callTool({
+      name: 'list_campaign_items',
+      arguments: { campaign_id: 'c1', limit: 500 },
+    });
     expect(r.isError).toBeFalsy();
     expect((r.structuredContent as { total: number }).total).toBe(10);
     const bad = await client.callTool({ name: 'get_user_activity', arguments: { user_id: 'u3', days: -1 } });
@@ -38,17 +41,27 @@ describe('attest serve over stdio (built CLI)', () => {
     await client.close();
     expect(stderr).not.toMatch(/jsonrpc/);
     const audit = runCli(['audit', 'export', '--db', db, '--format', 'jsonl']);
-    const entries = audit.stdout.trim().split('\n').map((l) => JSON.parse(l) as { principal: string; client_name: string; tool: string; outcome: string });
+    const entries = audit.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { principal: string; client_name: string; tool: string; outcome: string });
     expect(entries.map((e) => [e.tool, e.outcome])).toEqual([
       ['list_campaign_items', 'ok'],
       ['get_user_activity', 'error'],
     ]);
-    expect(entries.every((e) => e.principal === 'analyst@example.com' && e.client_name === 'e2e-stdio')).toBe(true);
+    expect(entries.every((e) => e.principal === 'analyst@example.com' && e.client_name === 'e2e-stdio')).toBe(
+      true,
+    );
   });
 
   it('says on stderr how to load data when the store is empty', async () => {
     const empty = join(tmp.dir, 'empty.db');
-    const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'serve', '--db', empty], env: BASE_ENV, stderr: 'pipe' });
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [CLI, 'serve', '--db', empty],
+      env: BASE_ENV,
+      stderr: 'pipe',
+    });
     let stderr = '';
     transport.stderr?.on('data', (d) => {
       stderr += String(d);

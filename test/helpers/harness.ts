@@ -5,9 +5,9 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { type Config, resolveConfig } from '../../src/config.js';
+import { createConnectorRegistry } from '../../src/connectors/registry.js';
 import { createLogger } from '../../src/log.js';
 import { createServer, type ServerDeps } from '../../src/server.js';
-import { createConnectorRegistry } from '../../src/connectors/registry.js';
 import { loadSnapshot } from '../../src/services/load.js';
 import { runOutbox } from '../../src/services/outbox.js';
 import { Store } from '../../src/store/store.js';
@@ -30,7 +30,10 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
 /** A store with the tiny fixture tenant imported. */
 export async function tinyStore(config: Config = testConfig()): Promise<Store> {
   const store = Store.open(config.db);
-  const { report } = await loadSnapshot(store, TINY, { asOf: new Date(config.asOf ?? TINY_AS_OF), dormantDays: config.dormantDays });
+  const { report } = await loadSnapshot(store, TINY, {
+    asOf: new Date(config.asOf ?? TINY_AS_OF),
+    dormantDays: config.dormantDays,
+  });
   if (!report.ok) throw new Error(`tiny fixture did not import: ${JSON.stringify(report.issues)}`);
   return store;
 }
@@ -45,7 +48,10 @@ export interface Harness {
   store: Store;
   config: Config;
   /** Calls a tool and returns the raw result. */
-  call: (name: string, args?: Record<string, unknown>) => Promise<{
+  call: (
+    name: string,
+    args?: Record<string, unknown>,
+  ) => Promise<{
     isError?: boolean;
     structuredContent?: Record<string, unknown>;
     content: Array<{ type: string; text?: string }>;
@@ -106,14 +112,17 @@ export async function startServer(
     config,
     call,
     elicitations,
-    ok: async <T,>(name: string, args: Record<string, unknown> = {}) => {
+    ok: async <T>(name: string, args: Record<string, unknown> = {}) => {
       const r = await call(name, args);
       if (r.isError) throw new Error(`${name} failed: ${r.content.map((c) => c.text).join(' ')}`);
       return r.structuredContent as T;
     },
     fail: async (name, args = {}) => {
       const r = await call(name, args);
-      if (!r.isError) throw new Error(`${name} unexpectedly succeeded: ${JSON.stringify(r.structuredContent).slice(0, 300)}`);
+      if (!r.isError)
+        throw new Error(
+          `${name} unexpectedly succeeded: ${JSON.stringify(r.structuredContent).slice(0, 300)}`,
+        );
       return r.content.map((c) => c.text ?? '').join(' ');
     },
     close: async () => {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { createConnectorRegistry } from '../../src/connectors/registry.js';
 import { answerConfirmation } from '../../src/services/decisions.js';
 import { runOutbox } from '../../src/services/outbox.js';
-import { createConnectorRegistry } from '../../src/connectors/registry.js';
 import { AuditLog } from '../../src/store/audit.js';
 import type { Store } from '../../src/store/store.js';
 import { type Harness, startServer, tinyStore } from '../helpers/harness.js';
@@ -31,7 +31,11 @@ function snapshot(store: Store) {
 }
 
 async function propose(h: Harness, item_id: string, decision = 'revoke') {
-  const p = await h.ok<{ proposal_id: string }>('propose_decision', { item_id, decision, rationale: `Because ${item_id}` });
+  const p = await h.ok<{ proposal_id: string }>('propose_decision', {
+    item_id,
+    decision,
+    rationale: `Because ${item_id}`,
+  });
   return p.proposal_id;
 }
 
@@ -39,10 +43,15 @@ describe('propose_decision', () => {
   it('records a draft and changes nothing on the platform', async () => {
     h = await startServer();
     const before = snapshot(h.store);
-    const r = await h.ok<{ proposal_id: string; engine_recommendation: unknown; agrees_with_engine: unknown }>(
-      'propose_decision',
-      { item_id: 'i8', decision: 'revoke', rationale: 'Deprovisioned user still holds LedgerOne.' },
-    );
+    const r = await h.ok<{
+      proposal_id: string;
+      engine_recommendation: unknown;
+      agrees_with_engine: unknown;
+    }>('propose_decision', {
+      item_id: 'i8',
+      decision: 'revoke',
+      rationale: 'Deprovisioned user still holds LedgerOne.',
+    });
     expect(r.proposal_id).toMatch(/^p_/);
     const after = snapshot(h.store);
     expect(after.decisions).toEqual(before.decisions);
@@ -53,7 +62,11 @@ describe('propose_decision', () => {
   it('supersedes an earlier draft for the same item', async () => {
     h = await startServer();
     const first = await propose(h, 'i8');
-    const second = await h.ok<{ superseded: string[] }>('propose_decision', { item_id: 'i8', decision: 'approve', rationale: 'x' });
+    const second = await h.ok<{ superseded: string[] }>('propose_decision', {
+      item_id: 'i8',
+      decision: 'approve',
+      rationale: 'x',
+    });
     expect(second.superseded).toEqual([first]);
   });
 
@@ -86,7 +99,11 @@ describe('submit_decision with elicitation', () => {
       { item_id: 'i8', decision: 'revoke', channel: 'elicitation', confirmed_by: 'tester@example.com' },
     ]);
     expect(s.remediations).toEqual([{ item_id: 'i8', status: 'done' }]);
-    expect(h.store.db.prepare("SELECT 1 FROM assignments WHERE user_id = 'u6' AND entitlement_id = 'e-ledger'").get()).toBeUndefined();
+    expect(
+      h.store.db
+        .prepare("SELECT 1 FROM assignments WHERE user_id = 'u6' AND entitlement_id = 'e-ledger'")
+        .get(),
+    ).toBeUndefined();
     // Repeating the call applies nothing twice and asks nobody again.
     const again = await h.ok<Submit>('submit_decision', { proposal_ids: [a, b] });
     expect(again.status).toBe('applied');
@@ -151,7 +168,13 @@ describe('submit_decision without elicitation', () => {
     const again = await h.ok<Submit>('submit_decision', { proposal_ids: [b, a] });
     expect(again.confirmation?.id).toBe(r.confirmation!.id);
 
-    const answered = answerConfirmation(h.store, r.confirmation!.id, 'confirm', 'human@example.com', new Date());
+    const answered = answerConfirmation(
+      h.store,
+      r.confirmation!.id,
+      'confirm',
+      'human@example.com',
+      new Date(),
+    );
     expect(answered.ok).toBe(true);
     await runOutbox(h.store, createConnectorRegistry({}));
     const done = await h.ok<Submit>('submit_decision', { proposal_ids: [a, b] });
@@ -162,7 +185,7 @@ describe('submit_decision without elicitation', () => {
     ]);
   });
 
-  it('applies a CLI-confirmed batch on the agent\'s next submit when the CLI did not apply it', async () => {
+  it("applies a CLI-confirmed batch on the agent's next submit when the CLI did not apply it", async () => {
     h = await startServer();
     const a = await propose(h, 'i8');
     const r = await h.ok<Submit>('submit_decision', { proposal_ids: [a] });
@@ -176,7 +199,9 @@ describe('submit_decision without elicitation', () => {
     h = await startServer();
     const a = await propose(h, 'i8');
     const r = await h.ok<Submit>('submit_decision', { proposal_ids: [a] });
-    expect(answerConfirmation(h.store, r.confirmation!.id, 'reject', 'human@example.com', new Date()).ok).toBe(true);
+    expect(
+      answerConfirmation(h.store, r.confirmation!.id, 'reject', 'human@example.com', new Date()).ok,
+    ).toBe(true);
     const after = await h.ok<Submit>('submit_decision', { proposal_ids: [a] });
     expect(after.status).toBe('rejected');
     expect(snapshot(h.store).decisions).toEqual([]);
@@ -208,7 +233,11 @@ describe('submit_decision without elicitation', () => {
     const c = await propose(h, 'i5');
     const other = await h.ok<Submit>('submit_decision', { proposal_ids: [a, c] });
     expect(other.status).not.toBe('applied');
-    expect(snapshot(h.store).outbox.map((o) => (o as { proposal_id: string }).proposal_id).sort()).toEqual([a, b].sort());
+    expect(
+      snapshot(h.store)
+        .outbox.map((o) => (o as { proposal_id: string }).proposal_id)
+        .sort(),
+    ).toEqual([a, b].sort());
   });
 
   it('does not let a confirmation apply a batch whose content changed', async () => {
@@ -217,7 +246,13 @@ describe('submit_decision without elicitation', () => {
     const r = await h.ok<Submit>('submit_decision', { proposal_ids: [a] });
     // The agent changes its mind on the same item: the confirmed batch no longer exists as confirmed.
     await h.ok('propose_decision', { item_id: 'i8', decision: 'approve', rationale: 'changed' });
-    const answered = answerConfirmation(h.store, r.confirmation!.id, 'confirm', 'human@example.com', new Date());
+    const answered = answerConfirmation(
+      h.store,
+      r.confirmation!.id,
+      'confirm',
+      'human@example.com',
+      new Date(),
+    );
     expect(answered.ok).toBe(false);
     expect(await h.fail('submit_decision', { proposal_ids: [a] })).toMatch(/superseded/);
     expect(snapshot(h.store).decisions).toEqual([]);
@@ -225,14 +260,21 @@ describe('submit_decision without elicitation', () => {
 });
 
 describe('reviewer scope', () => {
-  it('refuses another reviewer\'s item, recording nothing', async () => {
+  it("refuses another reviewer's item, recording nothing", async () => {
     const store = await tinyStore();
     const admin = await startServer({ store });
     const othersProposal = await propose(admin, 'i1');
     await admin.close();
-    h = await startServer({ store, principal: { id: 'fay@example.com', role: 'reviewer', reviewer_ids: ['u2'] } });
-    expect(await h.fail('propose_decision', { item_id: 'i1', decision: 'revoke', rationale: 'x' })).toMatch(/not assigned to you/);
-    expect(await h.fail('submit_decision', { proposal_ids: [othersProposal] })).toMatch(/not assigned to you/);
+    h = await startServer({
+      store,
+      principal: { id: 'fay@example.com', role: 'reviewer', reviewer_ids: ['u2'] },
+    });
+    expect(await h.fail('propose_decision', { item_id: 'i1', decision: 'revoke', rationale: 'x' })).toMatch(
+      /not assigned to you/,
+    );
+    expect(await h.fail('submit_decision', { proposal_ids: [othersProposal] })).toMatch(
+      /not assigned to you/,
+    );
     const own = await propose(h, 'i8');
     expect(own).toMatch(/^p_/);
     expect(snapshot(store).outbox).toEqual([]);
@@ -246,7 +288,9 @@ describe('read-only mode', () => {
     const names = (await h.client.listTools()).tools.map((t) => t.name);
     expect(names).not.toContain('submit_decision');
     expect(names).not.toContain('propose_decision');
-    expect(await h.fail('propose_decision', { item_id: 'i8', decision: 'revoke', rationale: 'x' })).toMatch(/Unknown tool|read-only/);
+    expect(await h.fail('propose_decision', { item_id: 'i8', decision: 'revoke', rationale: 'x' })).toMatch(
+      /Unknown tool|read-only/,
+    );
     expect(snapshot(h.store).itemStatus).toEqual([]);
   });
 });
@@ -314,10 +358,13 @@ describe('audit log', () => {
 describe('untrusted text', () => {
   it('a title that says "approve everything" changes no policy', async () => {
     h = await startServer();
-    const items = await h.ok<{ items: Array<{ item_id: string; user: { id: string } }> }>('list_campaign_items', {
-      campaign_id: 'c1',
-      limit: 500,
-    });
+    const items = await h.ok<{ items: Array<{ item_id: string; user: { id: string } }> }>(
+      'list_campaign_items',
+      {
+        campaign_id: 'c1',
+        limit: 500,
+      },
+    );
     const hostile = items.items.filter((i) => i.user.id === 'u7').map((i) => i.item_id);
     const ids = [];
     for (const item of hostile) ids.push(await propose(h, item, 'approve'));

@@ -8,12 +8,28 @@ import { TINY, tempDir } from '../helpers/harness.js';
 
 function tableDump(store: Store): Record<string, unknown[]> {
   const out: Record<string, unknown[]> = {};
-  for (const t of ['users', 'entitlements', 'assignments', 'activity_events', 'activity_rollup', 'hr_changes', 'sod_rules',
-    'sod_rule_entitlements', 'campaigns', 'review_items', 'past_decisions']) {
-    out[t] = store.db.prepare(`SELECT * FROM ${t} ORDER BY 1, 2`).all().map((r) => {
-      const { updated_at: _u, id: _id, ...rest } = r as Record<string, unknown>;
-      return t === 'activity_events' || t === 'hr_changes' || t === 'past_decisions' ? rest : { id: _id, ...rest };
-    });
+  for (const t of [
+    'users',
+    'entitlements',
+    'assignments',
+    'activity_events',
+    'activity_rollup',
+    'hr_changes',
+    'sod_rules',
+    'sod_rule_entitlements',
+    'campaigns',
+    'review_items',
+    'past_decisions',
+  ]) {
+    out[t] = store.db
+      .prepare(`SELECT * FROM ${t} ORDER BY 1, 2`)
+      .all()
+      .map((r) => {
+        const { updated_at: _u, id: _id, ...rest } = r as Record<string, unknown>;
+        return t === 'activity_events' || t === 'hr_changes' || t === 'past_decisions'
+          ? rest
+          : { id: _id, ...rest };
+      });
   }
   return out;
 }
@@ -77,30 +93,78 @@ describe('snapshot import', () => {
   });
 
   const badCases: Array<[string, string, string, RegExp]> = [
-    ['unknown user id', 'assignments.csv', 'user_id,entitlement_id\nu2,e-ledger\nu99,e-ledger\n', /assignments\.csv:3 user_id unknown user_id "u99"/],
-    ['unknown entitlement id', 'assignments.csv', 'user_id,entitlement_id\nu2,nope\n', /assignments\.csv:2 entitlement_id unknown entitlement_id "nope"/],
-    ['bad enum', 'users.csv', 'id,status\nu1,active\nu2,fired\n', /users\.csv:3 status "fired" is not one of active, suspended, deprovisioned/],
-    ['unparsable date', 'assignments.csv', 'user_id,entitlement_id,granted_at\nu2,e-ledger,yesterday\n', /assignments\.csv:2 granted_at "yesterday" is not an ISO 8601 time/],
-    ['impossible date', 'assignments.csv', 'user_id,entitlement_id,granted_at\nu2,e-ledger,2025-02-30\n', /granted_at "2025-02-30" is not an ISO 8601 time/],
-    ['missing required column', 'entitlements.csv', 'id,type\ne-ledger,group\n', /entitlements\.csv:1 name required column is missing/],
-    ['bad boolean', 'entitlements.csv', 'id,name,privileged\ne1,X,yes\n', /entitlements\.csv:2 privileged "yes" is not a boolean/],
-    ['malformed CSV row', 'hr_changes.csv', 'user_id,field,at\nu4,department,2026-01-01,extra\n', /hr_changes\.csv:2 .*malformed CSV/],
+    [
+      'unknown user id',
+      'assignments.csv',
+      'user_id,entitlement_id\nu2,e-ledger\nu99,e-ledger\n',
+      /assignments\.csv:3 user_id unknown user_id "u99"/,
+    ],
+    [
+      'unknown entitlement id',
+      'assignments.csv',
+      'user_id,entitlement_id\nu2,nope\n',
+      /assignments\.csv:2 entitlement_id unknown entitlement_id "nope"/,
+    ],
+    [
+      'bad enum',
+      'users.csv',
+      'id,status\nu1,active\nu2,fired\n',
+      /users\.csv:3 status "fired" is not one of active, suspended, deprovisioned/,
+    ],
+    [
+      'unparsable date',
+      'assignments.csv',
+      'user_id,entitlement_id,granted_at\nu2,e-ledger,yesterday\n',
+      /assignments\.csv:2 granted_at "yesterday" is not an ISO 8601 time/,
+    ],
+    [
+      'impossible date',
+      'assignments.csv',
+      'user_id,entitlement_id,granted_at\nu2,e-ledger,2025-02-30\n',
+      /granted_at "2025-02-30" is not an ISO 8601 time/,
+    ],
+    [
+      'missing required column',
+      'entitlements.csv',
+      'id,type\ne-ledger,group\n',
+      /entitlements\.csv:1 name required column is missing/,
+    ],
+    [
+      'bad boolean',
+      'entitlements.csv',
+      'id,name,privileged\ne1,X,yes\n',
+      /entitlements\.csv:2 privileged "yes" is not a boolean/,
+    ],
+    [
+      'malformed CSV row',
+      'hr_changes.csv',
+      'user_id,field,at\nu4,department,2026-01-01,extra\n',
+      /hr_changes\.csv:2 .*malformed CSV/,
+    ],
     ['duplicate id', 'users.csv', 'id\nu1\nu1\n', /users\.csv:3 id duplicate user id "u1"/],
-    ['unknown manager', 'users.csv', 'id,manager_id\nu1,\nu2,u42\n', /users\.csv:3 manager_id unknown manager_id "u42"/],
+    [
+      'unknown manager',
+      'users.csv',
+      'id,manager_id\nu1,\nu2,u42\n',
+      /users\.csv:3 manager_id unknown manager_id "u42"/,
+    ],
   ];
 
-  it.each(badCases)('rejects a snapshot with a bad row (%s), changing nothing', async (_name, file, content, expected) => {
-    const store = Store.open(':memory:');
-    await importInto(store, TINY);
-    const before = tableDump(store);
-    const dir = copyTiny();
-    writeFileSync(join(dir, file), content);
-    const r = await importInto(store, dir);
-    expect(r.ok).toBe(false);
-    const lines = r.issues.map((i) => `${i.file}:${i.line} ${i.column ?? ''} ${i.reason}`);
-    expect(lines.join('\n')).toMatch(expected);
-    expect(tableDump(store)).toEqual(before);
-  });
+  it.each(badCases)(
+    'rejects a snapshot with a bad row (%s), changing nothing',
+    async (_name, file, content, expected) => {
+      const store = Store.open(':memory:');
+      await importInto(store, TINY);
+      const before = tableDump(store);
+      const dir = copyTiny();
+      writeFileSync(join(dir, file), content);
+      const r = await importInto(store, dir);
+      expect(r.ok).toBe(false);
+      const lines = r.issues.map((i) => `${i.file}:${i.line} ${i.column ?? ''} ${i.reason}`);
+      expect(lines.join('\n')).toMatch(expected);
+      expect(tableDump(store)).toEqual(before);
+    },
+  );
 
   it('reports a missing required file', async () => {
     const t = tempDir();

@@ -108,7 +108,8 @@ export interface ImportOptions {
   batchSize?: number;
 }
 
-const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+const ISO =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
 
 /** Parses an ISO 8601 date or date-time (a bare date is midnight UTC) to canonical UTC, or null. */
 export function parseIsoTime(value: string): string | null {
@@ -225,7 +226,11 @@ export interface ReadReport {
  * validating each row. Stops staging at the first bad row but keeps reading to
  * report every problem. Does not commit.
  */
-export async function readSnapshot(dir: string, sink: SyncSink, options: ImportOptions = {}): Promise<ReadReport> {
+export async function readSnapshot(
+  dir: string,
+  sink: SyncSink,
+  options: ImportOptions = {},
+): Promise<ReadReport> {
   const maxIssues = options.maxIssues ?? 20;
   const batchSize = options.batchSize ?? 5000;
   const errors = new RowErrors(maxIssues);
@@ -262,11 +267,22 @@ export async function readSnapshot(dir: string, sink: SyncSink, options: ImportO
           const cols = header.map((h) => h.trim());
           const missing = spec.required.filter((c) => !cols.includes(c));
           for (const c of missing) {
-            errors.add({ file: spec.file, line: 1, column: c, reason: 'required column is missing from the header' });
+            errors.add({
+              file: spec.file,
+              line: 1,
+              column: c,
+              reason: 'required column is missing from the header',
+            });
           }
           const seen = new Set<string>();
           for (const c of cols) {
-            if (seen.has(c)) errors.add({ file: spec.file, line: 1, column: c, reason: 'column appears twice in the header' });
+            if (seen.has(c))
+              errors.add({
+                file: spec.file,
+                line: 1,
+                column: c,
+                reason: 'column appears twice in the header',
+              });
             seen.add(c);
           }
           headerOk = missing.length === 0 && seen.size === cols.length;
@@ -277,7 +293,10 @@ export async function readSnapshot(dir: string, sink: SyncSink, options: ImportO
       }),
     );
     try {
-      for await (const rec of parser as AsyncIterable<{ record: Cells; info: { lines: number; bytes: number } }>) {
+      for await (const rec of parser as AsyncIterable<{
+        record: Cells;
+        info: { lines: number; bytes: number };
+      }>) {
         if (!headerOk) break;
         const src = { file: spec.file, line: rec.info.lines };
         const r = new RowReader(rec.record, src, errors);
@@ -287,7 +306,8 @@ export async function readSnapshot(dir: string, sink: SyncSink, options: ImportO
           batch.push(record);
           if (batch.length >= batchSize) flush();
         }
-        if (count % 20000 === 0) options.onProgress?.(doneBytes + Math.min(rec.info.bytes, size), totalBytes, spec.file);
+        if (count % 20000 === 0)
+          options.onProgress?.(doneBytes + Math.min(rec.info.bytes, size), totalBytes, spec.file);
       }
     } catch (e) {
       const err = e as { lines?: number; message?: string };
@@ -310,12 +330,22 @@ export async function readSnapshot(dir: string, sink: SyncSink, options: ImportO
  * Loads a snapshot folder: reads and validates every row, lets the sink check
  * references, and commits only when nothing is wrong (all-or-nothing).
  */
-export async function importSnapshot(dir: string, sink: SyncSink, options: ImportOptions = {}): Promise<ImportReport> {
+export async function importSnapshot(
+  dir: string,
+  sink: SyncSink,
+  options: ImportOptions = {},
+): Promise<ImportReport> {
   try {
     const read = await readSnapshot(dir, sink, options);
     if (read.totalIssues > 0) {
       sink.abort();
-      return { ok: false, issues: read.issues, totalIssues: read.totalIssues, rows: read.rows, summary: null };
+      return {
+        ok: false,
+        issues: read.issues,
+        totalIssues: read.totalIssues,
+        rows: read.rows,
+        summary: null,
+      };
     }
     const refs = sink.validate(options.maxIssues ?? 20);
     if (refs.total > 0) {
@@ -333,23 +363,32 @@ export async function importSnapshot(dir: string, sink: SyncSink, options: Impor
 function pushBatch(sink: SyncSink, file: string, batch: unknown[]): void {
   switch (file) {
     case 'users.csv':
-      return sink.users(batch as never);
+      sink.users(batch as never);
+      return;
     case 'entitlements.csv':
-      return sink.entitlements(batch as never);
+      sink.entitlements(batch as never);
+      return;
     case 'assignments.csv':
-      return sink.assignments(batch as never);
+      sink.assignments(batch as never);
+      return;
     case 'activity.csv':
-      return sink.activity(batch as never);
+      sink.activity(batch as never);
+      return;
     case 'hr_changes.csv':
-      return sink.hrChanges(batch as never);
+      sink.hrChanges(batch as never);
+      return;
     case 'sod_rules.csv':
-      return sink.sodRules(batch as never);
+      sink.sodRules(batch as never);
+      return;
     case 'campaigns.csv':
-      return sink.campaigns(batch as never);
+      sink.campaigns(batch as never);
+      return;
     case 'review_items.csv':
-      return sink.reviewItems(batch as never);
+      sink.reviewItems(batch as never);
+      return;
     case 'decisions.csv':
-      return sink.pastDecisions(batch as never);
+      sink.pastDecisions(batch as never);
+      return;
   }
 }
 

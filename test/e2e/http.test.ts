@@ -156,5 +156,7 @@ describe('attest serve --http (built CLI)', () => {
     expect(audit.map((a) => a.principal)).toEqual(['admin@example.com', 'fay@example.com']);
     expect(audit.every((a) => a.transport === 'http' && typeof a.session_id === 'string')).toBe(true);
     expect(audit[0]!.session_id).not.toBe(audit[1]!.session_id);
+    const everything = runCli(['audit', 'export', '--db', db, '--format', 'csv']).stdout + server.stderr();
+    for (const t of [adminToken, reviewerToken, expiredToken]) expect(everything).not.toContain(t);
   });
 });

@@ -5,6 +5,7 @@ import { createConnectorRegistry } from './connectors/registry.js';
 import { generateDemo } from './demo/generate.js';
 import type { Logger } from './log.js';
 import { createServer } from './server.js';
+import { analyzeCampaigns } from './services/analyze.js';
 import { loadSnapshot } from './services/load.js';
 import { type ConnectorFor, runOutbox } from './services/outbox.js';
 import { Store } from './store/store.js';
@@ -85,6 +86,24 @@ function readTokensFile(path: string): Array<{ token_hash: string } & TokenRecor
     });
 }
 
+/**
+ * When the last item of a campaign is decided, its decisions become training data: refit
+ * the learned model and re-score the other active campaigns with it.
+ */
+export function refitWhenCampaignDone(store: Store, config: Config, logger: Logger): boolean {
+  const done = store
+    .listCampaigns('active')
+    .filter(
+      (c) =>
+        c.counts.total > 0 && c.counts.decided === c.counts.total && !store.getMeta(`refit_after:${c.id}`),
+    );
+  if (done.length === 0) return false;
+  for (const c of done) store.setMeta(`refit_after:${c.id}`, new Date().toISOString());
+  const r = analyzeCampaigns(store, { asOf: analysisDate(config), dormantDays: config.dormantDays });
+  logger.info({ campaigns: done.map((c) => c.id), model: r.model }, 'campaign fully decided: model refitted');
+  return true;
+}
+
 export interface Serving {
   store: Store;
   http: HttpHandle | null;
@@ -120,6 +139,7 @@ export async function serve(
     draining = draining.then(async () => {
       const r = await runOutbox(store, connectorFor);
       if (r.applied + r.failed + r.retry > 0) logger.info(r, 'outbox run');
+      if (r.applied > 0) refitWhenCampaignDone(store, config, logger);
     });
     return draining;
   };

@@ -1,5 +1,5 @@
-import { z } from 'zod';
 import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { AuditLog } from '../../src/store/audit.js';
 import { defineTool } from '../../src/tools/define.js';
 import { type Harness, startServer } from '../helpers/harness.js';
@@ -39,9 +39,17 @@ describe('unexpected failures and secrets', () => {
 
   it('never writes a secret that reaches tool arguments into the audit log', async () => {
     h = await startServer({ deps: { secrets: () => [RAW_SECRET] } });
-    await h.ok('propose_decision', { item_id: 'i8', decision: 'revoke', rationale: `token is ${RAW_SECRET} and ${SECRET}` });
+    await h.ok('propose_decision', {
+      item_id: 'i8',
+      decision: 'revoke',
+      rationale: `token is ${RAW_SECRET} and ${SECRET}`,
+    });
     await h.fail('get_user_activity', { user_id: RAW_SECRET });
-    await h.fail('list_campaign_items', { campaign_id: 'c1', api_token: 'att_abcdefghijklmnopqrstuvwxyz', limit: 0 });
+    await h.fail('list_campaign_items', {
+      campaign_id: 'c1',
+      api_token: 'att_abcdefghijklmnopqrstuvwxyz',
+      limit: 0,
+    });
     const log = JSON.stringify([...new AuditLog(h.store.db).entries()]);
     expect(log).not.toContain(RAW_SECRET);
     expect(log).not.toContain('att_abcdefghijklmnopqrstuvwxyz');

@@ -18,6 +18,8 @@ export interface AnalyzeOptions {
   thresholds?: Partial<AnalysisThresholds>;
   /** Minimum past decisions (and revokes among them) before a learned model is used. */
   minTrainingRows?: number;
+  /** The model is fitted on at most this many past decisions, most recent first (default 100,000). */
+  maxTrainingRows?: number;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -37,6 +39,8 @@ export function trainingRows(
   peers: PeerIndex,
   asOf: Date,
   dormantDays: number,
+  /** Keep at most this many, the most recent first (a bounded fit on very long histories). */
+  limit?: number,
 ): Array<{ features: Record<string, string | null>; label: 0 | 1; key: string }> {
   const rows: Array<{ features: Record<string, string | null>; label: 0 | 1; key: string }> = [];
   const it = store.db
@@ -45,9 +49,9 @@ export function trainingRows(
          u.manager_id, u.location, u.employee_type, u.status, u.attributes, e.app, e.sensitivity, e.privileged, e.type,
          e.attributes AS e_attributes
        FROM past_decisions d JOIN users u ON u.id = d.user_id JOIN entitlements e ON e.id = d.entitlement_id
-       ORDER BY d.id`,
+       ${limit === undefined ? 'ORDER BY d.id' : 'ORDER BY d.decided_at DESC, d.id DESC LIMIT ?'}`,
     )
-    .iterate() as Iterable<Record<string, unknown>>;
+    .iterate(...(limit === undefined ? [] : [limit])) as Iterable<Record<string, unknown>>;
   const lastUseBefore = store.stmt(
     `SELECT max(at) AS at FROM activity_events WHERE user_id = ? AND app = ? AND outcome = 'success' AND at <= ?`,
   );
@@ -113,7 +117,13 @@ export function analyzeCampaigns(store: Store, options: AnalyzeOptions): Analyze
   if (campaignIds.length === 0) return { items, users, bySignal, byRecommendation, model: null };
 
   const peers = new PeerIndex(store.db);
-  const training = trainingRows(store, peers, options.asOf, options.dormantDays);
+  const training = trainingRows(
+    store,
+    peers,
+    options.asOf,
+    options.dormantDays,
+    options.maxTrainingRows ?? 100_000,
+  );
   const revokes = training.filter((r) => r.label === 1).length;
   let model: Model | null = null;
   if (training.length >= (options.minTrainingRows ?? 200) && revokes >= 10 && revokes < training.length) {
@@ -223,7 +233,8 @@ export function analyzeCampaigns(store: Store, options: AnalyzeOptions): Analyze
             t.dormantDays,
           );
           learned = predict(model, f);
-          factors = explainTopFactors(model, f, 2);
+          // The factors only reach the rationale when history matters for the decision.
+          if (learned >= t.learnedEscalateThreshold) factors = explainTopFactors(model, f, 2);
           evidence.push({
             kind: 'learned_revoke_probability',
             value: Math.round(learned * 1000) / 1000,

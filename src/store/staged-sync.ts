@@ -24,6 +24,7 @@ import type { Db } from './db.js';
 export class StagedSync implements SyncSink {
   private readonly now: string;
   private readonly ins: Record<string, ReturnType<Db['prepare']>> = {};
+  private readonly order: Record<string, string[]> = {};
   private closed = false;
 
   constructor(
@@ -34,41 +35,46 @@ export class StagedSync implements SyncSink {
     this.now = now.toISOString();
     db.exec(STAGE_DDL);
     for (const t of STAGE_TABLES) db.exec(`DELETE FROM temp.${t}`);
-    this.ins.users = db.prepare(
-      `INSERT INTO temp.stage_users VALUES (@id, @external_id, @email, @name, @department, @title, @manager_id, @location,
-        @status, @employee_type, @hired_at, @terminated_at, @contract_end, @last_sign_in, @attributes, @file, @line)`,
-    );
-    this.ins.entitlements = db.prepare(
-      `INSERT INTO temp.stage_entitlements VALUES (@id, @external_id, @name, @type, @app, @privileged, @sensitivity,
-        @owner_id, @description, @attributes, @file, @line)`,
-    );
-    this.ins.assignments = db.prepare(
-      'INSERT INTO temp.stage_assignments VALUES (@user_id, @entitlement_id, @granted_at, @source, @file, @line)',
-    );
-    this.ins.activity = db.prepare(
-      'INSERT INTO temp.stage_activity VALUES (@user_id, @app, @at, @outcome, @file, @line)',
-    );
-    this.ins.hr = db.prepare(
-      'INSERT INTO temp.stage_hr VALUES (@user_id, @field, @from_value, @to_value, @at, @file, @line)',
-    );
-    this.ins.sod = db.prepare(
-      'INSERT INTO temp.stage_sod VALUES (@id, @external_id, @name, @severity, @file, @line)',
-    );
-    this.ins.sodSide = db.prepare(
-      'INSERT INTO temp.stage_sod_sides VALUES (@rule_id, @side, @entitlement_id, @file, @line)',
-    );
-    this.ins.campaigns = db.prepare(
-      `INSERT INTO temp.stage_campaigns VALUES (@id, @external_id, @name, @status, @created_at, @due_at, @attributes,
-        @file, @line)`,
-    );
-    this.ins.items = db.prepare(
-      `INSERT INTO temp.stage_items VALUES (@id, @external_id, @campaign_id, @user_id, @entitlement_id, @reviewer_id,
-        @decided, @decided_by, @decided_at, @file, @line)`,
-    );
-    this.ins.decisions = db.prepare(
-      `INSERT INTO temp.stage_decisions VALUES (@user_id, @entitlement_id, @decision, @decided_at, @reviewer_id,
-        @campaign_id, @file, @line)`,
-    );
+    const cols: Record<string, [table: string, columns: string[]]> = {
+      users: ['stage_users', USER_STAGE_COLS],
+      entitlements: ['stage_entitlements', ENT_STAGE_COLS],
+      assignments: [
+        'stage_assignments',
+        ['user_id', 'entitlement_id', 'granted_at', 'source', 'file', 'line'],
+      ],
+      activity: ['stage_activity', ['user_id', 'app', 'at', 'outcome', 'file', 'line']],
+      hr: ['stage_hr', ['user_id', 'field', 'from_value', 'to_value', 'at', 'file', 'line']],
+      sod: ['stage_sod', ['id', 'external_id', 'name', 'severity', 'file', 'line']],
+      sodSide: ['stage_sod_sides', ['rule_id', 'side', 'entitlement_id', 'file', 'line']],
+      campaigns: [
+        'stage_campaigns',
+        ['id', 'external_id', 'name', 'status', 'created_at', 'due_at', 'attributes', 'file', 'line'],
+      ],
+      items: [
+        'stage_items',
+        [
+          'id',
+          'external_id',
+          'campaign_id',
+          'user_id',
+          'entitlement_id',
+          'reviewer_id',
+          'decided',
+          'decided_by',
+          'decided_at',
+          'file',
+          'line',
+        ],
+      ],
+      decisions: [
+        'stage_decisions',
+        ['user_id', 'entitlement_id', 'decision', 'decided_at', 'reviewer_id', 'campaign_id', 'file', 'line'],
+      ],
+    };
+    for (const [name, [table, columns]] of Object.entries(cols)) {
+      this.ins[name] = db.prepare(`INSERT INTO temp.${table} VALUES (${columns.map(() => '?').join(', ')})`);
+      this.order[name] = columns;
+    }
   }
 
   private id(ext: string): string {
@@ -79,10 +85,17 @@ export class StagedSync implements SyncSink {
     return ext === null || ext === undefined || ext === '' ? null : this.id(ext);
   }
 
+  /** Inserts staged rows with positional parameters (much faster than named ones for millions of rows). */
   private run(name: string, rows: Array<Record<string, unknown>>): void {
     const s = this.ins[name]!;
+    const cols = this.order[name]!;
+    const n = cols.length;
+    const args: unknown[] = new Array(n);
     this.db.transaction(() => {
-      for (const r of rows) s.run(r);
+      for (const r of rows) {
+        for (let i = 0; i < n; i++) args[i] = r[cols[i]!];
+        s.run(args);
+      }
     })();
   }
 
@@ -180,20 +193,12 @@ export class StagedSync implements SyncSink {
         const file = r.src?.file ?? 'sod_rules';
         const line = r.src?.line ?? 0;
         const id = this.id(r.external_id);
-        this.ins.sod!.run({
-          id,
-          external_id: r.external_id,
-          name: r.name,
-          severity: r.severity ?? 'high',
-          file,
-          line,
-        });
+        this.ins.sod!.run([id, r.external_id, r.name, r.severity ?? 'high', file, line]);
         for (const [side, ids] of [
           ['left', r.left],
           ['right', r.right],
         ] as const) {
-          for (const e of ids)
-            this.ins.sodSide!.run({ rule_id: id, side, entitlement_id: this.id(e), file, line });
+          for (const e of ids) this.ins.sodSide!.run([id, side, this.id(e), file, line]);
         }
       }
     })();
@@ -390,6 +395,7 @@ export class StagedSync implements SyncSink {
         counts.assignments = run(`
           INSERT INTO assignments (user_id, entitlement_id, platform, granted_at, source, updated_at)
           SELECT user_id, entitlement_id, @platform, granted_at, source, @now FROM temp.stage_assignments WHERE true
+          ORDER BY user_id, entitlement_id
           ON CONFLICT (user_id, entitlement_id) DO UPDATE SET granted_at = coalesce(excluded.granted_at, assignments.granted_at),
             source = excluded.source, updated_at = excluded.updated_at
           WHERE ${changed('assignments', ['source'])} OR (excluded.granted_at IS NOT NULL AND excluded.granted_at IS NOT assignments.granted_at)`);
@@ -401,7 +407,7 @@ export class StagedSync implements SyncSink {
         }
         counts.activity_events = run(`
           INSERT OR IGNORE INTO activity_events (user_id, app, at, outcome, platform)
-          SELECT user_id, app, at, outcome, @platform FROM temp.stage_activity`);
+          SELECT user_id, app, at, outcome, @platform FROM temp.stage_activity ORDER BY user_id, app, at`);
         // Keep the per user x app rollup in step for every pair this sync touched.
         run(`
           INSERT OR REPLACE INTO activity_rollup (user_id, app, first_used, last_used, sign_ins, failed, last_failed)
@@ -472,6 +478,40 @@ function extOf(id: string | null, platform: Platform): string {
   const prefix = `${platform}:`;
   return platform !== 'snapshot' && id.startsWith(prefix) ? id.slice(prefix.length) : id;
 }
+
+const USER_STAGE_COLS = [
+  'id',
+  'external_id',
+  'email',
+  'name',
+  'department',
+  'title',
+  'manager_id',
+  'location',
+  'status',
+  'employee_type',
+  'hired_at',
+  'terminated_at',
+  'contract_end',
+  'last_sign_in',
+  'attributes',
+  'file',
+  'line',
+];
+const ENT_STAGE_COLS = [
+  'id',
+  'external_id',
+  'name',
+  'type',
+  'app',
+  'privileged',
+  'sensitivity',
+  'owner_id',
+  'description',
+  'attributes',
+  'file',
+  'line',
+];
 
 const FILE_ORDER = [
   'users',

@@ -14,29 +14,38 @@ export interface PeerKind {
  */
 export class PeerIndex {
   readonly kinds: PeerKind[];
-  private readonly cohort = new Map<string, number>();
-  private readonly holders = new Map<string, number>();
+  /** kind → value → cohort size. */
+  private readonly cohort = new Map<string, Map<string, number>>();
+  /** kind → value → entitlement → holders. */
+  private readonly holders = new Map<string, Map<string, Map<string, number>>>();
   /** Department holding most of each entitlement (its "home" department). */
   readonly homeDepartment = new Map<string, { department: string; share: number }>();
 
   constructor(db: Db) {
     this.kinds = peerKinds(db);
     for (const k of this.kinds) {
+      const sizes = new Map<string, number>();
       for (const r of db
         .prepare(
           `SELECT ${k.expr} AS v, count(*) AS n FROM users u WHERE u.status = 'active' AND v IS NOT NULL GROUP BY v`,
         )
         .iterate() as Iterable<{ v: string; n: number }>) {
-        this.cohort.set(`${k.kind}\u0000${r.v}`, r.n);
+        sizes.set(String(r.v), r.n);
       }
+      this.cohort.set(k.kind, sizes);
+      const held = new Map<string, Map<string, number>>();
       for (const r of db
         .prepare(
           `SELECT ${k.expr} AS v, a.entitlement_id AS e, count(*) AS n FROM assignments a JOIN users u ON u.id = a.user_id
            WHERE u.status = 'active' AND v IS NOT NULL GROUP BY v, a.entitlement_id`,
         )
         .iterate() as Iterable<{ v: string; e: string; n: number }>) {
-        this.holders.set(`${k.kind}\u0000${r.v}\u0000${r.e}`, r.n);
+        const v = String(r.v);
+        let m = held.get(v);
+        if (!m) held.set(v, (m = new Map()));
+        m.set(r.e, r.n);
       }
+      this.holders.set(k.kind, held);
     }
     const totals = new Map<string, number>();
     for (const r of db
@@ -63,9 +72,8 @@ export class PeerIndex {
     const out: Array<{ kind: string; value: string; peers: number; holders: number }> = [];
     for (const [kind, value] of values) {
       if (value === null || value === '') continue;
-      const n = (this.cohort.get(`${kind}\u0000${value}`) ?? 0) - self;
-      const h =
-        (this.holders.get(`${kind}\u0000${value}\u0000${entitlementId}`) ?? 0) - (userHolds ? self : 0);
+      const n = (this.cohort.get(kind)?.get(value) ?? 0) - self;
+      const h = (this.holders.get(kind)?.get(value)?.get(entitlementId) ?? 0) - (userHolds ? self : 0);
       out.push({ kind, value, peers: Math.max(0, n), holders: Math.max(0, h) });
     }
     return out;

@@ -41,8 +41,8 @@ export class PeerIndex {
         )
         .iterate() as Iterable<{ v: string; e: string; n: number }>) {
         const v = String(r.v);
-        let m = held.get(v);
-        if (!m) held.set(v, (m = new Map()));
+        const m = held.get(v) ?? new Map<string, number>();
+        if (m.size === 0) held.set(v, m);
         m.set(r.e, r.n);
       }
       this.holders.set(k.kind, held);

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Config } from './config.js';
+import { OktaConnector } from './connectors/okta/connector.js';
 import { createConnectorRegistry } from './connectors/registry.js';
 import { generateDemo } from './demo/generate.js';
 import type { Logger } from './log.js';
@@ -8,6 +9,7 @@ import { createServer } from './server.js';
 import { analyzeCampaigns } from './services/analyze.js';
 import { loadSnapshot } from './services/load.js';
 import { type ConnectorFor, runOutbox } from './services/outbox.js';
+import { runSync } from './services/sync.js';
 import { Store } from './store/store.js';
 import { type TokenRecord, TokenStore } from './store/tokens.js';
 import type { Principal } from './tools/define.js';
@@ -22,6 +24,18 @@ export function principalFor(config: Config, id: string, tokenRole?: 'admin' | '
     role: entry?.role ?? tokenRole ?? 'admin',
     reviewer_ids: entry?.reviewer_ids ?? [],
   };
+}
+
+/** Secret values the process holds (platform credentials), redacted wherever they might appear. */
+export function secretsFromEnv(env: Record<string, string | undefined>): string[] {
+  const names = [
+    'OKTA_API_TOKEN',
+    'OKTA_PRIVATE_KEY',
+    'AZURE_CLIENT_SECRET',
+    'PING_CLIENT_SECRET',
+    'ATTEST_TOKEN',
+  ];
+  return names.map((n) => env[n]?.trim()).filter((v): v is string => v !== undefined && v.length >= 6);
 }
 
 export function demoDir(config: Config): string {
@@ -104,6 +118,41 @@ export function refitWhenCampaignDone(store: Store, config: Config, logger: Logg
   return true;
 }
 
+/** `serve --sync N`: pull Okta every N minutes; a failed sync is logged and the store keeps the last good one. */
+function scheduleSync(
+  store: Store,
+  config: Config,
+  logger: Logger,
+  applyOutbox: () => Promise<void>,
+): () => void {
+  if (config.syncIntervalMinutes <= 0) return () => {};
+  const connector = OktaConnector.fromEnv(process.env, {
+    log: (level, message, data) => logger[level](data ?? {}, message),
+  });
+  let running = false;
+  const tick = async () => {
+    if (running) return;
+    running = true;
+    try {
+      const r = await runSync(store, connector, { now: new Date(), dormantDays: config.dormantDays });
+      logger.info({ counts: r.summary.counts, requests: r.requests, ms: r.durationMs }, 'okta sync done');
+      for (const w of r.warnings) logger.warn(w);
+      await applyOutbox();
+    } catch (e) {
+      logger.error(
+        { err: e instanceof Error ? e.message : String(e) },
+        'okta sync failed; keeping the last good sync',
+      );
+    } finally {
+      running = false;
+    }
+  };
+  void tick();
+  const timer = setInterval(() => void tick(), config.syncIntervalMinutes * 60_000);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 export interface Serving {
   store: Store;
   http: HttpHandle | null;
@@ -133,6 +182,7 @@ export async function serve(
     );
   }
   const connectorFor: ConnectorFor = options.connectorFor ?? createConnectorRegistry(process.env);
+  const secrets = secretsFromEnv(process.env);
   // One worker at a time drains the outbox; a restart finishes whatever a killed run left.
   let draining: Promise<void> = Promise.resolve();
   const applyOutbox = () => {
@@ -144,6 +194,7 @@ export async function serve(
     return draining;
   };
   await applyOutbox();
+  const stopSync = scheduleSync(store, config, logger, applyOutbox);
   if (config.httpPort === undefined) {
     const principal = principalFor(config, config.principal);
     const server = createServer({
@@ -154,8 +205,12 @@ export async function serve(
       transport: 'stdio',
       extraTools: options.extraTools,
       applyOutbox,
+      secrets: () => secrets,
     });
-    const done = serveStdio(server).finally(() => store.close());
+    const done = serveStdio(server).finally(() => {
+      stopSync();
+      store.close();
+    });
     return { store, http: null, done, close: async () => server.close() };
   }
 
@@ -192,6 +247,7 @@ export async function serve(
         sessionId,
         extraTools: options.extraTools,
         applyOutbox,
+        secrets: () => secrets,
       }),
   });
   let stop!: () => void;
@@ -203,6 +259,7 @@ export async function serve(
     http,
     done,
     close: async () => {
+      stopSync();
       await http.close();
       store.close();
       stop();

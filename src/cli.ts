@@ -8,19 +8,38 @@ import { stringify } from 'csv-stringify/sync';
 import { formatShadowTable } from './analysis/shadow.js';
 import { analysisDate, buildDemo, serve } from './app.js';
 import { type Config, ConfigError, resolveConfig } from './config.js';
+import { OktaConnector } from './connectors/okta/connector.js';
 import { createConnectorRegistry } from './connectors/registry.js';
+import { ConnectorError, type IdentityConnector } from './connectors/types.js';
 import { createLogger } from './log.js';
 import { analyzeCampaigns } from './services/analyze.js';
 import { answerConfirmation } from './services/decisions.js';
 import { loadSnapshot } from './services/load.js';
 import { runOutbox } from './services/outbox.js';
 import { runShadow, ShadowInputError } from './services/shadow.js';
+import { runSync } from './services/sync.js';
 import { AuditLog } from './store/audit.js';
 import { DecisionsRepo } from './store/decisions.js';
 import { Store } from './store/store.js';
 import { TokenStore } from './store/tokens.js';
 
 /** Output of the CLI itself (never used while serving stdio). */
+/** The connector `attest sync PLATFORM` pulls from; configuration errors name the variable at fault. */
+function connectorForSync(platform: string): IdentityConnector {
+  if (platform === 'okta') {
+    try {
+      return OktaConnector.fromEnv(process.env);
+    } catch (e) {
+      if (e instanceof ConnectorError) throw new ConfigError(`okta: ${e.message}`);
+      throw e;
+    }
+  }
+  if (platform === 'entra' || platform === 'ping') {
+    throw new ConfigError(`${platform}: not supported yet; use a CSV snapshot (attest import) meanwhile`);
+  }
+  throw new ConfigError(`unknown platform "${platform}"; expected okta, entra or ping`);
+}
+
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const err = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -193,6 +212,11 @@ export function buildCli(): Command {
       '--print-token',
       'HTTP: create a token for the principal and print it with the endpoint and client snippets',
     )
+    .option(
+      '--sync <minutes>',
+      'refresh from Okta (OKTA_* variables) every this many minutes',
+      intArg('--sync', 1, 24 * 60),
+    )
     .option('--insecure-no-auth', 'HTTP on loopback without bearer tokens (conformance testing only)')
     .action(
       async (
@@ -205,6 +229,7 @@ export function buildCli(): Command {
           principal?: string;
           printToken?: boolean;
           insecureNoAuth?: boolean;
+          sync?: number;
         },
       ) => {
         const config = configFrom({
@@ -216,6 +241,7 @@ export function buildCli(): Command {
           demoUsers: opts.demoUsers,
           readOnly: opts.readOnly,
           principal: opts.principal,
+          syncIntervalMinutes: opts.sync,
         });
         const logger = createLogger(config.logLevel);
         const serving = await serve(config, logger, { insecureNoAuth: opts.insecureNoAuth });
@@ -273,6 +299,45 @@ export function buildCli(): Command {
         await serving.done;
       },
     );
+
+  program
+    .command('sync')
+    .description('Pull a platform into the store (okta); credentials come from the environment')
+    .argument('<platform>', 'okta (entra and ping are not supported yet)')
+    .addOption(dbOption())
+    .addOption(configOption())
+    .option('--full', 'ignore the saved state and read everything again')
+    .action(async (platform: string, opts: Common & { full?: boolean }) => {
+      const config = configFrom({ db: opts.db, config: opts.config });
+      const connector = connectorForSync(platform);
+      const logger = createLogger(config.logLevel);
+      const store = Store.open(config.db);
+      const bar = progressBar(`sync ${platform}`);
+      try {
+        const r = await runSync(store, connector, {
+          now: new Date(),
+          dormantDays: config.dormantDays,
+          full: opts.full,
+          onProgress: (e) => bar.update(e.done, e.total ?? Math.max(e.done, 1), e.phase),
+        });
+        bar.done();
+        for (const w of r.warnings) logger.warn({ platform }, w);
+        out(
+          `Synced ${platform} in ${(r.durationMs / 1000).toFixed(1)}s with ${r.requests} requests: ${JSON.stringify(r.summary.counts)}` +
+            (Object.keys(r.summary.removed).length > 0
+              ? `; removed ${JSON.stringify(r.summary.removed)}`
+              : ''),
+        );
+      } catch (e) {
+        bar.done();
+        err(
+          `attest sync ${platform}: ${e instanceof Error ? e.message : String(e)}. The store keeps the last good sync.`,
+        );
+        process.exitCode = 1;
+      } finally {
+        store.close();
+      }
+    });
 
   program
     .command('shadow')

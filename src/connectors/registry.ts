@@ -1,4 +1,5 @@
 import type { Platform } from '../domain/index.js';
+import { OktaConnector } from './okta/connector.js';
 import { SnapshotConnector } from './snapshot/connector.js';
 import type { IdentityConnector } from './types.js';
 
@@ -15,9 +16,17 @@ export function createConnectorRegistry(
   const cache = new Map<Platform, IdentityConnector | null>();
   return (platform) => {
     if (!cache.has(platform)) {
-      const make = factories[platform];
-      cache.set(platform, platform === 'snapshot' && !make ? new SnapshotConnector() : (make?.(env) ?? null));
+      const make = factories[platform] ?? defaultFactories[platform];
+      cache.set(platform, make?.(env) ?? null);
     }
     return cache.get(platform) ?? null;
   };
 }
+
+const defaultFactories: Partial<
+  Record<Platform, (env: Record<string, string | undefined>) => IdentityConnector | null>
+> = {
+  snapshot: () => new SnapshotConnector(),
+  // Okta decisions are applied only when the org is configured; otherwise they wait in the outbox.
+  okta: (env) => (env.OKTA_ORG_URL ? OktaConnector.fromEnv(env) : null),
+};

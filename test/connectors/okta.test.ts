@@ -125,10 +125,16 @@ describe('Okta connector against the emulator', () => {
 
   it('maps users, entitlements, sign-ins and reviews to the store model', async () => {
     const { emu, store, sync } = await setup();
-    await sync();
     const org = emu.org;
-    const depro = org.users.find((u) => u.status === 'DEPROVISIONED');
-    if (depro) expect(store.getUser(`okta:${depro.id}`)?.status).toBe('deprovisioned');
+    const depro = org.users[7]!;
+    depro.status = 'DEPROVISIONED';
+    const active = (r: (typeof org.reviews)[number]) =>
+      org.campaigns.find((c) => c.id === r.campaignId)?.status === 'ACTIVE';
+    const decided = org.reviews.find(active)!;
+    decided.decision = 'REVOKE';
+    decided.decided = new Date().toISOString();
+    await sync();
+    expect(store.getUser(`okta:${depro.id}`)?.status).toBe('deprovisioned');
     const withManager = org.users.find((u) => u.profile.managerId)!;
     const user = store.getUser(`okta:${withManager.id}`)!;
     expect(user).toMatchObject({
@@ -164,16 +170,10 @@ describe('Okta connector against the emulator', () => {
       sso.target[0]!.displayName,
     );
     expect(usage[0]?.sign_ins).toBeGreaterThan(0);
-    const decided = org.reviews.find(
-      (r) =>
-        r.decision !== 'UNREVIEWED' && org.campaigns.find((c) => c.id === r.campaignId)?.status === 'ACTIVE',
-    );
-    if (decided) {
-      const row = store.db
-        .prepare("SELECT status FROM review_items WHERE external_id = ? AND platform = 'okta'")
-        .get(decided.id);
-      expect(row).toEqual({ status: 'decided' });
-    }
+    const row = store.db
+      .prepare("SELECT status FROM review_items WHERE external_id = ? AND platform = 'okta'")
+      .get(decided.id);
+    expect(row).toEqual({ status: 'decided' });
     expect(store.listCampaigns('closed')).toHaveLength(1);
     expect(store.counts().past_decisions).toBeGreaterThan(0);
   });

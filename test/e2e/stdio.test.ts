@@ -54,6 +54,36 @@ describe('attest serve over stdio (built CLI)', () => {
     );
   });
 
+  it('keeps platform secrets from the environment out of the audit log and the logs', async () => {
+    const token = '00Zz9SecretOktaToken1234567890abcdef';
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [CLI, 'serve', '--db', db],
+      env: {
+        ...BASE_ENV,
+        ATTEST_LOG_LEVEL: 'debug',
+        OKTA_ORG_URL: 'http://127.0.0.1:9',
+        OKTA_API_TOKEN: token,
+      },
+      stderr: 'pipe',
+    });
+    let stderr = '';
+    transport.stderr?.on('data', (d) => {
+      stderr += String(d);
+    });
+    const client = new Client({ name: 'e2e-secrets', version: '1' });
+    await client.connect(transport);
+    await client.callTool({ name: 'get_user_activity', arguments: { user_id: token } });
+    await client.callTool({
+      name: 'propose_decision',
+      arguments: { item_id: 'i1', decision: 'approve', rationale: `see ${token}` },
+    });
+    await client.close();
+    const exported = runCli(['audit', 'export', '--db', db, '--format', 'csv']).stdout;
+    expect(exported).toContain('[REDACTED]');
+    expect(exported + stderr).not.toContain(token);
+  });
+
   it('says on stderr how to load data when the store is empty', async () => {
     const empty = join(tmp.dir, 'empty.db');
     const transport = new StdioClientTransport({

@@ -969,11 +969,13 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
       if (method === 'POST' && url.pathname === '/oauth2/v1/token') return tokenEndpoint(body, send);
 
       const route = ROUTES.find((r) => r.method === method && r.re.test(url.pathname));
-      let scopes: string[] | null = null;
-      if (authHeader === `SSWS ${token}`) scopes = null;
-      else if (entry.auth === 'Bearer' && issued.has(authHeader.replace(/^(Bearer|DPoP) /, ''))) {
-        scopes = issued.get(authHeader.replace(/^(Bearer|DPoP) /, ''))!;
-      } else return fail(401, 'E0000011', 'Invalid token provided');
+      const ssws = authHeader === `SSWS ${token}`;
+      const bearer = authHeader.replace(/^(Bearer|DPoP) /, '');
+      if (!ssws && !(entry.auth === 'Bearer' && issued.has(bearer))) {
+        return fail(401, 'E0000011', 'Invalid token provided');
+      }
+      // SSWS tokens act as a super admin; access tokens carry the scopes granted at the token endpoint.
+      const scopes = ssws ? null : issued.get(bearer)!;
       if (!route) return fail(404, 'E0000022', 'The endpoint does not support the provided HTTP method');
       if (url.pathname.startsWith('/governance/') && governance !== 'enabled') {
         return governance === 'forbidden'
@@ -1015,12 +1017,9 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
     if (claims.aud !== `${origin}/oauth2/v1/token`) return oauthError('invalid_client', 'audience');
     if (typeof claims.exp !== 'number' || claims.exp * 1000 < Date.now())
       return oauthError('invalid_client', 'expired');
-    const ok = verify(
-      header.alg?.startsWith('ES') ? 'sha256' : 'sha256',
-      Buffer.from(`${h}.${p}`),
-      header.alg?.startsWith('ES') ? { key: client.key, dsaEncoding: 'ieee-p1363' } : client.key,
-      Buffer.from(s, 'base64url'),
-    );
+    // RS256 only: the SDK signs its assertions with RSA keys.
+    if (header.alg !== 'RS256') return oauthError('invalid_client', 'unsupported algorithm');
+    const ok = verify('sha256', Buffer.from(`${h}.${p}`), client.key, Buffer.from(s, 'base64url'));
     if (!ok) return oauthError('invalid_client', 'signature');
     const scopes = (form.get('scope') ?? '').split(' ').filter(Boolean);
     const refused = scopes.filter((x) => !client.grantedScopes.includes(x));

@@ -93,12 +93,20 @@ function resultsFrom(
     const o = outbox.get(id);
     if (o) {
       const s = o.status === 'done' ? 'applied' : o.status === 'failed' ? 'failed' : 'pending';
+      const error =
+        o.last_error && s !== 'applied'
+          ? o.last_error
+          : o.remediation_status === 'failed'
+            ? `The decision was recorded, but removing the access failed: ${o.remediation_detail ?? 'unknown error'}. Remove it by hand; it is listed in attest export remediation.`
+            : o.remediation_status === 'manual'
+              ? `The decision was recorded; remove the access by hand (${o.remediation_detail ?? 'no automatic removal'}).`
+              : null;
       return {
         proposal_id: id,
         item_id: p.item_id,
         status: s,
         platform_ref: o.platform_ref,
-        ...(o.last_error && s !== 'applied' ? { error: o.last_error } : {}),
+        ...(error ? { error } : {}),
       };
     }
     return { proposal_id: id, item_id: p.item_id, status };

@@ -414,18 +414,17 @@ export class DecisionsRepo {
     status: string;
     platform_ref: string | null;
     last_error: string | null;
+    remediation_status: string | null;
+    remediation_detail: string | null;
   }> {
     return this.db
       .prepare(
-        'SELECT proposal_id, item_id, status, platform_ref, last_error FROM outbox WHERE proposal_id IN (SELECT value FROM json_each(?)) ORDER BY id',
+        `SELECT o.proposal_id, o.item_id, o.status, o.platform_ref, o.last_error,
+           r.status AS remediation_status, r.detail AS remediation_detail
+         FROM outbox o LEFT JOIN remediations r ON r.item_id = o.item_id
+         WHERE o.proposal_id IN (SELECT value FROM json_each(?)) ORDER BY o.id`,
       )
-      .all(JSON.stringify(proposalIds)) as Array<{
-      proposal_id: string;
-      item_id: string;
-      status: string;
-      platform_ref: string | null;
-      last_error: string | null;
-    }>;
+      .all(JSON.stringify(proposalIds)) as ReturnType<DecisionsRepo['outboxFor']>;
   }
 
   remediations(): Array<Record<string, unknown>> {

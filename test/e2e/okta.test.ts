@@ -1,0 +1,253 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createConnectorRegistry } from '../../src/connectors/registry.js';
+import { createLogger } from '../../src/log.js';
+import { createServer } from '../../src/server.js';
+import { runOutbox } from '../../src/services/outbox.js';
+import { Store } from '../../src/store/store.js';
+import { generateOktaOrg, type OktaEmulator, startOktaEmulator } from '../emulators/okta.js';
+import { tempDir, testConfig } from '../helpers/harness.js';
+import { BASE_ENV, CLI } from './helpers.js';
+
+const tmp = tempDir();
+const now = new Date('2026-11-28T00:00:00.000Z');
+let emu: OktaEmulator;
+let env: Record<string, string>;
+
+/** Runs the built CLI asynchronously (the emulator lives in this process, so no spawnSync). */
+function cli(args: string[], extra: Record<string, string> = {}) {
+  return new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>(
+    (resolve) => {
+      const child = spawn(process.execPath, [CLI, ...args], { env: { ...BASE_ENV, ...env, ...extra } });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => {
+        stdout += String(d);
+      });
+      child.stderr.on('data', (d) => {
+        stderr += String(d);
+      });
+      child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    },
+  );
+}
+
+async function connect(store: Store, elicit: boolean) {
+  const server = createServer({
+    store,
+    config: testConfig({ db: 'x' }),
+    logger: createLogger('silent'),
+    principal: { id: 'analyst@example.com', role: 'admin', reviewer_ids: [] },
+    transport: 'memory',
+    applyOutbox: async () => {
+      await runOutbox(store, createConnectorRegistry(env));
+    },
+  });
+  const client = new Client(
+    { name: 'e2e-okta', version: '1' },
+    { capabilities: elicit ? { elicitation: { form: {} } } : {} },
+  );
+  if (elicit)
+    client.setRequestHandler(ElicitRequestSchema, async () => ({
+      action: 'accept',
+      content: { confirm: true },
+    }));
+  const [a, b] = InMemoryTransport.createLinkedPair();
+  await Promise.all([server.connect(b), client.connect(a)]);
+  const call = async <T>(name: string, args: Record<string, unknown>) => {
+    const r = await client.callTool({ name, arguments: args });
+    if (r.isError) throw new Error(JSON.stringify(r.content));
+    return r.structuredContent as T;
+  };
+  return { client, call };
+}
+
+interface Item {
+  item_id: string;
+  user: { id: string };
+  entitlement: { id: string; type: string };
+}
+
+beforeAll(async () => {
+  emu = await startOktaEmulator({ org: generateOktaOrg({ users: 30, assignments: 160, now, reviews: 40 }) });
+  env = { OKTA_ORG_URL: emu.url, OKTA_API_TOKEN: emu.token };
+});
+afterAll(async () => {
+  await emu?.close();
+  tmp.cleanup();
+});
+
+/** Items whose access a revoke can remove: memberships of Okta-mastered groups (not APP_GROUPs). */
+function groupItems(store: Store, items: Item[]) {
+  return items.filter(
+    (i) => store.getEntitlement(i.entitlement.id)?.attributes.okta_group_type === 'OKTA_GROUP',
+  );
+}
+
+const ext = (id: string) => id.replace(/^okta:/, '');
+
+describe('Okta end to end (built CLI + emulator)', () => {
+  it('syncs, lists through MCP, confirms by elicitation, and the decision and removal reach Okta once', async () => {
+    const db = join(tmp.dir, 'okta.db');
+    const synced = await cli(['sync', 'okta', '--db', db]);
+    expect(synced.code, synced.stderr).toBe(0);
+    expect(synced.stdout).toMatch(/Synced okta in .* with \d+ requests/);
+    expect(synced.stdout + synced.stderr).not.toContain(emu.token);
+
+    const store = Store.open(db);
+    const { client, call } = await connect(store, true);
+    const campaigns = await call<{ campaigns: Array<{ id: string; platform: string }> }>('list_campaigns', {
+      status: 'active',
+    });
+    const campaign = campaigns.campaigns.find((c) => c.platform === 'okta')!;
+    expect(campaign).toBeDefined();
+    const page = await call<{ items: Item[] }>('list_campaign_items', {
+      campaign_id: campaign.id,
+      limit: 500,
+    });
+    const [revoke, approve] = groupItems(store, page.items);
+    expect(revoke && approve).toBeTruthy();
+    const user = ext(revoke!.user.id);
+    const group = ext(revoke!.entitlement.id);
+    expect(emu.org.isMember(group, user)).toBe(true);
+
+    const p1 = await call<{ proposal_id: string }>('propose_decision', {
+      item_id: revoke!.item_id,
+      decision: 'revoke',
+      rationale: 'Unused for months',
+    });
+    const p2 = await call<{ proposal_id: string }>('propose_decision', {
+      item_id: approve!.item_id,
+      decision: 'approve',
+      rationale: 'Needed',
+    });
+    const r = await call<{ status: string; results: Array<{ status: string; platform_ref?: string }> }>(
+      'submit_decision',
+      {
+        proposal_ids: [p1.proposal_id, p2.proposal_id],
+      },
+    );
+    expect(r.status).toBe('applied');
+    expect(r.results.map((x) => x.status)).toEqual(['applied', 'applied']);
+    const actions = emu.org.reviewActions.filter((a) =>
+      [ext(revoke!.item_id), ext(approve!.item_id)].includes(a.reviewId),
+    );
+    expect(actions.map((a) => a.action).sort()).toEqual(['APPROVE', 'REVOKE']);
+    expect(actions.find((a) => a.action === 'REVOKE')!.note).toMatch(/confirmed by analyst@example.com/);
+    expect(emu.org.isMember(group, user)).toBe(false);
+
+    // Submitting again changes nothing on Okta.
+    const before = emu.requests.length;
+    await call('submit_decision', { proposal_ids: [p1.proposal_id, p2.proposal_id] });
+    expect(emu.requests.slice(before).filter((q) => q.method !== 'GET')).toEqual([]);
+    await client.close();
+    store.close();
+  });
+
+  it('a process killed right after the confirmation applies each decision on Okta exactly once after restart', async () => {
+    const db = join(tmp.dir, 'okta-kill.db');
+    expect((await cli(['sync', 'okta', '--db', db])).code).toBe(0);
+    const store = Store.open(db);
+    const { client, call } = await connect(store, false);
+    const campaign = (
+      await call<{ campaigns: Array<{ id: string; platform: string }> }>('list_campaigns', {})
+    ).campaigns.find((c) => c.platform === 'okta')!;
+    const items = groupItems(
+      store,
+      (await call<{ items: Item[] }>('list_campaign_items', { campaign_id: campaign.id, limit: 500 })).items,
+    ).slice(0, 3);
+    expect(items).toHaveLength(3);
+    const ids: string[] = [];
+    for (const i of items) {
+      ids.push(
+        (
+          await call<{ proposal_id: string }>('propose_decision', {
+            item_id: i.item_id,
+            decision: 'revoke',
+            rationale: 'r',
+          })
+        ).proposal_id,
+      );
+    }
+    const pending = await call<{ status: string; confirmation: { id: string } }>('submit_decision', {
+      proposal_ids: ids,
+    });
+    expect(pending.status).toBe('awaiting_confirmation');
+    await client.close();
+    store.close();
+
+    const killed = await cli(['confirm', pending.confirmation.id, '--db', db, '--as', 'boss@example.com'], {
+      ATTEST_FAULT_KILL: 'after-platform:2',
+    });
+    expect(killed.signal).toBe('SIGKILL');
+    const resumed = await cli(['outbox', '--db', db]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+
+    for (const i of items) {
+      const decisions = emu.org.reviewActions.filter((a) => a.reviewId === ext(i.item_id));
+      expect(decisions).toHaveLength(1);
+      expect(emu.org.isMember(ext(i.entitlement.id), ext(i.user.id))).toBe(false);
+      const removals = emu.requests.filter(
+        (q) =>
+          q.method === 'DELETE' &&
+          q.status === 204 &&
+          q.path === `/api/v1/groups/${ext(i.entitlement.id)}/users/${ext(i.user.id)}`,
+      );
+      expect(removals).toHaveLength(1);
+    }
+    const check = Store.open(db);
+    expect(
+      (check.db.prepare("SELECT count(*) AS n FROM outbox WHERE status = 'done'").get() as { n: number }).n,
+    ).toBe(3);
+    expect(
+      (check.db.prepare('SELECT count(*) AS n FROM item_decisions').get() as { n: number }).n,
+    ).toBeGreaterThanOrEqual(3);
+    check.close();
+  });
+});
+
+describe('Okta remediation that cannot succeed', () => {
+  it('records a 4xx on the item, in the audit log, and shows it to the agent', async () => {
+    const db = join(tmp.dir, 'okta-4xx.db');
+    expect((await cli(['sync', 'okta', '--db', db])).code).toBe(0);
+    const store = Store.open(db);
+    const { client, call } = await connect(store, true);
+    const campaign = (
+      await call<{ campaigns: Array<{ id: string; platform: string }> }>('list_campaigns', {})
+    ).campaigns.find((c) => c.platform === 'okta')!;
+    const items = (
+      await call<{ items: Item[] }>('list_campaign_items', { campaign_id: campaign.id, limit: 500 })
+    ).items;
+    // Okta refuses to change memberships of groups imported from an app (APP_GROUP): a 400 that no retry fixes.
+    const appGroup = groupItems(store, items)[0];
+    expect(appGroup).toBeDefined();
+    const g = emu.org.groups.find((x) => x.id === ext(appGroup!.entitlement.id))!;
+    g.type = 'APP_GROUP';
+    const p = await call<{ proposal_id: string }>('propose_decision', {
+      item_id: appGroup!.item_id,
+      decision: 'revoke',
+      rationale: 'r',
+    });
+    const r = await call<{ results: Array<{ status: string; error?: string }> }>('submit_decision', {
+      proposal_ids: [p.proposal_id],
+    });
+    expect(r.results[0]!.status).toBe('applied');
+    expect(r.results[0]!.error).toMatch(/removing the access failed: .*OKTA_GROUP/);
+    const remediation = store.db
+      .prepare('SELECT status FROM remediations WHERE item_id = ?')
+      .get(appGroup!.item_id);
+    expect(remediation).toEqual({ status: 'failed' });
+    const audit = store.db
+      .prepare("SELECT details FROM audit_log WHERE tool = 'submit_decision' ORDER BY seq DESC LIMIT 1")
+      .get() as {
+      details: string;
+    };
+    expect(audit.details).toMatch(/removing the access failed/);
+    await client.close();
+    store.close();
+  });
+});

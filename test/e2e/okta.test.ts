@@ -251,3 +251,29 @@ describe('Okta remediation that cannot succeed', () => {
     store.close();
   });
 });
+
+describe('attest serve --sync', () => {
+  it('pulls Okta when it starts serving and on its schedule', async () => {
+    const db = join(tmp.dir, 'okta-serve.db');
+    const child = spawn(process.execPath, [CLI, 'serve', '--db', db, '--http', '0', '--sync', '60'], {
+      env: { ...BASE_ENV, ...env, ATTEST_LOG_LEVEL: 'info' },
+    });
+    let stderr = '';
+    const synced = new Promise<void>((resolve, reject) => {
+      child.stderr.on('data', (d) => {
+        stderr += String(d);
+        if (stderr.includes('okta sync done')) resolve();
+        if (stderr.includes('okta sync failed')) reject(new Error(stderr));
+      });
+      child.once('exit', (code) => reject(new Error(`exited ${code}: ${stderr}`)));
+    });
+    await synced;
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    const store = Store.open(db);
+    expect(store.counts().users).toBe(30);
+    expect(store.listCampaigns().some((c) => c.platform === 'okta')).toBe(true);
+    store.close();
+    expect(stderr).not.toContain(emu.token);
+  });
+});

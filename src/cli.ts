@@ -434,7 +434,29 @@ export function buildCli(): Command {
         const store = Store.open(config.db);
         try {
           const by = opts.as ?? process.env.ATTEST_PRINCIPAL ?? userInfo().username;
+          const started = performance.now();
           const r = answerConfirmation(store, id, answer, by, new Date());
+          new AuditLog(store.db).append({
+            at: new Date().toISOString(),
+            principal: by,
+            client_name: 'attest-cli',
+            client_version: '0.1.0',
+            session_id: null,
+            transport: 'cli',
+            tool: `cli:${answer}`,
+            kind: 'write',
+            arguments: { confirmation_id: id },
+            outcome: r.ok ? 'ok' : 'refused',
+            error: r.ok ? null : r.error,
+            duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
+            details: r.ok
+              ? {
+                  requested_by: r.confirmation.principal,
+                  proposal_ids: r.confirmation.proposal_ids,
+                  channel: 'cli',
+                }
+              : null,
+          });
           if (!r.ok) {
             err(`attest ${answer}: ${r.error}.`);
             process.exitCode = 1;

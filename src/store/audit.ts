@@ -26,6 +26,12 @@ export interface StoredAuditEntry extends AuditEntry {
 
 const GENESIS = '0'.repeat(64);
 
+/**
+ * The chain's tail per connection, with the database's data_version when it was read.
+ * Shared by every AuditLog on the connection (one per MCP session), so none holds a stale tail.
+ */
+const tails = new WeakMap<Db, { seq: number; hash: string; version: number }>();
+
 /** Canonical JSON: object keys sorted, so the hash does not depend on insertion order. */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value ?? null);
@@ -85,6 +91,7 @@ function rowToEntry(r: Record<string, unknown>): StoredAuditEntry {
 export class AuditLog {
   private readonly last;
   private readonly insert;
+  private readonly appendTx;
 
   constructor(private readonly db: Db) {
     this.last = db.prepare('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1');
@@ -94,27 +101,36 @@ export class AuditLog {
        VALUES (@seq, @at, @principal, @client_name, @client_version, @session_id, @transport, @tool, @kind, @arguments,
         @outcome, @error, @duration_ms, @details, @prev_hash, @hash)`,
     );
+    this.appendTx = db.transaction((e: AuditEntry) => this.appendEntry(e));
   }
 
   /** Appends an entry in its own immediate transaction; returns its sequence number. */
   append(e: AuditEntry): number {
-    return this.db
-      .transaction(() => {
-        const last = this.last.get() as { seq: number; hash: string } | undefined;
-        const seq = (last?.seq ?? 0) + 1;
-        const prev = last?.hash ?? GENESIS;
-        const hash = entryHash(seq, prev, e);
-        this.insert.run({
-          ...e,
-          seq,
-          arguments: JSON.stringify(e.arguments ?? null),
-          details: e.details === null ? null : JSON.stringify(e.details),
-          prev_hash: prev,
-          hash,
-        });
-        return seq;
-      })
-      .immediate();
+    return this.appendTx.immediate(e);
+  }
+
+  private appendEntry(e: AuditEntry): number {
+    // Inside the write lock: the tail is trusted only if no other connection (e.g. the CLI)
+    // has written since it was read; data_version changes exactly then.
+    const version = this.db.pragma('data_version', { simple: true }) as number;
+    let tail = tails.get(this.db);
+    if (tail === undefined || tail.version !== version) {
+      const last = this.last.get() as { seq: number; hash: string } | undefined;
+      tail = { seq: last?.seq ?? 0, hash: last?.hash ?? GENESIS, version };
+    }
+    const seq = tail.seq + 1;
+    const prev = tail.hash;
+    const hash = entryHash(seq, prev, e);
+    this.insert.run({
+      ...e,
+      seq,
+      arguments: JSON.stringify(e.arguments ?? null),
+      details: e.details === null ? null : JSON.stringify(e.details),
+      prev_hash: prev,
+      hash,
+    });
+    tails.set(this.db, { seq, hash, version });
+    return seq;
   }
 
   /** Checks the whole chain; names the first entry that does not verify. */

@@ -33,6 +33,8 @@ export class StagedSync implements SyncSink {
     now: Date = new Date(),
   ) {
     this.now = now.toISOString();
+    // Staged rows of a large snapshot would otherwise sit in memory (hundreds of MB per million rows).
+    db.pragma('temp_store = FILE');
     db.exec(STAGE_DDL);
     for (const t of STAGE_TABLES) db.exec(`DELETE FROM temp.${t}`);
     const cols: Record<string, [table: string, columns: string[]]> = {
@@ -285,16 +287,20 @@ export class StagedSync implements SyncSink {
       `(${col} IN (SELECT id FROM temp.stage_campaigns) OR ${col} IN (SELECT id FROM main.campaigns))`;
 
     const dup = (table: string, key: string, what: string) => {
-      const where = `rowid NOT IN (SELECT min(rowid) FROM temp.${table} GROUP BY ${key})`;
-      total += (
-        this.db.prepare(`SELECT count(*) AS n FROM temp.${table} WHERE ${where}`).get() as { n: number }
-      ).n;
+      // One grouping pass per key: every occurrence after the first of a duplicated key.
       const rows = this.db
         .prepare(
-          `SELECT file, line, ${key.split(',')[0]} AS v FROM temp.${table} WHERE ${where} ORDER BY line LIMIT ?`,
+          `SELECT s.file, s.line, s.${key.split(',')[0]} AS v FROM temp.${table} s
+           JOIN (SELECT ${key}, min(rowid) AS first FROM temp.${table} GROUP BY ${key} HAVING count(*) > 1) d
+             ON ${key
+               .split(',')
+               .map((k) => `s.${k.trim()} = d.${k.trim()}`)
+               .join(' AND ')} AND s.rowid != d.first
+           ORDER BY s.line`,
         )
-        .all(limit) as Array<{ file: string; line: number; v: string }>;
-      for (const r of rows) {
+        .all() as Array<{ file: string; line: number; v: string }>;
+      total += rows.length;
+      for (const r of rows.slice(0, limit)) {
         issues.push({
           file: r.file,
           line: r.line,

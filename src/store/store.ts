@@ -462,29 +462,43 @@ export class Store {
       where.push('i.risk_score >= @min_risk');
       params.min_risk = q.min_risk;
     }
-    let order: string;
+    // Keyset pages as index range seeks: an OR of two ranges would make SQLite walk the
+    // index from the top of the queue to the cursor, so page k would cost O(k).
+    const base = where.join(' AND ');
+    const select = (extra: string, order: string, limit: number, extraParams: Record<string, unknown>) =>
+      this.stmt(
+        `SELECT i.id, i.risk_score, i.user_id FROM review_items i WHERE ${base}${extra} ORDER BY ${order} LIMIT @limit`,
+      ).all({ ...params, ...extraParams, limit }) as Array<{
+        id: string;
+        risk_score: number;
+        user_id: string;
+      }>;
+    let ids: Array<{ id: string; risk_score: number; user_id: string }>;
     if (q.sort === 'risk') {
-      order = 'i.risk_score DESC, i.id ASC';
+      const order = 'i.risk_score DESC, i.id ASC';
       if (q.after) {
-        where.push('(i.risk_score < @k0 OR (i.risk_score = @k0 AND i.id > @k1))');
-        params.k0 = Number(q.after[0]);
-        params.k1 = String(q.after[1]);
-      }
+        const k = { k0: Number(q.after[0]), k1: String(q.after[1]) };
+        ids = select(' AND i.risk_score = @k0 AND i.id > @k1', 'i.id ASC', q.limit + 1, k);
+        if (ids.length < q.limit + 1)
+          ids = ids.concat(select(' AND i.risk_score < @k0', order, q.limit + 1 - ids.length, k));
+      } else ids = select('', order, q.limit + 1, {});
     } else {
-      order = 'i.user_id ASC, i.id ASC';
-      if (q.after) {
-        where.push('(i.user_id > @k0 OR (i.user_id = @k0 AND i.id > @k1))');
-        params.k0 = String(q.after[0]);
-        params.k1 = String(q.after[1]);
-      }
+      const order = 'i.user_id ASC, i.id ASC';
+      ids = q.after
+        ? select(' AND (i.user_id, i.id) > (@k0, @k1)', order, q.limit + 1, {
+            k0: String(q.after[0]),
+            k1: String(q.after[1]),
+          })
+        : select('', order, q.limit + 1, {});
     }
-    // Page the ids from the covering index first, then join the details for the page only.
-    const ids = this.stmt(
-      `SELECT i.id, i.risk_score, i.user_id FROM review_items i WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT @limit`,
-    ).all(params) as Array<{ id: string; risk_score: number; user_id: string }>;
     const hasMore = ids.length > q.limit;
     const page = ids.slice(0, q.limit);
-    const items = page.map((r) => rowToItem(this.stmt(`${ITEM_SELECT} WHERE i.id = ?`).get(r.id) as Row));
+    // One statement for the page's details, then back into page order.
+    const rows = this.stmt(`${ITEM_SELECT} WHERE i.id IN (SELECT value FROM json_each(?))`).all(
+      JSON.stringify(page.map((r) => r.id)),
+    ) as Row[];
+    const byId = new Map(rows.map((r) => [String(r.item_id), r]));
+    const items = page.map((r) => rowToItem(byId.get(r.id)!));
     const lastRow = page[page.length - 1];
     const last = lastRow
       ? q.sort === 'risk'

@@ -38,7 +38,10 @@ export const listCampaignItems = defineTool({
   output: z.object({
     items: z.array(campaignItemSchema),
     next_cursor: z.string().nullable(),
-    total: z.number().int().describe('Items matching the filters, across all pages'),
+    total: z
+      .number()
+      .int()
+      .describe('Items matching the filters, across all pages (counted when the first page was read)'),
     note: z.string(),
   }),
   handle(args, ctx) {
@@ -73,10 +76,13 @@ export const listCampaignItems = defineTool({
       after = decoded.key;
     }
     const page = ctx.store.campaignItemsPage({ ...filters, sort: args.sort, limit: args.limit, after });
-    const total = ctx.store.countItems(filters);
+    // Counting the whole range costs O(campaign): do it on the first page and carry it in the cursor.
+    const carried = after?.[2];
+    const total = typeof carried === 'number' ? carried : ctx.store.countItems(filters);
     return {
       items: page.items.map(toCampaignItem),
-      next_cursor: page.hasMore && page.last ? ctx.store.cursors.encode(fingerprint, page.last) : null,
+      next_cursor:
+        page.hasMore && page.last ? ctx.store.cursors.encode(fingerprint, [...page.last, total]) : null,
       total,
       note: UNTRUSTED_NOTE,
     };

@@ -1,10 +1,11 @@
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createConnectorRegistry } from '../../src/connectors/registry.js';
 import { answerConfirmation } from '../../src/services/decisions.js';
 import { runOutbox } from '../../src/services/outbox.js';
 import { AuditLog } from '../../src/store/audit.js';
-import type { Store } from '../../src/store/store.js';
-import { type Harness, startServer, tinyStore } from '../helpers/harness.js';
+import { Store } from '../../src/store/store.js';
+import { type Harness, startServer, tempDir, testConfig, tinyStore } from '../helpers/harness.js';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -371,5 +372,43 @@ describe('untrusted text', () => {
     const r = await h.ok<Submit>('submit_decision', { proposal_ids: ids });
     expect(r.status).toBe('awaiting_confirmation');
     expect(snapshot(h.store).decisions).toEqual([]);
+  });
+});
+
+describe('audit chain across sessions and processes', () => {
+  it('stays intact when several sessions and another connection append', async () => {
+    const tmp = tempDir();
+    const path = join(tmp.dir, 'audit.db');
+    const store = await tinyStore(testConfig({ db: path }));
+    const a = await startServer({ store });
+    const b = await startServer({ store });
+    await a.ok('list_campaigns');
+    await b.ok('list_campaigns');
+    // Another connection (as the CLI would be) appends in between.
+    const second = Store.open(path);
+    const other = new AuditLog(second.db);
+    other.append({
+      at: new Date().toISOString(),
+      principal: 'cli',
+      client_name: null,
+      client_version: null,
+      session_id: null,
+      transport: null,
+      tool: 'x',
+      kind: 'read',
+      arguments: {},
+      outcome: 'ok',
+      error: null,
+      duration_ms: 0,
+      details: null,
+    });
+    await a.ok('list_campaigns');
+    await b.ok('list_campaigns');
+    expect(new AuditLog(store.db).verify()).toEqual({ ok: true, entries: 5 });
+    await a.close();
+    await b.close();
+    second.close();
+    store.close();
+    tmp.cleanup();
   });
 });

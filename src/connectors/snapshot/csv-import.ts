@@ -113,6 +113,11 @@ const ISO =
 
 /** Parses an ISO 8601 date or date-time (a bare date is midnight UTC) to canonical UTC, or null. */
 export function parseIsoTime(value: string): string | null {
+  // Fast path: already canonical (what exports and the demo write), checked by a round trip.
+  if (value.length === 24 && value.charCodeAt(23) === 90 /* Z */ && value.charCodeAt(10) === 84 /* T */) {
+    const t = Date.parse(value);
+    if (!Number.isNaN(t) && new Date(t).toISOString() === value) return value;
+  }
   const m = ISO.exec(value.trim());
   if (!m) return null;
   const [, y, mo, d, h, mi] = m;

@@ -279,8 +279,8 @@ export function buildCli(): Command {
                 {
                   mcpServers: {
                     attest: {
-                      command: 'npx',
-                      args: ['attest', 'serve', '--demo', '--db', resolve(config.db)],
+                      command: process.execPath,
+                      args: [fileURLToPath(import.meta.url), 'serve', '--demo', '--db', resolve(config.db)],
                     },
                   },
                 },

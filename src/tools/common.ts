@@ -38,7 +38,15 @@ export function toCampaignItem(r: ItemRow): CampaignItem {
       sensitivity: r.entitlement.sensitivity,
     },
     risk: { score: r.risk_score, level: r.risk_level, signals: r.signals },
-    recommendation: r.recommendation,
+    // Evidence is listed by explain_item; list pages stay small for the model's context.
+    recommendation:
+      r.recommendation === null
+        ? null
+        : {
+            decision: r.recommendation.decision,
+            confidence: r.recommendation.confidence,
+            rationale: r.recommendation.rationale,
+          },
     proposal: r.proposal,
     decision: r.decision,
   };

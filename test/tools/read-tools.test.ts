@@ -260,3 +260,23 @@ describe('check_sod', () => {
     expect(await h.fail('check_sod', args)).toMatch(expected);
   });
 });
+
+describe('explain_item', () => {
+  it('returns the evidence that list pages leave out', async () => {
+    h = await startServer();
+    const page = await h.ok<{
+      items: Array<{ item_id: string; recommendation: Record<string, unknown> | null }>;
+    }>('list_campaign_items', { campaign_id: 'c1', limit: 500 });
+    const listed = page.items.find((i) => i.item_id === 'i3')!;
+    expect(listed.recommendation).not.toHaveProperty('evidence');
+    const r = await h.ok<{
+      item: { recommendation: { decision: string; rationale: string } };
+      evidence: Array<{ kind: string; source: string; value: unknown }>;
+    }>('explain_item', { item_id: 'i3' });
+    expect(r.item.recommendation.decision).toBe('revoke');
+    expect(r.evidence).toContainEqual(
+      expect.objectContaining({ kind: 'last_use', source: 'activity', value: '2026-05-01T09:00:00.000Z' }),
+    );
+    expect(await h.fail('explain_item', { item_id: 'nope' })).toMatch(/item_id: no review item/);
+  });
+});

@@ -10,7 +10,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { SignalCode } from '../domain/index.js';
+import { type SignalCode, userSnapshotColumns } from '../domain/index.js';
 import { buildCatalog, type Catalog, sensRank } from './catalog.js';
 import { CsvSink, drainAll } from './csv.js';
 import { DecisionHistory, historyCampaigns } from './history.js';
@@ -229,18 +229,7 @@ class Writer {
   async users(): Promise<number> {
     const { c, org } = this;
     const out = this.sink('users.csv', [
-      'id',
-      'email',
-      'name',
-      'department',
-      'title',
-      'manager_id',
-      'location',
-      'status',
-      'employee_type',
-      'hired_at',
-      'terminated_at',
-      'contract_end',
+      ...userSnapshotColumns,
       'cost_center',
       'level',
       'region',

@@ -27,6 +27,34 @@ export type ItemStatus = z.infer<typeof itemStatusSchema>;
 export type DecisionValue = z.infer<typeof decisionValueSchema>;
 export type RiskLevel = z.infer<typeof riskLevelSchema>;
 
+/** The columns of users.csv in the snapshot format, in order; anything else is an extra attribute. */
+export const userSnapshotColumns = [
+  'id',
+  'email',
+  'name',
+  'department',
+  'title',
+  'manager_id',
+  'location',
+  'status',
+  'employee_type',
+  'hired_at',
+  'terminated_at',
+  'contract_end',
+] as const;
+
+/** The columns of entitlements.csv in the snapshot format, in order. */
+export const entitlementSnapshotColumns = [
+  'id',
+  'name',
+  'type',
+  'app',
+  'privileged',
+  'sensitivity',
+  'owner_id',
+  'description',
+] as const;
+
 /** Stable signal codes (see the tool contract). */
 export const signalCodes = [
   'dormant',

@@ -1,4 +1,4 @@
-import type { Platform } from '../domain/index.js';
+import { entitlementSnapshotColumns, type Platform, userSnapshotColumns } from '../domain/index.js';
 import {
   type ActivityRecord,
   type AssignmentRecord,
@@ -485,20 +485,11 @@ function extOf(id: string | null, platform: Platform): string {
   return platform !== 'snapshot' && id.startsWith(prefix) ? id.slice(prefix.length) : id;
 }
 
+// In the TEMP tables' column order (see STAGE_DDL): positional inserts depend on it.
 const USER_STAGE_COLS = [
   'id',
   'external_id',
-  'email',
-  'name',
-  'department',
-  'title',
-  'manager_id',
-  'location',
-  'status',
-  'employee_type',
-  'hired_at',
-  'terminated_at',
-  'contract_end',
+  ...userSnapshotColumns.slice(1),
   'last_sign_in',
   'attributes',
   'file',
@@ -507,13 +498,7 @@ const USER_STAGE_COLS = [
 const ENT_STAGE_COLS = [
   'id',
   'external_id',
-  'name',
-  'type',
-  'app',
-  'privileged',
-  'sensitivity',
-  'owner_id',
-  'description',
+  ...entitlementSnapshotColumns.slice(1),
   'attributes',
   'file',
   'line',

@@ -15,6 +15,7 @@ import type {
   SodRule,
   User,
 } from '../domain/index.js';
+import { entitlementSnapshotColumns, userSnapshotColumns } from '../domain/index.js';
 import { CursorCodec } from './cursor.js';
 import { type Db, openDb } from './db.js';
 
@@ -107,37 +108,8 @@ export function rowToEntitlement(r: Row, prefix = ''): Entitlement {
   };
 }
 
-const USER_COLS = [
-  'id',
-  'platform',
-  'external_id',
-  'email',
-  'name',
-  'department',
-  'title',
-  'manager_id',
-  'location',
-  'status',
-  'employee_type',
-  'hired_at',
-  'terminated_at',
-  'contract_end',
-  'last_sign_in',
-  'attributes',
-];
-const ENT_COLS = [
-  'id',
-  'platform',
-  'external_id',
-  'name',
-  'type',
-  'app',
-  'privileged',
-  'sensitivity',
-  'owner_id',
-  'description',
-  'attributes',
-];
+const USER_COLS = ['platform', 'external_id', ...userSnapshotColumns, 'last_sign_in', 'attributes'];
+const ENT_COLS = ['platform', 'external_id', ...entitlementSnapshotColumns, 'attributes'];
 
 const ITEM_SELECT = `
   SELECT i.id AS item_id, i.campaign_id, i.status, i.reviewer_id, i.risk_score, i.risk_level,

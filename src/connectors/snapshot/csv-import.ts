@@ -1,6 +1,7 @@
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'csv-parse';
+import { entitlementSnapshotColumns, userSnapshotColumns } from '../../domain/index.js';
 import type { RecordIssue, SourceRef, SyncSink, SyncSummary } from '../../domain/sync.js';
 
 /** Columns of each snapshot file: required ones and the ones with a fixed meaning. */
@@ -17,27 +18,14 @@ export const snapshotFiles: FileSpec[] = [
   {
     file: 'users.csv',
     required: ['id'],
-    known: [
-      'id',
-      'email',
-      'name',
-      'department',
-      'title',
-      'manager_id',
-      'location',
-      'status',
-      'employee_type',
-      'hired_at',
-      'terminated_at',
-      'contract_end',
-    ],
+    known: [...userSnapshotColumns],
     mandatory: true,
     keepsExtras: true,
   },
   {
     file: 'entitlements.csv',
     required: ['id', 'name'],
-    known: ['id', 'name', 'type', 'app', 'privileged', 'sensitivity', 'owner_id', 'description'],
+    known: [...entitlementSnapshotColumns],
     mandatory: true,
     keepsExtras: true,
   },

@@ -1,12 +1,13 @@
 import { decisionFeatures, entitlementDepartment } from '../analysis/features.js';
-import { explainTopFactors, fitModel, type Model, predict } from '../analysis/model.js';
+import { type Factor, fitModel, type Model, ModelScorer } from '../analysis/model.js';
 import { assessPeers, type PeerAssessment } from '../analysis/peer-groups.js';
 import { recommend } from '../analysis/recommend.js';
 import { findRedundant } from '../analysis/redundancy.js';
 import { riskScore, ruleSignals } from '../analysis/risk.js';
 import { findSodConflicts } from '../analysis/sod.js';
 import { type AnalysisThresholds, defaultThresholds } from '../analysis/thresholds.js';
-import type { Evidence, Signal } from '../domain/index.js';
+import type { Entitlement, Evidence, Signal } from '../domain/index.js';
+import { AnalysisReader } from '../store/analysis-reads.js';
 import { PeerIndex } from '../store/peers.js';
 import type { Store } from '../store/store.js';
 
@@ -32,6 +33,19 @@ export interface AnalyzeResult {
 }
 
 const DAY = 86_400_000;
+/** Users read (and results written) per range query and write transaction. */
+const USER_CHUNK = 1000;
+
+/** Rows of a user-ordered range read, grouped by user id. */
+function groupBy<R extends { user_id: string }>(rows: R[]): Map<string, R[]> {
+  const out = new Map<string, R[]>();
+  for (const r of rows) {
+    const list = out.get(r.user_id);
+    if (list) list.push(r);
+    else out.set(r.user_id, [r]);
+  }
+  return out;
+}
 
 /** Past decisions as training rows for the learned model, with the same features items get. */
 export function trainingRows(
@@ -42,58 +56,58 @@ export function trainingRows(
   /** Keep at most this many, the most recent first (a bounded fit on very long histories). */
   limit?: number,
 ): Array<{ features: Record<string, string | null>; label: 0 | 1; key: string }> {
-  const rows: Array<{ features: Record<string, string | null>; label: 0 | 1; key: string }> = [];
-  const it = store.db
-    .prepare(
-      `SELECT d.decision, d.user_id, d.entitlement_id, d.campaign_id, d.reviewer_id, d.decided_at, u.department, u.title,
-         u.manager_id, u.location, u.employee_type, u.status, u.attributes, e.app, e.sensitivity, e.privileged, e.type,
-         e.attributes AS e_attributes
-       FROM past_decisions d JOIN users u ON u.id = d.user_id JOIN entitlements e ON e.id = d.entitlement_id
-       ${limit === undefined ? 'ORDER BY d.id' : 'ORDER BY d.decided_at DESC, d.id DESC LIMIT ?'}`,
-    )
-    .iterate(...(limit === undefined ? [] : [limit])) as Iterable<Record<string, unknown>>;
+  const reader = new AnalysisReader(store);
+  const decisions = reader.decisions(limit);
+  const ents = reader.entitlements();
+  const rows: Array<{ features: Record<string, string | null>; label: 0 | 1; key: string }> = new Array(
+    decisions.length,
+  );
   const lastUseBefore = store.stmt(
     `SELECT max(at) AS at FROM activity_events WHERE user_id = ? AND app = ? AND outcome = 'success' AND at <= ?`,
   );
   const nowIso = asOf.toISOString();
-  for (const r of it) {
-    const entId = String(r.entitlement_id);
-    const at = (r.decided_at as string | null) ?? nowIso;
-    let idle: number | null | undefined;
-    if (r.app !== null) {
-      const last = (lastUseBefore.get(r.user_id, r.app, at) as { at: string | null }).at;
-      idle = last === null ? null : Math.floor((Date.parse(at) - Date.parse(last)) / DAY);
+  // Decisions grouped by user (users in order of first appearance), so each user is read and
+  // parsed once; the rows keep the decisions' order.
+  const byUser = new Map<string, number[]>();
+  decisions.forEach((d, i) => {
+    const list = byUser.get(d.user_id);
+    if (list) list.push(i);
+    else byUser.set(d.user_id, [i]);
+  });
+  const userIds = [...byUser.keys()];
+  for (let c = 0; c < userIds.length; c += USER_CHUNK) {
+    const chunk = userIds.slice(c, c + USER_CHUNK);
+    const users = new Map(reader.usersByIds(chunk).map((u) => [u.id, u]));
+    for (const userId of chunk) {
+      const user = users.get(userId);
+      for (const i of byUser.get(userId)!) {
+        const r = decisions[i]!;
+        const ent = ents.get(r.entitlement_id);
+        // The decisions query joins users and entitlements, so both exist unless they were
+        // deleted in between; such a decision is left out.
+        if (!user || !ent) continue;
+        const at = r.decided_at ?? nowIso;
+        let idle: number | null | undefined;
+        if (ent.app !== null) {
+          const last = (lastUseBefore.get(r.user_id, ent.app, at) as { at: string | null }).at;
+          idle = last === null ? null : Math.floor((Date.parse(at) - Date.parse(last)) / DAY);
+        }
+        rows[i] = {
+          label: r.decision === 'revoke' ? 1 : 0,
+          key: `${r.user_id}\u0000${r.entitlement_id}`,
+          features: decisionFeatures(
+            user,
+            ent,
+            entitlementDepartment(ent, peers.homeDepartment.get(ent.id)?.department ?? null),
+            r.reviewer_id ?? null,
+            idle,
+            dormantDays,
+          ),
+        };
+      }
     }
-    const entAttrs = JSON.parse(String(r.e_attributes ?? '{}')) as Record<string, string>;
-    rows.push({
-      label: r.decision === 'revoke' ? 1 : 0,
-      key: `${r.user_id}\u0000${entId}`,
-      features: decisionFeatures(
-        {
-          department: (r.department as string | null) ?? null,
-          title: (r.title as string | null) ?? null,
-          manager_id: (r.manager_id as string | null) ?? null,
-          location: (r.location as string | null) ?? null,
-          employee_type: r.employee_type as 'employee',
-          status: r.status as 'active',
-          attributes: JSON.parse(String(r.attributes ?? '{}')) as Record<string, string>,
-        },
-        {
-          id: entId,
-          app: (r.app as string | null) ?? null,
-          sensitivity: r.sensitivity as 'medium',
-          privileged: r.privileged === 1,
-          type: r.type as 'group',
-          attributes: entAttrs,
-        },
-        entitlementDepartment({ attributes: entAttrs }, peers.homeDepartment.get(entId)?.department ?? null),
-        (r.reviewer_id as string | null) ?? null,
-        idle,
-        dormantDays,
-      ),
-    });
   }
-  return rows;
+  return rows.filter((r) => r !== undefined);
 }
 
 /**
@@ -130,158 +144,167 @@ export function analyzeCampaigns(store: Store, options: AnalyzeOptions): Analyze
     model = fitModel(training, { seed: 7 });
   }
 
-  const update = store.stmt(
-    `UPDATE review_items SET risk_score = ?, risk_level = ?, signals = ?, recommendation = ?, analyzed_at = ? WHERE id = ?`,
-  );
-  const itemsOfUser = store.stmt(
-    'SELECT id, entitlement_id, reviewer_id FROM review_items WHERE campaign_id = ? AND user_id = ? ORDER BY id',
-  );
-
+  const scorer = model ? new ModelScorer(model) : null;
+  const reader = new AnalysisReader(store);
+  const ents = reader.entitlements();
+  const asOfIso = options.asOf.toISOString();
+  const asOfMs = options.asOf.getTime();
   for (const campaignId of campaignIds) {
     const userIds = store.campaignUserIds(campaignId);
     const total = userIds.length;
-    let pending: unknown[][] = [];
-    const flush = () => {
-      if (pending.length === 0) return;
-      const batch = pending;
-      pending = [];
-      store.db.transaction(() => {
-        for (const row of batch) update.run(...row);
-      })();
-    };
     let done = 0;
-    for (const userId of userIds) {
-      done++;
-      users++;
-      const user = store.getUser(userId);
-      if (!user) continue;
-      const held = store.heldEntitlements(userId);
-      const heldById = new Map(held.map((h) => [h.id, h]));
-      const lastUse = store.lastUseByApp(userId);
-      const hr = store.hrChanges(userId);
-      const conflicts = rules.length > 0 ? findSodConflicts(userId, rules, heldById.keys()) : [];
-      const redundant = findRedundant(held.map((h) => ({ ...h, entitlement_id: h.id })));
-      const peerValues: Array<[string, string | null]> = peers.kinds.map((k) => {
-        if (k.kind === 'department') return [k.kind, user.department];
-        if (k.kind === 'title') return [k.kind, user.title];
-        if (k.kind === 'manager') return [k.kind, user.manager_id];
-        if (k.kind === 'location') return [k.kind, user.location];
-        return [k.kind, user.attributes[k.kind.slice(5)] ?? null];
-      });
-      for (const row of itemsOfUser.all(campaignId, userId) as Array<{
-        id: string;
-        entitlement_id: string;
-        reviewer_id: string | null;
-      }>) {
-        const holding = heldById.get(row.entitlement_id);
-        const ent = holding ?? store.getEntitlement(row.entitlement_id);
-        if (!ent) continue;
-        const grantedAt = holding?.granted_at ?? null;
-        const lastUsed = ent.app === null ? null : (lastUse.get(ent.app) ?? null);
-        const signals: Signal[] = ruleSignals(
-          {
-            user,
-            entitlement: ent,
-            grantedAt,
-            lastUsed,
-            hrChanges: hr,
-            sodConflicts: conflicts.filter((c) => c.entitlement_ids.includes(ent.id)),
-            asOf: options.asOf,
-          },
-          t,
-        );
-        const stats = peers.statsFor(peerValues, ent.id, user.status === 'active', holding !== undefined);
-        const peer: PeerAssessment | null = stats.length > 0 ? assessPeers(stats, t) : null;
-        if (peer?.outlier) signals.push({ code: 'peer_outlier', detail: `${peer.detail}.` });
-        const red = redundant.get(ent.id);
-        if (red) signals.push({ code: 'redundant', detail: red.detail });
-
-        const evidence: Evidence[] = [];
-        if (ent.app !== null) {
-          evidence.push({ kind: 'last_use', value: lastUsed, source: 'activity', at: lastUsed });
-        }
-        if (grantedAt)
-          evidence.push({ kind: 'granted_at', value: grantedAt, source: 'assignments', at: grantedAt });
-        if (peer?.strongest) {
-          evidence.push({
-            kind: 'peer_prevalence',
-            value: `${peer.strongest.holders}/${peer.strongest.peers} ${peer.strongest.kind}=${peer.strongest.value}`,
-            source: 'peers',
-            at: options.asOf.toISOString(),
-          });
-        }
-        for (const h of hr) {
-          evidence.push({
-            kind: `hr_change:${h.field}`,
-            value: `${h.from ?? ''} -> ${h.to ?? ''}`,
-            source: 'hr_changes',
-            at: h.at,
-          });
-        }
-        const home = entitlementDepartment(ent, peers.homeDepartment.get(ent.id)?.department ?? null);
-        const idleDays =
-          lastUsed === null ? null : Math.floor((options.asOf.getTime() - Date.parse(lastUsed)) / DAY);
-        let learned: number | null = null;
-        let factors: ReturnType<typeof explainTopFactors> | undefined;
-        if (model) {
-          const f = decisionFeatures(
-            user,
-            ent,
-            home,
-            row.reviewer_id,
-            ent.app === null ? undefined : idleDays,
-            t.dormantDays,
+    // Users in id order, USER_CHUNK at a time: one range query per table for the whole chunk,
+    // then one write transaction for the chunk's results (in item id order).
+    for (let c = 0; c < userIds.length; c += USER_CHUNK) {
+      const chunk = userIds.slice(c, c + USER_CHUNK);
+      const lo = chunk[0]!;
+      const hi = chunk[chunk.length - 1]!;
+      const usersById = new Map(reader.users(lo, hi).map((u) => [u.id, u]));
+      const heldOf = groupBy(reader.assignments(lo, hi));
+      const lastUseOf = groupBy(reader.lastUse(lo, hi));
+      const hrOf = groupBy(reader.hrChanges(lo, hi));
+      const itemsOf = groupBy(reader.campaignItems(campaignId, lo, hi));
+      const pending: Parameters<AnalysisReader['writeResults']>[0][number][] = [];
+      for (const userId of chunk) {
+        done++;
+        users++;
+        const user = usersById.get(userId);
+        if (user) {
+          const heldById = new Map<string, { ent: Entitlement; grantedAt: string | null }>();
+          for (const a of heldOf.get(userId) ?? []) {
+            const ent = ents.get(a.entitlement_id);
+            if (ent) heldById.set(ent.id, { ent, grantedAt: a.granted_at });
+          }
+          const lastUse = new Map((lastUseOf.get(userId) ?? []).map((r) => [r.app, r.last_used]));
+          const hr = hrOf.get(userId) ?? [];
+          const conflicts = rules.length > 0 ? findSodConflicts(userId, rules, heldById.keys()) : [];
+          const redundant = findRedundant(
+            [...heldById.values()].map((h) => ({
+              entitlement_id: h.ent.id,
+              app: h.ent.app,
+              privileged: h.ent.privileged,
+              sensitivity: h.ent.sensitivity,
+            })),
           );
-          learned = predict(model, f);
-          // The factors only reach the rationale when history matters for the decision.
-          if (learned >= t.learnedEscalateThreshold) factors = explainTopFactors(model, f, 2);
-          evidence.push({
-            kind: 'learned_revoke_probability',
-            value: Math.round(learned * 1000) / 1000,
-            source: 'decisions',
-            at: null,
+          const peerValues: Array<[string, string | null]> = peers.kinds.map((k) => {
+            if (k.kind === 'department') return [k.kind, user.department];
+            if (k.kind === 'title') return [k.kind, user.title];
+            if (k.kind === 'manager') return [k.kind, user.manager_id];
+            if (k.kind === 'location') return [k.kind, user.location];
+            return [k.kind, user.attributes[k.kind.slice(5)] ?? null];
           });
+          for (const row of itemsOf.get(userId) ?? []) {
+            const holding = heldById.get(row.entitlement_id);
+            const ent = holding?.ent ?? ents.get(row.entitlement_id);
+            if (!ent) continue;
+            const grantedAt = holding?.grantedAt ?? null;
+            const lastUsed = ent.app === null ? null : (lastUse.get(ent.app) ?? null);
+            const signals: Signal[] = ruleSignals(
+              {
+                user,
+                entitlement: ent,
+                grantedAt,
+                lastUsed,
+                hrChanges: hr,
+                sodConflicts: conflicts.filter((c) => c.entitlement_ids.includes(ent.id)),
+                asOf: options.asOf,
+              },
+              t,
+            );
+            const stats = peers.statsFor(peerValues, ent.id, user.status === 'active', holding !== undefined);
+            const peer: PeerAssessment | null = stats.length > 0 ? assessPeers(stats, t) : null;
+            if (peer?.outlier) signals.push({ code: 'peer_outlier', detail: `${peer.detail}.` });
+            const red = redundant.get(ent.id);
+            if (red) signals.push({ code: 'redundant', detail: red.detail });
+
+            const evidence: Evidence[] = [];
+            if (ent.app !== null) {
+              evidence.push({ kind: 'last_use', value: lastUsed, source: 'activity', at: lastUsed });
+            }
+            if (grantedAt)
+              evidence.push({ kind: 'granted_at', value: grantedAt, source: 'assignments', at: grantedAt });
+            if (peer?.strongest) {
+              evidence.push({
+                kind: 'peer_prevalence',
+                value: `${peer.strongest.holders}/${peer.strongest.peers} ${peer.strongest.kind}=${peer.strongest.value}`,
+                source: 'peers',
+                at: asOfIso,
+              });
+            }
+            for (const h of hr) {
+              evidence.push({
+                kind: `hr_change:${h.field}`,
+                value: `${h.from ?? ''} -> ${h.to ?? ''}`,
+                source: 'hr_changes',
+                at: h.at,
+              });
+            }
+            const home = entitlementDepartment(ent, peers.homeDepartment.get(ent.id)?.department ?? null);
+            const idleDays = lastUsed === null ? null : Math.floor((asOfMs - Date.parse(lastUsed)) / DAY);
+            let learned: number | null = null;
+            let factors: Factor[] | undefined;
+            if (scorer) {
+              const f = decisionFeatures(
+                user,
+                ent,
+                home,
+                row.reviewer_id,
+                ent.app === null ? undefined : idleDays,
+                t.dormantDays,
+              );
+              const scored = scorer.score(f);
+              learned = scored.probability;
+              // The factors only reach the rationale when history matters for the decision.
+              if (learned >= t.learnedEscalateThreshold) factors = scored.topFactors(2);
+              evidence.push({
+                kind: 'learned_revoke_probability',
+                value: Math.round(learned * 1000) / 1000,
+                source: 'decisions',
+                at: null,
+              });
+            }
+            const movedAway = hr.some(
+              (h) =>
+                h.field.toLowerCase() === 'department' && home !== null && h.from === home && h.to !== home,
+            );
+            const rec = recommend(
+              {
+                signals,
+                entitlement: ent,
+                user,
+                lastUseDays: idleDays,
+                peer,
+                learnedRevokeProbability: learned,
+                hrMoveAwayFromEntitlementDept: movedAway,
+                learnedFactors: factors,
+                evidence,
+              },
+              t,
+            );
+            const risk = riskScore(signals, ent.sensitivity, ent.privileged);
+            for (const s of signals) bySignal[s.code] = (bySignal[s.code] ?? 0) + 1;
+            byRecommendation[rec.decision] = (byRecommendation[rec.decision] ?? 0) + 1;
+            pending.push({
+              item: row,
+              risk_score: risk.score,
+              risk_level: risk.level,
+              signals: JSON.stringify(signals),
+              recommendation: JSON.stringify({
+                decision: rec.decision,
+                confidence: Math.round(rec.confidence * 1000) / 1000,
+                rationale: rec.rationale,
+                evidence: rec.evidence,
+              }),
+            });
+            items++;
+          }
         }
-        const movedAway = hr.some(
-          (h) => h.field.toLowerCase() === 'department' && home !== null && h.from === home && h.to !== home,
-        );
-        const rec = recommend(
-          {
-            signals,
-            entitlement: ent,
-            user,
-            lastUseDays:
-              lastUsed === null ? null : Math.floor((options.asOf.getTime() - Date.parse(lastUsed)) / DAY),
-            peer,
-            learnedRevokeProbability: learned,
-            hrMoveAwayFromEntitlementDept: movedAway,
-            learnedFactors: factors,
-            evidence,
-          },
-          t,
-        );
-        const risk = riskScore(signals, ent.sensitivity, ent.privileged);
-        for (const s of signals) bySignal[s.code] = (bySignal[s.code] ?? 0) + 1;
-        byRecommendation[rec.decision] = (byRecommendation[rec.decision] ?? 0) + 1;
-        pending.push([
-          risk.score,
-          risk.level,
-          JSON.stringify(signals),
-          JSON.stringify({
-            decision: rec.decision,
-            confidence: Math.round(rec.confidence * 1000) / 1000,
-            rationale: rec.rationale,
-            evidence: rec.evidence,
-          }),
-          now,
-          row.id,
-        ]);
-        items++;
-        if (pending.length >= 2000) flush();
+        if (done % 1000 === 0) options.onProgress?.(done, total);
       }
-      if (done % 1000 === 0) options.onProgress?.(done, total);
+      // Item id order keeps the writes close together in the table and its primary key.
+      pending.sort((a, b) => a.item.rowid - b.item.rowid);
+      reader.writeResults(pending, now);
     }
-    flush();
   }
   return {
     items,

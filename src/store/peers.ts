@@ -8,9 +8,9 @@ export interface PeerKind {
 }
 
 /**
- * Peer counts computed once per analysis pass with GROUP BY in SQLite, so the pass
- * itself needs no per-item queries: cohort sizes per (kind, value) and holders per
- * (kind, value, entitlement), counting active users only.
+ * Peer counts computed once per analysis pass (one scan of the active users and one of the
+ * assignments for every kind at once), so the pass itself needs no per-item queries: cohort
+ * sizes per (kind, value) and holders per (kind, value, entitlement), counting active users only.
  */
 export class PeerIndex {
   readonly kinds: PeerKind[];
@@ -23,42 +23,123 @@ export class PeerIndex {
 
   constructor(db: Db) {
     this.kinds = peerKinds(db);
-    for (const k of this.kinds) {
-      const sizes = new Map<string, number>();
-      for (const r of db
-        .prepare(
-          `SELECT ${k.expr} AS v, count(*) AS n FROM users u WHERE u.status = 'active' AND v IS NOT NULL GROUP BY v`,
-        )
-        .iterate() as Iterable<{ v: string; n: number }>) {
-        sizes.set(String(r.v), r.n);
+    const kinds = this.kinds;
+    const nk = kinds.length;
+
+    // Every active user's value of every kind, computed by the same SQL expressions as a
+    // GROUP BY per kind would use, interned per kind. Values are told apart by SQL type as
+    // GROUP BY does (a JSON number 1 and the text "1" are two groups).
+    const values: Array<Map<string, number>> = kinds.map(() => new Map());
+    const valueText: string[][] = kinds.map(() => []);
+    const valueIsText: boolean[][] = kinds.map(() => []);
+    const cohortN: number[][] = kinds.map(() => []);
+    const userIndex = new Map<string, number>();
+    const codes: number[] = [];
+    const userSql = `SELECT u.id, ${kinds.map((k, i) => `${k.expr} AS v${i}`).join(', ')} FROM users u
+      WHERE u.status = 'active'`;
+    for (const r of db.prepare(userSql).raw().iterate() as Iterable<unknown[]>) {
+      userIndex.set(String(r[0]), codes.length / nk);
+      for (let k = 0; k < nk; k++) {
+        const v = r[k + 1];
+        if (v === null || v === undefined) {
+          codes.push(-1);
+          continue;
+        }
+        const isText = typeof v === 'string';
+        const text = String(v);
+        const tagged = `${isText ? 't' : 'n'}${text}`;
+        let c = values[k]!.get(tagged);
+        if (c === undefined) {
+          c = valueText[k]!.length;
+          values[k]!.set(tagged, c);
+          valueText[k]!.push(text);
+          valueIsText[k]!.push(isText);
+          cohortN[k]!.push(0);
+        }
+        cohortN[k]![c] = cohortN[k]![c]! + 1;
+        codes.push(c);
       }
-      this.cohort.set(k.kind, sizes);
-      const held = new Map<string, Map<string, number>>();
-      for (const r of db
-        .prepare(
-          `SELECT ${k.expr} AS v, a.entitlement_id AS e, count(*) AS n FROM assignments a JOIN users u ON u.id = a.user_id
-           WHERE u.status = 'active' AND v IS NOT NULL GROUP BY v, a.entitlement_id`,
-        )
-        .iterate() as Iterable<{ v: string; e: string; n: number }>) {
-        const v = String(r.v);
-        const m = held.get(v) ?? new Map<string, number>();
-        if (m.size === 0) held.set(v, m);
-        m.set(r.e, r.n);
-      }
-      this.holders.set(k.kind, held);
     }
-    const totals = new Map<string, number>();
+
+    // One scan of the assignments counts holders per (kind, value, entitlement).
+    const entIndex = new Map<string, number>();
+    const entIds: string[] = [];
     for (const r of db
-      .prepare(
-        `SELECT a.entitlement_id AS e, u.department AS d, count(*) AS n FROM assignments a JOIN users u ON u.id = a.user_id
-         WHERE u.status = 'active' AND u.department IS NOT NULL GROUP BY a.entitlement_id, u.department`,
-      )
-      .iterate() as Iterable<{ e: string; d: string; n: number }>) {
-      totals.set(r.e, (totals.get(r.e) ?? 0) + r.n);
-      const best = this.homeDepartment.get(r.e);
-      if (!best || r.n > best.share) this.homeDepartment.set(r.e, { department: r.d, share: r.n });
+      .prepare('SELECT id FROM entitlements ORDER BY id')
+      .pluck()
+      .iterate() as Iterable<string>) {
+      entIndex.set(r, entIds.length);
+      entIds.push(r);
     }
-    for (const [e, best] of this.homeDepartment) best.share = best.share / (totals.get(e) ?? 1);
+    const denseEnts = entIds.length;
+    const counters = kinds.map((_, k) => new HolderCounter(valueText[k]!.length, denseEnts));
+    for (const r of db.prepare('SELECT user_id, entitlement_id FROM assignments').raw().iterate() as Iterable<
+      [string, string]
+    >) {
+      const u = userIndex.get(r[0]);
+      if (u === undefined) continue;
+      let e = entIndex.get(r[1]);
+      if (e === undefined) {
+        e = entIds.length;
+        entIndex.set(r[1], e);
+        entIds.push(r[1]);
+      }
+      const base = u * nk;
+      for (let k = 0; k < nk; k++) {
+        const c = codes[base + k]!;
+        if (c >= 0) counters[k]!.add(c, e);
+      }
+    }
+
+    // The maps, filled as the per-kind GROUP BY results would fill them: numbers before text,
+    // so a text value overwrites a number whose text is the same.
+    for (let k = 0; k < nk; k++) {
+      const kind = kinds[k]!.kind;
+      const order = [...valueText[k]!.keys()].sort(
+        (a, b) => Number(valueIsText[k]![a]) - Number(valueIsText[k]![b]),
+      );
+      const sizes = new Map<string, number>();
+      const held = new Map<string, Map<string, number>>();
+      for (const c of order) {
+        const v = valueText[k]![c]!;
+        sizes.set(v, cohortN[k]![c]!);
+        counters[k]!.forEach(c, (e, n) => {
+          const m = held.get(v) ?? new Map<string, number>();
+          if (m.size === 0) held.set(v, m);
+          m.set(entIds[e]!, n);
+        });
+      }
+      this.cohort.set(kind, sizes);
+      this.holders.set(kind, held);
+    }
+
+    // Home department: the department with most active holders (first in binary order on a tie),
+    // from the department kind's counts.
+    const d = kinds.findIndex((k) => k.kind === 'department' && k.expr === 'u.department');
+    if (d >= 0) {
+      const deps = [...valueText[d]!.keys()].sort((a, b) =>
+        compareUtf8(valueText[d]![a]!, valueText[d]![b]!),
+      );
+      const best = new Int32Array(entIds.length).fill(-1);
+      const bestN = new Float64Array(entIds.length);
+      const totals = new Float64Array(entIds.length);
+      for (const c of deps) {
+        counters[d]!.forEach(c, (e, n) => {
+          totals[e] = totals[e]! + n;
+          if (best[e] === -1 || n > bestN[e]!) {
+            best[e] = c;
+            bestN[e] = n;
+          }
+        });
+      }
+      for (let e = 0; e < entIds.length; e++) {
+        if (best[e] === -1) continue;
+        this.homeDepartment.set(entIds[e]!, {
+          department: valueText[d]![best[e]!]!,
+          share: bestN[e]! / totals[e]!,
+        });
+      }
+    }
   }
 
   /** Peer stats of a user for one entitlement, the user excluded from both counts. */
@@ -78,6 +159,51 @@ export class PeerIndex {
     }
     return out;
   }
+}
+
+/** Holder counts per (value, entitlement) of one kind: dense when small, sparse otherwise. */
+class HolderCounter {
+  private readonly dense: Int32Array | null;
+  private readonly sparse = new Map<number, Map<number, number>>();
+
+  constructor(
+    values: number,
+    private readonly denseEnts: number,
+  ) {
+    this.dense = values * denseEnts <= 4_000_000 ? new Int32Array(values * denseEnts) : null;
+  }
+
+  add(value: number, ent: number): void {
+    if (this.dense !== null && ent < this.denseEnts) {
+      const i = value * this.denseEnts + ent;
+      this.dense[i] = this.dense[i]! + 1;
+      return;
+    }
+    let m = this.sparse.get(value);
+    if (!m) {
+      m = new Map();
+      this.sparse.set(value, m);
+    }
+    m.set(ent, (m.get(ent) ?? 0) + 1);
+  }
+
+  /** Non-zero counts of one value, in entitlement index order. */
+  forEach(value: number, fn: (ent: number, n: number) => void): void {
+    if (this.dense !== null) {
+      const base = value * this.denseEnts;
+      for (let e = 0; e < this.denseEnts; e++) {
+        const n = this.dense[base + e]!;
+        if (n > 0) fn(e, n);
+      }
+    }
+    const m = this.sparse.get(value);
+    if (m) for (const e of [...m.keys()].sort((a, b) => a - b)) fn(e, m.get(e)!);
+  }
+}
+
+/** Orders strings as SQLite's BINARY collation does (UTF-8 bytes). */
+function compareUtf8(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
 /**

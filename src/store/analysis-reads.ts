@@ -1,0 +1,211 @@
+import type { Entitlement, HrChange, User } from '../domain/index.js';
+import { rowToEntitlement, rowToUser, type Store } from './store.js';
+
+/** One review item as the analysis pass needs it. */
+export interface AnalysisItemRow {
+  /** The row's rowid, for a write that needs no primary-key search (check `id` with it). */
+  rowid: number;
+  id: string;
+  user_id: string;
+  entitlement_id: string;
+  reviewer_id: string | null;
+  /** The stored score and level (an update that keeps them leaves the risk indexes alone). */
+  risk_score: number;
+  risk_level: string;
+}
+
+/** One assignment (a user holding an entitlement), without the entitlement's details. */
+export interface AnalysisAssignmentRow {
+  user_id: string;
+  entitlement_id: string;
+  granted_at: string | null;
+}
+
+/** Last successful use of one app by one user (from the activity rollup). */
+export interface AnalysisLastUseRow {
+  user_id: string;
+  app: string;
+  last_used: string | null;
+}
+
+/** A past decision as a training row needs it, before the user and entitlement are looked up. */
+export interface DecisionRow {
+  decision: string;
+  user_id: string;
+  entitlement_id: string;
+  reviewer_id: string | null;
+  decided_at: string | null;
+}
+
+/**
+ * Range reads for the analysis pass: each one returns every row of one table whose user id is
+ * in `[lo, hi]` (inclusive, SQLite's binary order), ordered by user id, so a pass over users
+ * in id order can step through all of them side by side with one query per table and range
+ * instead of several queries per user.
+ */
+export class AnalysisReader {
+  constructor(private readonly store: Store) {}
+
+  /** Every entitlement by id, attributes parsed once. */
+  entitlements(): Map<string, Entitlement> {
+    const out = new Map<string, Entitlement>();
+    for (const r of this.store.stmt('SELECT * FROM entitlements ORDER BY id').all() as Array<
+      Record<string, unknown>
+    >) {
+      const e = rowToEntitlement(r);
+      out.set(e.id, e);
+    }
+    return out;
+  }
+
+  /** Users with ids in `[lo, hi]`, in id order. */
+  users(lo: string, hi: string): User[] {
+    return (
+      this.store.stmt('SELECT * FROM users WHERE id >= ? AND id <= ? ORDER BY id').all(lo, hi) as Array<
+        Record<string, unknown>
+      >
+    ).map((r) => rowToUser(r));
+  }
+
+  /** Users by id (any order), for the given ids only. */
+  usersByIds(ids: readonly string[]): User[] {
+    return (
+      this.store
+        .stmt('SELECT * FROM users WHERE id IN (SELECT value FROM json_each(?))')
+        .all(JSON.stringify(ids)) as Array<Record<string, unknown>>
+    ).map((r) => rowToUser(r));
+  }
+
+  /** Assignments of users in `[lo, hi]`, by user id then entitlement id. */
+  assignments(lo: string, hi: string): AnalysisAssignmentRow[] {
+    return this.store
+      .stmt(
+        `SELECT user_id, entitlement_id, granted_at FROM assignments WHERE user_id >= ? AND user_id <= ?
+         ORDER BY user_id, entitlement_id`,
+      )
+      .all(lo, hi) as AnalysisAssignmentRow[];
+  }
+
+  /** The activity rollup's last use per (user, app) for users in `[lo, hi]`, by user id. */
+  lastUse(lo: string, hi: string): AnalysisLastUseRow[] {
+    return this.store
+      .stmt(
+        `SELECT user_id, app, last_used FROM activity_rollup WHERE user_id >= ? AND user_id <= ?
+         ORDER BY user_id, app`,
+      )
+      .all(lo, hi) as AnalysisLastUseRow[];
+  }
+
+  /** HR changes of users in `[lo, hi]`, by user id, then time and id (as {@link Store.hrChanges}). */
+  hrChanges(lo: string, hi: string): HrChange[] {
+    return (
+      this.store
+        .stmt(
+          `SELECT user_id, field, from_value, to_value, at FROM hr_changes WHERE user_id >= ? AND user_id <= ?
+           ORDER BY user_id, at, id`,
+        )
+        .all(lo, hi) as Array<Record<string, unknown>>
+    ).map((r) => ({
+      user_id: String(r.user_id),
+      field: String(r.field),
+      from: r.from_value === null || r.from_value === undefined ? null : String(r.from_value),
+      to: r.to_value === null || r.to_value === undefined ? null : String(r.to_value),
+      at: String(r.at),
+    }));
+  }
+
+  /** A campaign's items of users in `[lo, hi]`, by user id then item id. */
+  campaignItems(campaignId: string, lo: string, hi: string): AnalysisItemRow[] {
+    return this.store
+      .stmt(
+        `SELECT rowid, id, user_id, entitlement_id, reviewer_id, risk_score, risk_level FROM review_items
+         WHERE campaign_id = ? AND user_id >= ? AND user_id <= ? ORDER BY user_id, id`,
+      )
+      .all(campaignId, lo, hi) as AnalysisItemRow[];
+  }
+
+  /**
+   * Writes analysis results. When an item's score and level are what the row already holds, only
+   * the signals, recommendation and time are written, so the three risk indexes are not touched
+   * (a re-analysis mostly keeps scores). Rows are found by rowid, checked against the item id.
+   */
+  writeResults(
+    results: ReadonlyArray<{
+      item: Pick<AnalysisItemRow, 'rowid' | 'id' | 'risk_score' | 'risk_level'>;
+      risk_score: number;
+      risk_level: string;
+      signals: string;
+      recommendation: string;
+    }>,
+    analyzedAt: string,
+  ): void {
+    const full = this.store.stmt(
+      `UPDATE review_items SET risk_score = ?, risk_level = ?, signals = ?, recommendation = ?, analyzed_at = ?
+       WHERE id = ?`,
+    );
+    const fullByRowid = this.store.stmt(
+      `UPDATE review_items SET risk_score = ?, risk_level = ?, signals = ?, recommendation = ?, analyzed_at = ?
+       WHERE rowid = ? AND id = ?`,
+    );
+    const same = this.store.stmt(
+      `UPDATE review_items SET signals = ?, recommendation = ?, analyzed_at = ?
+       WHERE rowid = ? AND id = ? AND risk_score = ? AND risk_level = ?`,
+    );
+    this.store.db.transaction(() => {
+      for (const r of results) {
+        const { item } = r;
+        const done =
+          r.risk_score === item.risk_score && r.risk_level === item.risk_level
+            ? same.run(
+                r.signals,
+                r.recommendation,
+                analyzedAt,
+                item.rowid,
+                item.id,
+                r.risk_score,
+                r.risk_level,
+              )
+            : fullByRowid.run(
+                r.risk_score,
+                r.risk_level,
+                r.signals,
+                r.recommendation,
+                analyzedAt,
+                item.rowid,
+                item.id,
+              );
+        // The row moved or changed since it was read: fall back to the plain update by id.
+        if (done.changes === 0)
+          full.run(r.risk_score, r.risk_level, r.signals, r.recommendation, analyzedAt, item.id);
+      }
+    })();
+  }
+
+  /**
+   * Past decisions whose user and entitlement exist: all of them in id order, or the `limit`
+   * most recent (decided_at, then id, descending).
+   */
+  decisions(limit?: number): DecisionRow[] {
+    return this.store
+      .stmt(
+        `SELECT d.decision, d.user_id, d.entitlement_id, d.reviewer_id, d.decided_at
+         FROM past_decisions d JOIN users u ON u.id = d.user_id JOIN entitlements e ON e.id = d.entitlement_id
+         ${limit === undefined ? 'ORDER BY d.id' : 'ORDER BY d.decided_at DESC, d.id DESC LIMIT ?'}`,
+      )
+      .all(...(limit === undefined ? [] : [limit])) as DecisionRow[];
+  }
+
+  /**
+   * Times of successful activity of the given users, ordered by user, app and time: each
+   * (user, app) run is ascending, ready for a binary search of "last use at or before".
+   */
+  successTimes(userIds: readonly string[]): Array<{ user_id: string; app: string; at: string }> {
+    return this.store
+      .stmt(
+        `SELECT user_id, app, at FROM activity_events
+         WHERE user_id IN (SELECT value FROM json_each(?)) AND outcome = 'success'
+         ORDER BY user_id, app, at`,
+      )
+      .all(JSON.stringify(userIds)) as Array<{ user_id: string; app: string; at: string }>;
+  }
+}

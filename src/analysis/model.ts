@@ -313,15 +313,51 @@ export function fitModel(rows: readonly TrainingRow[], options: FitOptions = {})
   specs.forEach((spec, j) => {
     const index = new Map<string, number>();
     const keys: string[] = [];
-    for (let i = 0; i < n; i++) {
-      const key = valueKey(rows[i]!.features, spec.parts);
+    // Category codes in order of first appearance. The value key is built only for raw values
+    // (or value pairs) not seen before: rows repeat the same strings.
+    const codeOf = (features: Record<string, string | null>): number => {
+      const key = valueKey(features, spec.parts);
       let c = index.get(key);
       if (c === undefined) {
         c = keys.length;
         index.set(key, c);
         keys.push(key);
       }
-      codes[i] = c;
+      return c;
+    };
+    const [p0, p1] = spec.parts;
+    if (spec.parts.length === 1) {
+      const seen = new Map<string | null, number>();
+      for (let i = 0; i < n; i++) {
+        const f = rows[i]!.features;
+        const v = f[p0!] ?? null;
+        let c = seen.get(v);
+        if (c === undefined) {
+          c = codeOf(f);
+          seen.set(v, c);
+        }
+        codes[i] = c;
+      }
+    } else if (spec.parts.length === 2) {
+      const seen = new Map<string | null, Map<string | null, number>>();
+      for (let i = 0; i < n; i++) {
+        const f = rows[i]!.features;
+        const a = f[p0!] ?? null;
+        const b = f[p1!] ?? null;
+        let inner = seen.get(a);
+        if (inner === undefined) {
+          inner = new Map();
+          seen.set(a, inner);
+        }
+        let c = inner.get(b);
+        if (c === undefined) {
+          c = codeOf(f);
+          inner.set(b, c);
+        }
+        codes[i] = c;
+      }
+    } else {
+      for (let i = 0; i < n; i++) codes[i] = codeOf(rows[i]!.features);
     }
     const cats = keys.length;
     const totalN = new Float64Array(cats);
@@ -336,12 +372,19 @@ export function fitModel(rows: readonly TrainingRow[], options: FitOptions = {})
       inFoldN[cell] = inFoldN[cell]! + 1;
       inFoldPos[cell] = inFoldPos[cell]! + y[i]!;
     }
+    // The out-of-fold encoding depends on the (category, fold) cell only: computed once per cell.
+    const cellValue = new Float64Array(cats * k);
+    const cellDone = new Uint8Array(cats * k);
     for (let i = 0; i < n; i++) {
       const c = codes[i]!;
       const f = fold[i]!;
       const cell = c * k + f;
-      const stat = { n: totalN[c]! - inFoldN[cell]!, revokes: totalPos[c]! - inFoldPos[cell]! };
-      x[i * d + j] = encodedLogOdds(stat, foldPrior[f]!, m);
+      if (cellDone[cell] === 0) {
+        const stat = { n: totalN[c]! - inFoldN[cell]!, revokes: totalPos[c]! - inFoldPos[cell]! };
+        cellValue[cell] = encodedLogOdds(stat, foldPrior[f]!, m);
+        cellDone[cell] = 1;
+      }
+      x[i * d + j] = cellValue[cell]!;
     }
     const categories = new Map<string, CategoryStat>();
     keys.forEach((key, c) => {

@@ -11,6 +11,7 @@ import {
   analyzeCampaigns as referenceAnalyze,
   trainingRows as referenceTrainingRows,
 } from './reference/analyze.js';
+import { fitModel as referenceFitModel, serializeModel } from './reference/model.js';
 import { PeerIndex as ReferencePeerIndex } from './reference/peers.js';
 
 // The fast analysis pass (merged range scans, single-pass peer index, cached model terms) must
@@ -99,10 +100,14 @@ describe('fast analysis pass', () => {
     }
   });
 
-  it('scores the model exactly as predict and explainTopFactors', () => {
+  it('fits the same model, and scores it exactly as predict and explainTopFactors', () => {
     const peers = new PeerIndex(base.db);
     const rows = trainingRows(base, peers, AS_OF, 90);
     const model = fitModel(rows, { seed: 7 });
+    expect(serializeModel(model)).toBe(serializeModel(referenceFitModel(rows, { seed: 7 })));
+    expect(serializeModel(fitModel(rows.slice(0, 700), { seed: 3, folds: 3 }))).toBe(
+      serializeModel(referenceFitModel(rows.slice(0, 700), { seed: 3, folds: 3 })),
+    );
     const scorer = new ModelScorer(model);
     for (const r of rows.slice(0, 3000)) {
       const scored = scorer.score(r.features);

@@ -1,0 +1,571 @@
+/** The model module as it was before cached encodings, kept as the reference for exact equality. */
+/**
+ * Learning from past review decisions.
+ *
+ * Histories are lopsided (~94% approvals) and their attributes have many values (hundreds of
+ * entitlements, managers, titles). Each categorical feature, and each selected pair of features,
+ * is therefore target-encoded: a value's revoke rate, smoothed towards the overall rate by an
+ * m-estimate so rarely seen values say little. The encodings' log-odds (relative to the overall
+ * rate) feed an L2-regularised logistic regression fitted by Newton's method (IRLS), which learns
+ * how much to trust each feature and discounts features that repeat each other.
+ *
+ * Inside training, encodings are computed out-of-fold: a row's features are encoded from the
+ * other folds only, so the regression never sees a row's own label through its features. The
+ * model that is kept encodes from all the training rows. Everything is deterministic.
+ */
+
+import { logit, seededShuffle, sigmoid } from '../../../src/analysis/stats.js';
+import { defaultThresholds } from '../../../src/analysis/thresholds.js';
+
+/** One labelled past decision: categorical features and whether it was revoked (1) or approved (0). */
+export interface TrainingRow {
+  features: Record<string, string | null>;
+  label: 0 | 1;
+}
+
+/** Two features encoded together, e.g. `['entitlement', 'department']`. */
+export type FeaturePair = readonly [string, string];
+
+/** The feature pairs encoded by default (skipped when either feature never appears). */
+export const defaultFeaturePairs: readonly FeaturePair[] = Object.freeze([
+  ['entitlement', 'department'],
+  ['entitlement', 'title'],
+  ['entitlement', 'dept_match'],
+  ['entitlement', 'manager'],
+  ['entitlement', 'reviewer'],
+  ['app', 'department'],
+  ['employee_type', 'sensitivity'],
+  ['dept_match', 'sensitivity'],
+  ['privileged', 'attr:level'],
+] as const);
+
+/** Options of {@link fitModel}; every number defaults to {@link defaultThresholds}. */
+export interface FitOptions {
+  /** Single features to encode; by default every feature name seen in the rows. */
+  features?: readonly string[];
+  /** Feature pairs to encode together; by default {@link defaultFeaturePairs}. */
+  pairs?: readonly FeaturePair[];
+  /** m of the m-estimate smoothing the target encodings. */
+  smoothing?: number;
+  /** Folds for the out-of-fold encodings used while training. */
+  folds?: number;
+  /** L2 penalty on the regression weights (not on the intercept). */
+  l2?: number;
+  /** Maximum Newton iterations. */
+  maxIterations?: number;
+  /** Seed of the fold assignment. */
+  seed?: number;
+}
+
+/** How often a value was seen in training and how often it was revoked. */
+export interface CategoryStat {
+  n: number;
+  revokes: number;
+}
+
+/** One encoded feature (single or pair) and its learned weight. */
+export interface ModelEncoder {
+  /** `department`, or `entitlement×department` for a pair. */
+  name: string;
+  /** The feature names combined, in order. */
+  parts: string[];
+  weight: number;
+  /** Keyed by the encoded value (see {@link valueKey}). */
+  categories: Map<string, CategoryStat>;
+}
+
+/** A fitted model. Plain data apart from the maps; see {@link serializeModel}. */
+export interface Model {
+  version: 1;
+  /** Training rows. */
+  n: number;
+  /** Training rows labelled revoke. */
+  positives: number;
+  /** Overall (lightly smoothed) revoke rate of the training rows. */
+  prior: number;
+  smoothing: number;
+  bias: number;
+  encoders: ModelEncoder[];
+}
+
+/** A feature that moved a prediction, for the rationale. */
+export interface Factor {
+  /** `department`, or `entitlement×department` for a pair. */
+  feature: string;
+  /** The item's values of the feature's parts. */
+  values: Array<string | null>;
+  /** Log-odds the feature added to (positive: towards revoke) or took from the prediction. */
+  contribution: number;
+  direction: 'revoke' | 'approve';
+  /** Smoothed revoke rate of past decisions with these values. */
+  revoke_rate: number;
+  /** Past decisions with these values. */
+  seen: number;
+}
+
+/** A monotone map from a raw score to a calibrated probability (isotonic regression). */
+export interface Calibrator {
+  kind: 'isotonic';
+  /** Mean raw score of each block, ascending. */
+  x: number[];
+  /** Observed rate of each block, non-decreasing. */
+  y: number[];
+}
+
+const PAIR_SEPARATOR = '×';
+
+function encodeValue(v: string | null | undefined): string {
+  return v === null || v === undefined ? '-' : `+${v}`;
+}
+
+/**
+ * The key of an item's value for a feature or pair: null and missing are one value of their own;
+ * pair parts are length-prefixed so no two different value pairs share a key.
+ */
+export function valueKey(features: Record<string, string | null>, parts: readonly string[]): string {
+  if (parts.length === 1) return encodeValue(features[parts[0]!]);
+  let key = '';
+  for (const p of parts) {
+    const e = encodeValue(features[p]);
+    key += `${e.length}${e}`;
+  }
+  return key;
+}
+
+function encodedLogOdds(stat: CategoryStat | undefined, prior: number, m: number): number {
+  if (!stat || stat.n <= 0) return 0;
+  return logit((stat.revokes + m * prior) / (stat.n + m)) - logit(prior);
+}
+
+function smoothedPrior(positives: number, n: number): number {
+  return (positives + 0.5) / (n + 1);
+}
+
+function softplus(x: number): number {
+  return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
+}
+
+/** Solves the symmetric positive definite system `a x = b` (Cholesky), `a` row-major `dim`×`dim`. */
+function solveSpd(a: Float64Array, b: Float64Array, dim: number): Float64Array {
+  const l = new Float64Array(dim * dim);
+  for (let i = 0; i < dim; i++) {
+    for (let j = 0; j <= i; j++) {
+      let sum = a[i * dim + j]!;
+      for (let k = 0; k < j; k++) sum -= l[i * dim + k]! * l[j * dim + k]!;
+      if (i === j) l[i * dim + i] = Math.sqrt(Math.max(sum, 1e-12));
+      else l[i * dim + j] = sum / l[j * dim + j]!;
+    }
+  }
+  const y = new Float64Array(dim);
+  for (let i = 0; i < dim; i++) {
+    let sum = b[i]!;
+    for (let k = 0; k < i; k++) sum -= l[i * dim + k]! * y[k]!;
+    y[i] = sum / l[i * dim + i]!;
+  }
+  const x = new Float64Array(dim);
+  for (let i = dim - 1; i >= 0; i--) {
+    let sum = y[i]!;
+    for (let k = i + 1; k < dim; k++) sum -= l[k * dim + i]! * x[k]!;
+    x[i] = sum / l[i * dim + i]!;
+  }
+  return x;
+}
+
+/**
+ * Fits an L2-regularised logistic regression by Newton's method with step halving.
+ * `x` is row-major `n`×`d` (no intercept column); returns `[intercept, ...weights]`.
+ */
+function fitLogistic(
+  x: Float64Array,
+  y: Uint8Array,
+  n: number,
+  d: number,
+  l2: number,
+  maxIterations: number,
+  initialBias: number,
+): Float64Array {
+  const dim = d + 1;
+  const beta = new Float64Array(dim);
+  beta[0] = initialBias;
+  const eta = new Float64Array(n);
+  const objective = (b: Float64Array): number => {
+    let ll = 0;
+    for (let i = 0; i < n; i++) {
+      let e = b[0]!;
+      const row = i * d;
+      for (let j = 0; j < d; j++) e += b[j + 1]! * x[row + j]!;
+      ll += (y[i] === 1 ? e : 0) - softplus(e);
+    }
+    let penalty = 0;
+    for (let j = 1; j < dim; j++) penalty += b[j]! * b[j]!;
+    return ll - (l2 / 2) * penalty;
+  };
+  let current = objective(beta);
+  for (let iter = 0; iter < maxIterations; iter++) {
+    const grad = new Float64Array(dim);
+    const hess = new Float64Array(dim * dim);
+    for (let i = 0; i < n; i++) {
+      let e = beta[0]!;
+      const row = i * d;
+      for (let j = 0; j < d; j++) e += beta[j + 1]! * x[row + j]!;
+      eta[i] = e;
+      const p = sigmoid(e);
+      const r = (y[i] === 1 ? 1 : 0) - p;
+      const s = p * (1 - p);
+      grad[0] = grad[0]! + r;
+      hess[0] = hess[0]! + s;
+      for (let j = 0; j < d; j++) {
+        const xj = x[row + j]!;
+        grad[j + 1] = grad[j + 1]! + r * xj;
+        const sx = s * xj;
+        hess[j + 1] = hess[j + 1]! + sx;
+        const base = (j + 1) * dim;
+        for (let k = 0; k <= j; k++) hess[base + k + 1] = hess[base + k + 1]! + sx * x[row + k]!;
+      }
+    }
+    for (let j = 1; j < dim; j++) {
+      grad[j] = grad[j]! - l2 * beta[j]!;
+      hess[j * dim + j] = hess[j * dim + j]! + l2;
+      hess[j * dim] = hess[j]!;
+    }
+    hess[0] = hess[0]! + 1e-9;
+    const step = solveSpd(hess, grad, dim);
+    let scale = 1;
+    let next = beta;
+    let value = current;
+    while (scale > 1e-4) {
+      const candidate = new Float64Array(dim);
+      for (let j = 0; j < dim; j++) candidate[j] = beta[j]! + scale * step[j]!;
+      value = objective(candidate);
+      if (value >= current - 1e-12) {
+        next = candidate;
+        break;
+      }
+      scale /= 2;
+    }
+    if (next === beta) break;
+    let change = 0;
+    for (let j = 0; j < dim; j++) change = Math.max(change, Math.abs(next[j]! - beta[j]!));
+    beta.set(next);
+    current = value;
+    if (change < 1e-7) break;
+  }
+  return beta;
+}
+
+/**
+ * Fits a model to labelled past decisions (label 1 = revoke). Deterministic for the same rows in
+ * the same order and the same options. Fits even with no rows (it then predicts the prior).
+ */
+export function fitModel(rows: readonly TrainingRow[], options: FitOptions = {}): Model {
+  const m = options.smoothing ?? defaultThresholds.encodingSmoothing;
+  const l2 = options.l2 ?? defaultThresholds.modelL2;
+  const maxIterations = options.maxIterations ?? defaultThresholds.modelMaxIterations;
+  const seed = options.seed ?? 1;
+  const n = rows.length;
+
+  const seen = new Set<string>();
+  let positives = 0;
+  for (const r of rows) {
+    if (r.label === 1) positives++;
+    for (const k of Object.keys(r.features)) seen.add(k);
+  }
+  const prior = smoothedPrior(positives, n);
+
+  const singles = [...new Set(options.features ?? [...seen].sort())];
+  const specs: Array<{ name: string; parts: string[] }> = singles.map((f) => ({ name: f, parts: [f] }));
+  const names = new Set(singles);
+  for (const [a, b] of options.pairs ?? defaultFeaturePairs) {
+    const name = `${a}${PAIR_SEPARATOR}${b}`;
+    if (a === b || names.has(name) || !seen.has(a) || !seen.has(b)) continue;
+    names.add(name);
+    specs.push({ name, parts: [a, b] });
+  }
+  const d = specs.length;
+
+  // Out-of-fold assignment for the training encodings.
+  const k = Math.max(
+    2,
+    Math.min(Math.floor(options.folds ?? defaultThresholds.encodingFolds), 255, Math.max(n, 2)),
+  );
+  const fold = new Uint8Array(n);
+  const order = seededShuffle(
+    Array.from({ length: n }, (_, i) => i),
+    seed,
+  );
+  order.forEach((row, pos) => {
+    fold[row] = pos % k;
+  });
+  const foldN = new Float64Array(k);
+  const foldPos = new Float64Array(k);
+  const y = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    y[i] = rows[i]!.label === 1 ? 1 : 0;
+    foldN[fold[i]!] = foldN[fold[i]!]! + 1;
+    foldPos[fold[i]!] = foldPos[fold[i]!]! + y[i]!;
+  }
+  const foldPrior = Array.from({ length: k }, (_, f) =>
+    smoothedPrior(positives - foldPos[f]!, n - foldN[f]!),
+  );
+
+  const x = new Float64Array(n * d);
+  const encoders: ModelEncoder[] = [];
+  const codes = new Int32Array(n);
+  specs.forEach((spec, j) => {
+    const index = new Map<string, number>();
+    const keys: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const key = valueKey(rows[i]!.features, spec.parts);
+      let c = index.get(key);
+      if (c === undefined) {
+        c = keys.length;
+        index.set(key, c);
+        keys.push(key);
+      }
+      codes[i] = c;
+    }
+    const cats = keys.length;
+    const totalN = new Float64Array(cats);
+    const totalPos = new Float64Array(cats);
+    const inFoldN = new Float64Array(cats * k);
+    const inFoldPos = new Float64Array(cats * k);
+    for (let i = 0; i < n; i++) {
+      const c = codes[i]!;
+      const cell = c * k + fold[i]!;
+      totalN[c] = totalN[c]! + 1;
+      totalPos[c] = totalPos[c]! + y[i]!;
+      inFoldN[cell] = inFoldN[cell]! + 1;
+      inFoldPos[cell] = inFoldPos[cell]! + y[i]!;
+    }
+    for (let i = 0; i < n; i++) {
+      const c = codes[i]!;
+      const f = fold[i]!;
+      const cell = c * k + f;
+      const stat = { n: totalN[c]! - inFoldN[cell]!, revokes: totalPos[c]! - inFoldPos[cell]! };
+      x[i * d + j] = encodedLogOdds(stat, foldPrior[f]!, m);
+    }
+    const categories = new Map<string, CategoryStat>();
+    keys.forEach((key, c) => {
+      categories.set(key, { n: totalN[c]!, revokes: totalPos[c]! });
+    });
+    encoders.push({ name: spec.name, parts: spec.parts, weight: 0, categories });
+  });
+
+  const beta = n > 0 ? fitLogistic(x, y, n, d, l2, maxIterations, logit(prior)) : new Float64Array(d + 1);
+  if (n === 0) beta[0] = logit(prior);
+  encoders.forEach((e, j) => {
+    e.weight = beta[j + 1]!;
+  });
+  return { version: 1, n, positives, prior, smoothing: m, bias: beta[0]!, encoders };
+}
+
+function logOdds(model: Model, features: Record<string, string | null>): number {
+  let eta = model.bias;
+  for (const e of model.encoders) {
+    if (e.weight === 0) continue;
+    const stat = e.categories.get(valueKey(features, e.parts));
+    eta += e.weight * encodedLogOdds(stat, model.prior, model.smoothing);
+  }
+  return eta;
+}
+
+/** Probability that a decision on an item with these features is revoke. O(features). */
+export function predict(model: Model, features: Record<string, string | null>): number {
+  return sigmoid(logOdds(model, features));
+}
+
+/**
+ * The `k` features that moved this item's score the most (largest |weight × encoded log-odds|),
+ * largest first. Values never seen in training move nothing and are not listed.
+ */
+export function explainTopFactors(model: Model, features: Record<string, string | null>, k = 3): Factor[] {
+  const out: Factor[] = [];
+  for (const e of model.encoders) {
+    const stat = e.categories.get(valueKey(features, e.parts));
+    if (!stat) continue;
+    const contribution = e.weight * encodedLogOdds(stat, model.prior, model.smoothing);
+    if (contribution === 0 || !Number.isFinite(contribution)) continue;
+    out.push({
+      feature: e.name,
+      values: e.parts.map((p) => features[p] ?? null),
+      contribution,
+      direction: contribution > 0 ? 'revoke' : 'approve',
+      revoke_rate: (stat.revokes + model.smoothing * model.prior) / (stat.n + model.smoothing),
+      seen: stat.n,
+    });
+  }
+  out.sort(
+    (a, b) =>
+      Math.abs(b.contribution) - Math.abs(a.contribution) ||
+      (a.feature < b.feature ? -1 : a.feature > b.feature ? 1 : 0),
+  );
+  return out.slice(0, Math.max(0, Math.floor(k)));
+}
+
+/**
+ * Fits an isotonic (pool-adjacent-violators) calibration of `scores` against binary `labels`:
+ * the result maps a raw score to the observed rate of label 1 among similar scores, monotonically.
+ */
+export function calibrate(scores: readonly number[], labels: readonly (0 | 1)[]): Calibrator {
+  const n = Math.min(scores.length, labels.length);
+  const order = Array.from({ length: n }, (_, i) => i)
+    .filter((i) => Number.isFinite(scores[i]!))
+    .sort((a, b) => scores[a]! - scores[b]!);
+  // Blocks: [weight, sum of scores, sum of labels]; equal scores start in one block.
+  const w: number[] = [];
+  const sx: number[] = [];
+  const sy: number[] = [];
+  for (const i of order) {
+    const s = scores[i]!;
+    const l = labels[i] === 1 ? 1 : 0;
+    const last = w.length - 1;
+    if (last >= 0 && sx[last]! / w[last]! === s) {
+      w[last] = w[last]! + 1;
+      sx[last] = sx[last]! + s;
+      sy[last] = sy[last]! + l;
+    } else {
+      w.push(1);
+      sx.push(s);
+      sy.push(l);
+    }
+    while (w.length >= 2) {
+      const b = w.length - 1;
+      const a = b - 1;
+      if (sy[a]! / w[a]! <= sy[b]! / w[b]!) break;
+      w[a] = w[a]! + w[b]!;
+      sx[a] = sx[a]! + sx[b]!;
+      sy[a] = sy[a]! + sy[b]!;
+      w.pop();
+      sx.pop();
+      sy.pop();
+    }
+  }
+  return { kind: 'isotonic', x: w.map((wi, i) => sx[i]! / wi), y: w.map((wi, i) => sy[i]! / wi) };
+}
+
+/**
+ * The calibrated value of a raw score: linear between neighbouring blocks, flat beyond the ends.
+ * A calibrator fitted on nothing returns the score unchanged.
+ */
+export function applyCalibrator(calibrator: Calibrator, score: number): number {
+  const { x, y } = calibrator;
+  if (x.length === 0) return score;
+  if (score <= x[0]!) return y[0]!;
+  const last = x.length - 1;
+  if (score >= x[last]!) return y[last]!;
+  let lo = 0;
+  let hi = last;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (x[mid]! <= score) lo = mid;
+    else hi = mid;
+  }
+  const x0 = x[lo]!;
+  const x1 = x[hi]!;
+  const t = x1 === x0 ? 0 : (score - x0) / (x1 - x0);
+  return y[lo]! + t * (y[hi]! - y[lo]!);
+}
+
+/** Checks and returns a calibrator read from JSON; throws on anything malformed. */
+export function calibratorFromJSON(value: unknown): Calibrator {
+  const v = value as Partial<Calibrator> | null;
+  const ok =
+    v !== null &&
+    typeof v === 'object' &&
+    v.kind === 'isotonic' &&
+    isNumberArray(v.x) &&
+    isNumberArray(v.y) &&
+    v.x.length === v.y.length &&
+    v.x.every((xi, i) => i === 0 || xi >= v.x![i - 1]!);
+  if (!ok) throw new Error('invalid calibrator');
+  return { kind: 'isotonic', x: [...v.x!], y: [...v.y!] };
+}
+
+function isNumberArray(v: unknown): v is number[] {
+  return Array.isArray(v) && v.every((e) => typeof e === 'number' && Number.isFinite(e));
+}
+
+interface SerializedModel {
+  format: 'attest-model';
+  version: 1;
+  n: number;
+  positives: number;
+  prior: number;
+  smoothing: number;
+  bias: number;
+  encoders: Array<{
+    name: string;
+    parts: string[];
+    weight: number;
+    categories: Array<[string, number, number]>;
+  }>;
+}
+
+/** The model as a JSON string (categories sorted, so equal models serialise identically). */
+export function serializeModel(model: Model): string {
+  const out: SerializedModel = {
+    format: 'attest-model',
+    version: 1,
+    n: model.n,
+    positives: model.positives,
+    prior: model.prior,
+    smoothing: model.smoothing,
+    bias: model.bias,
+    encoders: model.encoders.map((e) => ({
+      name: e.name,
+      parts: [...e.parts],
+      weight: e.weight,
+      categories: [...e.categories.entries()]
+        .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+        .map(([key, s]): [string, number, number] => [key, s.n, s.revokes]),
+    })),
+  };
+  return JSON.stringify(out);
+}
+
+/** Reads a model written by {@link serializeModel}; throws on anything malformed. */
+export function deserializeModel(json: string): Model {
+  const fail = (why: string): never => {
+    throw new Error(`invalid model: ${why}`);
+  };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch {
+    return fail('not JSON');
+  }
+  const v = raw as Partial<SerializedModel> | null;
+  if (v === null || typeof v !== 'object' || v.format !== 'attest-model') return fail('unknown format');
+  if (v.version !== 1) return fail('unsupported version');
+  const num = (x: unknown, name: string): number =>
+    typeof x === 'number' && Number.isFinite(x) ? x : fail(`${name} is not a finite number`);
+  const n = num(v.n, 'n');
+  const positives = num(v.positives, 'positives');
+  const prior = num(v.prior, 'prior');
+  if (!(prior > 0 && prior < 1)) fail('prior is outside (0, 1)');
+  const smoothing = num(v.smoothing, 'smoothing');
+  if (smoothing < 0) fail('smoothing is negative');
+  const bias = num(v.bias, 'bias');
+  if (!Array.isArray(v.encoders)) return fail('encoders is not an array');
+  const encoders: ModelEncoder[] = v.encoders.map((e, i) => {
+    if (e === null || typeof e !== 'object') return fail(`encoder ${i} is not an object`);
+    if (typeof e.name !== 'string') return fail(`encoder ${i} has no name`);
+    if (!Array.isArray(e.parts) || e.parts.length === 0 || !e.parts.every((p) => typeof p === 'string')) {
+      return fail(`encoder ${i} has bad parts`);
+    }
+    const weight = num(e.weight, `encoder ${i} weight`);
+    if (!Array.isArray(e.categories)) return fail(`encoder ${i} has no categories`);
+    const categories = new Map<string, CategoryStat>();
+    for (const c of e.categories) {
+      if (!Array.isArray(c) || c.length !== 3 || typeof c[0] !== 'string') {
+        return fail(`encoder ${i} has a bad category`);
+      }
+      const cn = num(c[1], `encoder ${i} category count`);
+      const cr = num(c[2], `encoder ${i} category revokes`);
+      if (cn < 0 || cr < 0 || cr > cn) fail(`encoder ${i} has inconsistent counts`);
+      categories.set(c[0], { n: cn, revokes: cr });
+    }
+    return { name: e.name, parts: [...e.parts], weight, categories };
+  });
+  return { version: 1, n, positives, prior, smoothing, bias, encoders };
+}

@@ -1,8 +1,8 @@
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from 'csv-parse';
 import { entitlementSnapshotColumns, userSnapshotColumns } from '../../domain/index.js';
 import type { RecordIssue, SourceRef, SyncSink, SyncSummary } from '../../domain/sync.js';
+import { readCsvFile } from './csv-reader.js';
 
 /** Columns of each snapshot file: required ones and the ones with a fixed meaning. */
 interface FileSpec {
@@ -99,30 +99,56 @@ export interface ImportOptions {
 const ISO =
   /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** Two or four ASCII digits at `at` as a number, or -1. */
+function digits(v: string, at: number, n: number): number {
+  let out = 0;
+  for (let i = at; i < at + n; i++) {
+    const c = v.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    out = out * 10 + c;
+  }
+  return out;
+}
+
+/** `YYYY-MM-DDTHH:MM:SS.sssZ` naming a real instant: what `Date#toISOString` writes. */
+function isCanonicalUtc(v: string): boolean {
+  if (v.charCodeAt(4) !== 45 || v.charCodeAt(7) !== 45 || v.charCodeAt(10) !== 84) return false;
+  if (v.charCodeAt(13) !== 58 || v.charCodeAt(16) !== 58 || v.charCodeAt(19) !== 46) return false;
+  if (v.charCodeAt(23) !== 90 || digits(v, 20, 3) < 0) return false;
+  const y = digits(v, 0, 4);
+  const m = digits(v, 5, 2);
+  const d = digits(v, 8, 2);
+  const h = digits(v, 11, 2);
+  const mi = digits(v, 14, 2);
+  const s = digits(v, 17, 2);
+  if (y < 0 || m < 1 || m > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 59)
+    return false;
+  const leap = m === 2 && y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+  return d <= DAYS_IN_MONTH[m - 1]! + (leap ? 1 : 0);
+}
+
 /** Parses an ISO 8601 date or date-time (a bare date is midnight UTC) to canonical UTC, or null. */
 export function parseIsoTime(value: string): string | null {
-  // Fast path: already canonical (what exports and the demo write), checked by a round trip.
-  if (value.length === 24 && value.charCodeAt(23) === 90 /* Z */ && value.charCodeAt(10) === 84 /* T */) {
-    const t = Date.parse(value);
-    if (!Number.isNaN(t) && new Date(t).toISOString() === value) return value;
-  }
+  // Fast path: already canonical (what exports and the demo write), checked by character.
+  if (value.length === 24 && isCanonicalUtc(value)) return value;
   const m = ISO.exec(value.trim());
   if (!m) return null;
   const [, y, mo, d, h, mi] = m;
   if (h !== undefined && mi === undefined) return null;
   const month = Number(mo);
   const day = Number(d);
-  if (month < 1 || month > 12 || day < 1 || day > 31) return null;
+  const year = Number(y);
+  const leap = month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  if (month < 1 || month > 12 || day < 1 || day > DAYS_IN_MONTH[month - 1]! + (leap ? 1 : 0)) return null;
   if (h !== undefined && (Number(h) > 23 || Number(mi) > 59 || Number(m[6] ?? 0) > 59)) return null;
   let text = value.trim().replace(' ', 'T');
   if (h === undefined) text = `${y}-${mo}-${d}T00:00:00Z`;
   else if (m[8] === undefined) text += 'Z';
   const t = Date.parse(text);
   if (Number.isNaN(t)) return null;
-  const iso = new Date(t).toISOString();
-  // Reject dates that overflowed (e.g. 2025-02-30 becomes March 2).
-  if (h === undefined && iso.slice(0, 10) !== `${y}-${mo}-${d}`) return null;
-  return iso;
+  return new Date(t).toISOString();
 }
 
 class RowErrors {
@@ -135,19 +161,38 @@ class RowErrors {
   }
 }
 
-type Cells = Record<string, string>;
-
 /**
  * A row reader: typed getters that validate a cell and record an issue naming
- * the file, line and column when it is wrong.
+ * the file, line and column when it is wrong. One per file, pointed at each row in turn.
  */
 class RowReader {
   ok = true;
+  private cells: string[] = [];
+  src: SourceRef;
+  private readonly index = new Map<string, number>();
+  private readonly extraColumns: Array<[name: string, index: number]>;
+
   constructor(
-    private readonly cells: Cells,
-    private readonly src: SourceRef,
+    columns: string[],
+    known: string[],
+    file: string,
     private readonly errors: RowErrors,
-  ) {}
+  ) {
+    columns.forEach((c, i) => {
+      this.index.set(c, i);
+    });
+    this.extraColumns = columns.flatMap(
+      (c, i): Array<[string, number]> => (known.includes(c) ? [] : [[c, i]]),
+    );
+    this.src = { file, line: 0 };
+  }
+
+  /** Points the reader at the next row. */
+  reset(cells: string[], line: number): void {
+    this.cells = cells;
+    this.ok = true;
+    this.src = { file: this.src.file, line };
+  }
 
   private fail(column: string, reason: string): null {
     this.ok = false;
@@ -156,7 +201,9 @@ class RowReader {
   }
 
   text(column: string): string | null {
-    const v = this.cells[column];
+    const i = this.index.get(column);
+    if (i === undefined) return null;
+    const v = this.cells[i];
     return v === undefined || v === '' ? null : v;
   }
 
@@ -197,9 +244,13 @@ class RowReader {
     return t;
   }
 
-  extras(known: string[]): Record<string, string> {
+  /** Cells of columns without a fixed meaning, kept as attributes (empty ones left out). */
+  extras(): Record<string, string> {
     const out: Record<string, string> = {};
-    for (const [k, v] of Object.entries(this.cells)) if (!known.includes(k) && v !== '') out[k] = v;
+    for (const [k, i] of this.extraColumns) {
+      const v = this.cells[i];
+      if (v !== undefined && v !== '') out[k] = v;
+    }
     return out;
   }
 }
@@ -252,64 +303,66 @@ export async function readSnapshot(
       batch = [];
     };
     let count = 0;
+    let width = 0;
+    let reader: RowReader | null = null;
     let headerOk = true;
-    const parser = createReadStream(path).pipe(
-      parse({
-        bom: true,
-        columns: (header: string[]) => {
-          const cols = header.map((h) => h.trim());
-          const missing = spec.required.filter((c) => !cols.includes(c));
-          for (const c of missing) {
-            errors.add({
-              file: spec.file,
-              line: 1,
-              column: c,
-              reason: 'required column is missing from the header',
-            });
-          }
-          const seen = new Set<string>();
-          for (const c of cols) {
-            if (seen.has(c))
-              errors.add({
-                file: spec.file,
-                line: 1,
-                column: c,
-                reason: 'column appears twice in the header',
-              });
-            seen.add(c);
-          }
-          headerOk = missing.length === 0 && seen.size === cols.length;
-          return cols;
-        },
-        info: true,
-        skip_empty_lines: true,
-      }),
-    );
-    try {
-      for await (const rec of parser as AsyncIterable<{
-        record: Cells;
-        info: { lines: number; bytes: number };
-      }>) {
-        if (!headerOk) break;
-        const src = { file: spec.file, line: rec.info.lines };
-        const r = new RowReader(rec.record, src, errors);
-        const record = toRecord(spec, r, src);
+    const header = (raw: string[]) => {
+      const cols = raw.map((h) => h.trim());
+      const missing = spec.required.filter((c) => !cols.includes(c));
+      for (const c of missing) {
+        errors.add({
+          file: spec.file,
+          line: 1,
+          column: c,
+          reason: 'required column is missing from the header',
+        });
+      }
+      const seen = new Set<string>();
+      for (const c of cols) {
+        if (seen.has(c))
+          errors.add({ file: spec.file, line: 1, column: c, reason: 'column appears twice in the header' });
+        seen.add(c);
+      }
+      headerOk = missing.length === 0 && seen.size === cols.length;
+      width = cols.length;
+      reader = new RowReader(cols, spec.known, spec.file, errors);
+    };
+    const read = await readCsvFile(
+      path,
+      (cells, line) => {
+        if (reader === null) return header(cells);
+        if (!headerOk) return;
         count++;
+        if (cells.length !== width) {
+          errors.add({
+            file: spec.file,
+            line,
+            column: null,
+            reason: `malformed CSV: ${cells.length} fields where the header has ${width}`,
+          });
+          return;
+        }
+        const r: RowReader = reader;
+        r.reset(cells, line);
+        const record = toRecord(spec, r);
         if (r.ok && record !== null && errors.total === 0) {
           batch.push(record);
           if (batch.length >= batchSize) flush();
         }
-        if (count % 20000 === 0)
-          options.onProgress?.(doneBytes + Math.min(rec.info.bytes, size), totalBytes, spec.file);
-      }
-    } catch (e) {
-      const err = e as { lines?: number; message?: string };
-      errors.add({
-        file: spec.file,
-        line: err.lines ?? 0,
-        column: null,
-        reason: `malformed CSV: ${(err.message ?? String(e)).replace(/^Invalid Record Length: /, '')}`,
-      });
+      },
+      (issue) => {
+        if (reader !== null) count++;
+        errors.add({
+          file: spec.file,
+          line: issue.line,
+          column: null,
+          reason: `malformed CSV: ${issue.reason}`,
+        });
+      },
+      { onBytes: (b) => options.onProgress?.(doneBytes + Math.min(b, size), totalBytes, spec.file) },
+    );
+    if (read.records === 0 && spec.mandatory) {
+      errors.add({ file: spec.file, line: 1, column: null, reason: 'the file has no header row' });
     }
     if (errors.total === 0) flush();
     rows[spec.file] = count;
@@ -391,7 +444,8 @@ const splitIds = (v: string | null) =>
     .map((s) => s.trim())
     .filter((s) => s !== '');
 
-function toRecord(spec: FileSpec, r: RowReader, src: SourceRef): unknown {
+function toRecord(spec: FileSpec, r: RowReader): unknown {
+  const src = r.src;
   switch (spec.file) {
     case 'users.csv':
       return {
@@ -407,7 +461,7 @@ function toRecord(spec: FileSpec, r: RowReader, src: SourceRef): unknown {
         hired_at: r.time('hired_at'),
         terminated_at: r.time('terminated_at'),
         contract_end: r.time('contract_end'),
-        attributes: r.extras(spec.known),
+        attributes: r.extras(),
         src,
       };
     case 'entitlements.csv':
@@ -420,7 +474,7 @@ function toRecord(spec: FileSpec, r: RowReader, src: SourceRef): unknown {
         sensitivity: r.oneOf('sensitivity', ['low', 'medium', 'high', 'critical'] as const, 'medium'),
         owner_external_id: r.text('owner_id'),
         description: r.text('description'),
-        attributes: r.extras(spec.known),
+        attributes: r.extras(),
         src,
       };
     case 'assignments.csv':
@@ -468,7 +522,7 @@ function toRecord(spec: FileSpec, r: RowReader, src: SourceRef): unknown {
         created_at: r.time('created_at'),
         due_at: r.time('due_at'),
         status: r.oneOf('status', ['active', 'closed'] as const, 'active'),
-        attributes: r.extras(spec.known),
+        attributes: r.extras(),
         src,
       };
     case 'review_items.csv':

@@ -91,46 +91,65 @@ function rowToEntry(r: Record<string, unknown>): StoredAuditEntry {
 export class AuditLog {
   private readonly last;
   private readonly insert;
-  private readonly appendTx;
+  private readonly dataVersion;
 
   constructor(private readonly db: Db) {
     this.last = db.prepare('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1');
     this.insert = db.prepare(
       `INSERT INTO audit_log (seq, at, principal, client_name, client_version, session_id, transport, tool, kind, arguments,
         outcome, error, duration_ms, details, prev_hash, hash)
-       VALUES (@seq, @at, @principal, @client_name, @client_version, @session_id, @transport, @tool, @kind, @arguments,
-        @outcome, @error, @duration_ms, @details, @prev_hash, @hash)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    this.appendTx = db.transaction((e: AuditEntry) => this.appendEntry(e));
+    this.dataVersion = db.prepare('PRAGMA data_version').pluck();
   }
 
-  /** Appends an entry in its own immediate transaction; returns its sequence number. */
+  /**
+   * Appends an entry; returns its sequence number. The entry is committed (or part of the
+   * caller's open transaction) when this returns.
+   *
+   * No explicit lock is taken: seq is the table's primary key, so when another connection
+   * appended since this one read the tail, the insert fails on the key, the tail is read
+   * again and the entry is chained after it. The chain can't fork.
+   */
   append(e: AuditEntry): number {
-    return this.appendTx.immediate(e);
-  }
-
-  private appendEntry(e: AuditEntry): number {
-    // Inside the write lock: the tail is trusted only if no other connection (e.g. the CLI)
-    // has written since it was read; data_version changes exactly then.
-    const version = this.db.pragma('data_version', { simple: true }) as number;
-    let tail = tails.get(this.db);
-    if (tail === undefined || tail.version !== version) {
-      const last = this.last.get() as { seq: number; hash: string } | undefined;
-      tail = { seq: last?.seq ?? 0, hash: last?.hash ?? GENESIS, version };
+    for (let attempt = 0; ; attempt++) {
+      // The cached tail is trusted only if no other connection (e.g. the CLI) has written
+      // since it was read: data_version changes exactly then.
+      const version = this.dataVersion.get() as number;
+      let tail = tails.get(this.db);
+      if (tail === undefined || tail.version !== version) {
+        const last = this.last.get() as { seq: number; hash: string } | undefined;
+        tail = { seq: last?.seq ?? 0, hash: last?.hash ?? GENESIS, version };
+      }
+      const seq = tail.seq + 1;
+      const hash = entryHash(seq, tail.hash, e);
+      try {
+        this.insert.run(
+          seq,
+          e.at,
+          e.principal,
+          e.client_name,
+          e.client_version,
+          e.session_id,
+          e.transport,
+          e.tool,
+          e.kind,
+          JSON.stringify(e.arguments ?? null),
+          e.outcome,
+          e.error,
+          e.duration_ms,
+          e.details === null ? null : JSON.stringify(e.details),
+          tail.hash,
+          hash,
+        );
+      } catch (err) {
+        tails.delete(this.db);
+        if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY' && attempt < 100) continue;
+        throw err;
+      }
+      tails.set(this.db, { seq, hash, version });
+      return seq;
     }
-    const seq = tail.seq + 1;
-    const prev = tail.hash;
-    const hash = entryHash(seq, prev, e);
-    this.insert.run({
-      ...e,
-      seq,
-      arguments: JSON.stringify(e.arguments ?? null),
-      details: e.details === null ? null : JSON.stringify(e.details),
-      prev_hash: prev,
-      hash,
-    });
-    tails.set(this.db, { seq, hash, version });
-    return seq;
   }
 
   /** Checks the whole chain; names the first entry that does not verify. */

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createConnectorRegistry } from '../../src/connectors/registry.js';
@@ -408,6 +409,40 @@ describe('audit chain across sessions and processes', () => {
     await a.close();
     await b.close();
     second.close();
+    store.close();
+    tmp.cleanup();
+  });
+
+  it('stays one unbroken chain when three processes append at the same time', async () => {
+    const tmp = tempDir();
+    const path = join(tmp.dir, 'race.db');
+    Store.open(path).close();
+    const dist = join(import.meta.dirname, '..', '..', 'dist', 'store');
+    const script = `
+      const { Store } = await import(${JSON.stringify(join(dist, 'store.js'))});
+      const { AuditLog } = await import(${JSON.stringify(join(dist, 'audit.js'))});
+      const store = Store.open(process.argv[1]);
+      const log = new AuditLog(store.db);
+      for (let i = 0; i < 300; i++) {
+        log.append({ at: new Date().toISOString(), principal: 'p' + process.pid, client_name: null, client_version: null,
+          session_id: null, transport: null, tool: 't', kind: 'read', arguments: { i }, outcome: 'ok', error: null,
+          duration_ms: 0, details: null });
+      }
+      store.close();`;
+    const run = () =>
+      new Promise<number | null>((resolve) => {
+        const child = spawn(process.execPath, ['--input-type=module', '-e', script, path], {
+          stdio: 'inherit',
+        });
+        child.once('exit', resolve);
+      });
+    expect(await Promise.all([run(), run(), run()])).toEqual([0, 0, 0]);
+    const store = Store.open(path);
+    expect(new AuditLog(store.db).verify()).toEqual({ ok: true, entries: 900 });
+    const perProcess = store.db
+      .prepare('SELECT principal, count(*) AS n FROM audit_log GROUP BY principal')
+      .all() as Array<{ n: number }>;
+    expect(perProcess.map((r) => r.n)).toEqual([300, 300, 300]);
     store.close();
     tmp.cleanup();
   });

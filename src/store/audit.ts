@@ -42,24 +42,41 @@ export function canonicalJson(value: unknown): string {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
 }
 
+/** The hashed fields, in the sorted key order canonicalJson gives them. */
+const HASHED_FIELDS = [
+  'arguments',
+  'at',
+  'client_name',
+  'client_version',
+  'details',
+  'duration_ms',
+  'error',
+  'kind',
+  'outcome',
+  'principal',
+  'seq',
+  'session_id',
+  'tool',
+  'transport',
+] as const;
+const FIELD_KEYS = HASHED_FIELDS.map((k) => `${JSON.stringify(k)}:`);
+
+/**
+ * The entry's hash: sha256 over the previous hash, a newline and the canonical JSON of the
+ * entry with its seq. The body is built field by field in canonical key order (the same
+ * bytes canonicalJson would give for the whole object, without sorting on every call).
+ */
 function entryHash(seq: number, prevHash: string, e: AuditEntry): string {
-  const body = canonicalJson({
-    seq,
-    at: e.at,
-    principal: e.principal,
-    client_name: e.client_name,
-    client_version: e.client_version,
-    session_id: e.session_id,
-    transport: e.transport,
-    tool: e.tool,
-    kind: e.kind,
-    arguments: e.arguments,
-    outcome: e.outcome,
-    error: e.error,
-    duration_ms: e.duration_ms,
-    details: e.details,
-  });
-  return createHash('sha256').update(prevHash).update('\n').update(body).digest('hex');
+  let body = '{';
+  for (let i = 0; i < HASHED_FIELDS.length; i++) {
+    const k = HASHED_FIELDS[i]!;
+    // A missing field is stored as NULL, so it is hashed as null too (verify reads it back so).
+    const v = k === 'seq' ? seq : (e[k] ?? null);
+    if (body.length > 1) body += ',';
+    body += FIELD_KEYS[i]! + (v !== null && typeof v === 'object' ? canonicalJson(v) : JSON.stringify(v));
+  }
+  body += '}';
+  return createHash('sha256').update(`${prevHash}\n${body}`).digest('hex');
 }
 
 function rowToEntry(r: Record<string, unknown>): StoredAuditEntry {

@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createConnectorRegistry } from '../../src/connectors/registry.js';
 import { answerConfirmation } from '../../src/services/decisions.js';
 import { runOutbox } from '../../src/services/outbox.js';
-import { AuditLog } from '../../src/store/audit.js';
+import { AuditLog, canonicalJson } from '../../src/store/audit.js';
 import { Store } from '../../src/store/store.js';
 import { type Harness, startServer, tempDir, testConfig, tinyStore } from '../helpers/harness.js';
 
@@ -377,6 +378,59 @@ describe('untrusted text', () => {
 });
 
 describe('audit chain across sessions and processes', () => {
+  it('hashes each entry as sha256(previous hash, newline, canonical JSON of the entry and its seq); a missing field as null', () => {
+    const store = Store.open(':memory:');
+    const log = new AuditLog(store.db);
+    const entries = [
+      {
+        at: '2026-11-28T10:00:00.000Z',
+        principal: 'analyst@example.com',
+        client_name: 'Claude Desktop',
+        client_version: '1.2.3',
+        session_id: 's-1',
+        transport: 'stdio',
+        tool: 'list_campaign_items',
+        kind: 'read',
+        arguments: { z: [3, { b: 'é "q"', a: null }], campaign_id: 'c-q4' },
+        outcome: 'ok' as const,
+        error: null,
+        duration_ms: 1.25,
+        details: { rows: 50, cursor: { k: [86, 'ri-1'] } },
+      },
+      {
+        at: '2026-11-28T10:00:01.000Z',
+        principal: 'cli',
+        client_name: undefined as unknown as null,
+        client_version: null,
+        session_id: null,
+        transport: null,
+        tool: 'confirm',
+        kind: 'write',
+        arguments: {},
+        outcome: 'refused' as const,
+        error: 'expired: confirmation expired',
+        duration_ms: 0,
+        details: null,
+      },
+    ];
+    let prev = '0'.repeat(64);
+    for (const e of entries) {
+      const seq = log.append(e);
+      const row = store.db.prepare('SELECT hash, prev_hash FROM audit_log WHERE seq = ?').get(seq) as {
+        hash: string;
+        prev_hash: string;
+      };
+      const expected = createHash('sha256')
+        .update(prev)
+        .update('\n')
+        .update(canonicalJson({ ...e, client_name: e.client_name ?? null, seq }))
+        .digest('hex');
+      expect(row).toEqual({ hash: expected, prev_hash: prev });
+      prev = expected;
+    }
+    expect(log.verify()).toEqual({ ok: true, entries: 2 });
+  });
+
   it('stays intact when several sessions and another connection append', async () => {
     const tmp = tempDir();
     const path = join(tmp.dir, 'audit.db');

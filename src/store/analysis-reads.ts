@@ -186,13 +186,38 @@ export class AnalysisReader {
    * most recent (decided_at, then id, descending).
    */
   decisions(limit?: number): DecisionRow[] {
-    return this.store
-      .stmt(
-        `SELECT d.decision, d.user_id, d.entitlement_id, d.reviewer_id, d.decided_at
-         FROM past_decisions d JOIN users u ON u.id = d.user_id JOIN entitlements e ON e.id = d.entitlement_id
-         ${limit === undefined ? 'ORDER BY d.id' : 'ORDER BY d.decided_at DESC, d.id DESC LIMIT ?'}`,
-      )
-      .all(...(limit === undefined ? [] : [limit])) as DecisionRow[];
+    if (limit === undefined || !Number.isSafeInteger(limit) || limit < 0) {
+      return this.store
+        .stmt(
+          `SELECT d.decision, d.user_id, d.entitlement_id, d.reviewer_id, d.decided_at
+           FROM past_decisions d JOIN users u ON u.id = d.user_id JOIN entitlements e ON e.id = d.entitlement_id
+           ${limit === undefined ? 'ORDER BY d.id' : 'ORDER BY d.decided_at DESC, d.id DESC LIMIT ?'}`,
+        )
+        .all(...(limit === undefined ? [] : [limit])) as DecisionRow[];
+    }
+    // The most recent `limit` of the decisions (a top-N sort of the table alone), then the ones
+    // whose user or entitlement is gone are dropped and, if that left too few, the next ones
+    // fetched: the same rows as joining before sorting, without a join per decision.
+    const recent = this.store.stmt(
+      `SELECT d.decision, d.user_id, d.entitlement_id, d.reviewer_id, d.decided_at
+       FROM past_decisions d ORDER BY d.decided_at DESC, d.id DESC LIMIT ?`,
+    );
+    const existing = (table: 'users' | 'entitlements', ids: Set<string>): Set<string> =>
+      new Set(
+        this.store
+          .stmt(`SELECT id FROM ${table} WHERE id IN (SELECT value FROM json_each(?))`)
+          .pluck()
+          .all(JSON.stringify([...ids])) as string[],
+      );
+    let fetch = limit;
+    for (;;) {
+      const rows = recent.all(fetch) as DecisionRow[];
+      const users = existing('users', new Set(rows.map((r) => r.user_id)));
+      const ents = existing('entitlements', new Set(rows.map((r) => r.entitlement_id)));
+      const kept = rows.filter((r) => users.has(r.user_id) && ents.has(r.entitlement_id));
+      if (kept.length >= limit || rows.length < fetch) return kept.slice(0, limit);
+      fetch = fetch * 2 + 1000;
+    }
   }
 
   /**

@@ -55,6 +55,10 @@ beforeAll(async () => {
       (SELECT user_id, entitlement_id FROM review_items WHERE rowid % 29 = 0);
     UPDATE OR IGNORE past_decisions SET decided_at = NULL WHERE id % 31 = 0;
     UPDATE campaigns SET status = 'active';
+    PRAGMA foreign_keys = OFF;
+    DELETE FROM users WHERE rowid % 97 = 0;
+    DELETE FROM entitlements WHERE id = (SELECT entitlement_id FROM past_decisions ORDER BY decided_at DESC LIMIT 1);
+    PRAGMA foreign_keys = ON;
   `);
 });
 
@@ -93,7 +97,7 @@ describe('fast analysis pass', () => {
 
   it('makes the same training rows, with and without a limit', () => {
     const peers = new PeerIndex(base.db);
-    for (const limit of [undefined, 500]) {
+    for (const limit of [undefined, 500, 0]) {
       expect(trainingRows(base, peers, AS_OF, 90, limit)).toEqual(
         referenceTrainingRows(base, peers as unknown as ReferencePeerIndex, AS_OF, 90, limit),
       );

@@ -219,18 +219,4 @@ export class AnalysisReader {
       fetch = fetch * 2 + 1000;
     }
   }
-
-  /**
-   * Times of successful activity of the given users, ordered by user, app and time: each
-   * (user, app) run is ascending, ready for a binary search of "last use at or before".
-   */
-  successTimes(userIds: readonly string[]): Array<{ user_id: string; app: string; at: string }> {
-    return this.store
-      .stmt(
-        `SELECT user_id, app, at FROM activity_events
-         WHERE user_id IN (SELECT value FROM json_each(?)) AND outcome = 'success'
-         ORDER BY user_id, app, at`,
-      )
-      .all(JSON.stringify(userIds)) as Array<{ user_id: string; app: string; at: string }>;
-  }
 }

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -148,5 +149,24 @@ describe('attest CLI (built)', () => {
     const later = runCli(['audit', 'export', '--db', db, '--since', '2999-01-01']);
     expect(later.stdout).toBe('');
     expect(runCli(['audit', 'export', '--db', db, '--since', 'yesterday']).code).toBe(2);
+  });
+});
+
+describe('start-up', () => {
+  it('loads the Okta SDK only when an Okta connector is built', () => {
+    const dist = join(import.meta.dirname, '..', '..', 'dist');
+    const script = `
+      import { createRequire } from 'node:module';
+      const loaded = () => Object.keys(createRequire(import.meta.url).cache).some((k) => k.includes('okta-sdk-nodejs'));
+      await import(${JSON.stringify(join(dist, 'app.js'))});
+      const { createConnectorRegistry } = await import(${JSON.stringify(join(dist, 'connectors', 'registry.js'))});
+      const before = loaded();
+      createConnectorRegistry({})('okta');
+      const unconfigured = loaded();
+      createConnectorRegistry({ OKTA_ORG_URL: 'https://example.okta.com', OKTA_API_TOKEN: 'x'.repeat(40) })('okta');
+      console.log(JSON.stringify({ before, unconfigured, configured: loaded() }));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({ before: false, unconfigured: false, configured: true });
   });
 });

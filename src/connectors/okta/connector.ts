@@ -17,7 +17,7 @@ import type {
 } from '../types.js';
 import { OKTA_SYNC_SCOPES, type OktaConfig, oktaSecrets, parseOktaConfig } from './config.js';
 import { failedOutcome, type Operation, redactSecrets, statusOf, toConnectorError } from './errors.js';
-import { createOktaClient, OktaRequestExecutor, type RetryPolicy } from './http.js';
+import { createOktaClient, createOktaExecutor, type OktaRequestExecutor, type RetryPolicy } from './http.js';
 import {
   activityRecord,
   appLabel,
@@ -152,7 +152,7 @@ export class OktaConnector implements IdentityConnector {
     this.options = options;
     this.pageSizes = { ...DEFAULT_PAGE_SIZES, ...options.pageSizes };
     this.secrets = oktaSecrets(config);
-    this.executor = new OktaRequestExecutor(config.orgUrl, {
+    this.executor = createOktaExecutor(config.orgUrl, {
       rateLimitRetries: 3,
       serverErrorRetries: 3,
       retryDelayMs: 500,

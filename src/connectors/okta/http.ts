@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client, DefaultRequestExecutor } from '@okta/okta-sdk-nodejs';
+import type * as OktaSdk from '@okta/okta-sdk-nodejs';
 import { ConnectorError } from '../types.js';
 import { isLoopback, type OktaConfig } from './config.js';
 
@@ -41,63 +42,84 @@ const TRANSIENT = new Set([
 ]);
 
 /**
+ * The SDK, loaded on first use: it takes over a second to load, and most runs
+ * (stdio servers, `attest confirm`, snapshot imports) never talk to Okta.
+ */
+let sdk: typeof OktaSdk | undefined;
+function loadSdk(): typeof OktaSdk {
+  sdk ??= createRequire(import.meta.url)('@okta/okta-sdk-nodejs') as typeof OktaSdk;
+  return sdk;
+}
+
+export type OktaRequestExecutor = InstanceType<ReturnType<typeof defineExecutor>>;
+let Executor: ReturnType<typeof defineExecutor> | undefined;
+
+/** A counting, retrying executor for one org (see defineExecutor). */
+export function createOktaExecutor(origin: string, policy: RetryPolicy): OktaRequestExecutor {
+  Executor ??= defineExecutor(loadSdk().DefaultRequestExecutor);
+  return new Executor(origin, policy);
+}
+
+/**
  * The SDK's DefaultRequestExecutor (429s retried after X-Rate-Limit-Reset) plus:
  * a request counter, bounded retries of GETs on 5xx and network errors, and a
  * guard that refuses to send the credentials to any origin but the org's (the
  * SDK follows Link headers verbatim).
  */
-export class OktaRequestExecutor extends DefaultRequestExecutor {
-  /** Every HTTP request sent, retries and token requests included. */
-  requests = 0;
+function defineExecutor(Base: typeof OktaSdk.DefaultRequestExecutor) {
+  return class OktaRequestExecutor extends Base {
+    /** Every HTTP request sent, retries and token requests included. */
+    requests = 0;
 
-  constructor(
-    private readonly origin: string,
-    private readonly policy: RetryPolicy,
-  ) {
-    super({ maxRetries: policy.rateLimitRetries, requestTimeout: policy.requestTimeoutMs });
-    this.on('request', () => {
-      this.requests++;
-    });
-  }
-
-  override fetch(request: Request): ReturnType<DefaultRequestExecutor['fetch']> {
-    let target: string;
-    try {
-      target = new URL(String(request.url)).origin;
-    } catch {
-      target = '';
+    constructor(
+      private readonly origin: string,
+      private readonly policy: RetryPolicy,
+    ) {
+      super({ maxRetries: policy.rateLimitRetries, requestTimeout: policy.requestTimeoutMs });
+      this.on('request', () => {
+        this.requests++;
+      });
     }
-    if (target !== this.origin) {
-      return Promise.reject(
-        new ConnectorError('Okta returned a link to another host; the sync stopped there.', 'upstream'),
+
+    override fetch(request: Request): ReturnType<OktaSdk.DefaultRequestExecutor['fetch']> {
+      let target: string;
+      try {
+        target = new URL(String(request.url)).origin;
+      } catch {
+        target = '';
+      }
+      if (target !== this.origin) {
+        return Promise.reject(
+          new ConnectorError('Okta returned a link to another host; the sync stopped there.', 'upstream'),
+        );
+      }
+      const attempt = request.attestAttempt ?? 0;
+      const idempotent = String(request.method ?? 'GET').toUpperCase() === 'GET';
+      const canRetry = idempotent && attempt < this.policy.serverErrorRetries;
+      const again = async () => {
+        await sleep(this.policy.retryDelayMs * 2 ** attempt);
+        const { startTime: _s, ...rest } = request;
+        return this.fetch({ ...rest, headers: { ...request.headers }, attestAttempt: attempt + 1 });
+      };
+      return super.fetch(request).then(
+        async (response: FetchResponse) => {
+          if (response.status >= 500 && canRetry) {
+            await response.text().catch(() => '');
+            return again();
+          }
+          if (response.status >= 400 && String(request.url).endsWith('/oauth2/v1/token')) {
+            throw await tokenRequestError(String(request.url), response);
+          }
+          return response;
+        },
+        (error: unknown) => {
+          const code = String((error as { code?: unknown }).code ?? '');
+          if (canRetry && TRANSIENT.has(code)) return again();
+          throw error;
+        },
       );
     }
-    const attempt = request.attestAttempt ?? 0;
-    const idempotent = String(request.method ?? 'GET').toUpperCase() === 'GET';
-    const canRetry = idempotent && attempt < this.policy.serverErrorRetries;
-    const again = async () => {
-      await sleep(this.policy.retryDelayMs * 2 ** attempt);
-      const { startTime: _s, ...rest } = request;
-      return this.fetch({ ...rest, headers: { ...request.headers }, attestAttempt: attempt + 1 });
-    };
-    return super.fetch(request).then(
-      async (response: FetchResponse) => {
-        if (response.status >= 500 && canRetry) {
-          await response.text().catch(() => '');
-          return again();
-        }
-        if (response.status >= 400 && String(request.url).endsWith('/oauth2/v1/token')) {
-          throw await tokenRequestError(String(request.url), response);
-        }
-        return response;
-      },
-      (error: unknown) => {
-        const code = String((error as { code?: unknown }).code ?? '');
-        if (canRetry && TRANSIENT.has(code)) return again();
-        throw error;
-      },
-    );
-  }
+  };
 }
 
 /**
@@ -126,7 +148,8 @@ async function tokenRequestError(url: string, response: FetchResponse): Promise<
  * OKTA_CLIENT_* variable can leak in), no response cache, and the counting
  * executor.
  */
-export function createOktaClient(config: OktaConfig, executor: OktaRequestExecutor): Client {
+export function createOktaClient(config: OktaConfig, executor: OktaRequestExecutor): OktaSdk.Client {
+  const { Client } = loadSdk();
   const common = { orgUrl: config.orgUrl, requestExecutor: executor, cacheMiddleware: null };
   const auth = config.auth;
   const client =

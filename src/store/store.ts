@@ -111,9 +111,14 @@ export function rowToEntitlement(r: Row, prefix = ''): Entitlement {
 const USER_COLS = ['platform', 'external_id', ...userSnapshotColumns, 'last_sign_in', 'attributes'];
 const ENT_COLS = ['platform', 'external_id', ...entitlementSnapshotColumns, 'attributes'];
 
-const ITEM_SELECT = `
+const ITEM_SELECT = itemSelect('i.recommendation');
+/** The same, with the recommendation's evidence left out in SQL (list pages don't show it). */
+const ITEM_SELECT_BRIEF = itemSelect("json_remove(i.recommendation, '$.evidence')");
+
+function itemSelect(recommendation: string): string {
+  return `
   SELECT i.id AS item_id, i.campaign_id, i.status, i.reviewer_id, i.risk_score, i.risk_level,
-         i.signals, i.recommendation, i.user_id, i.entitlement_id,
+         i.signals, ${recommendation} AS recommendation, i.user_id, i.entitlement_id,
          ${USER_COLS.map((c) => `u.${c} AS u_${c}`).join(', ')},
          ${ENT_COLS.map((c) => `e.${c} AS e_${c}`).join(', ')},
          p.id AS p_id, p.decision AS p_decision, p.rationale AS p_rationale, p.proposed_by AS p_by, p.proposed_at AS p_at,
@@ -126,6 +131,7 @@ const ITEM_SELECT = `
        AND p.id = (SELECT p2.id FROM proposals p2 WHERE p2.item_id = i.id AND p2.status IN ('draft','applied')
                    ORDER BY p2.proposed_at DESC, p2.id DESC LIMIT 1)
   LEFT JOIN item_decisions d ON d.item_id = i.id`;
+}
 
 function rowToItem(r: Row): ItemRow {
   return {
@@ -435,7 +441,8 @@ export class Store {
 
   /**
    * One keyset page of a campaign's items. Risk order is (risk_score DESC, id ASC);
-   * user order is (user_id ASC, id ASC). Both are served from an index.
+   * user order is (user_id ASC, id ASC). Both are served from an index. Recommendations
+   * come without their evidence (getItem has it).
    */
   campaignItemsPage(q: ItemQuery): {
     items: ItemRow[];
@@ -489,7 +496,7 @@ export class Store {
     const page = ids.slice(0, q.limit);
     // One statement for the page's details, then back into page order.
     const rows = this.wideRows(
-      `${ITEM_SELECT} WHERE i.id IN (SELECT value FROM json_each(?))`,
+      `${ITEM_SELECT_BRIEF} WHERE i.id IN (SELECT value FROM json_each(?))`,
       JSON.stringify(page.map((r) => r.id)),
     );
     const byId = new Map(rows.map((r) => [String(r.item_id), r]));

@@ -415,7 +415,7 @@ export class StagedSync implements SyncSink {
         const firstActivity = this.db.prepare('SELECT 1 FROM activity_events LIMIT 1').get() === undefined;
         counts.activity_events = run(`
           INSERT OR IGNORE INTO activity_events (user_id, app, at, outcome, platform)
-          SELECT user_id, app, at, outcome, @platform FROM temp.stage_activity ORDER BY user_id, app, at`);
+          SELECT user_id, app, at, outcome, @platform FROM temp.stage_activity`);
         // Keep the per user x app rollup in step for every pair this sync touched.
         run(`
           INSERT OR REPLACE INTO activity_rollup (user_id, app, first_used, last_used, sign_ins, failed, last_failed)

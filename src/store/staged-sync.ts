@@ -399,6 +399,7 @@ export class StagedSync implements SyncSink {
             privileged = excluded.privileged, sensitivity = excluded.sensitivity, owner_id = excluded.owner_id,
             description = excluded.description, attributes = excluded.attributes, updated_at = excluded.updated_at
           WHERE ${changed('entitlements', ['name', 'type', 'app', 'privileged', 'sensitivity', 'owner_id', 'description', 'attributes'])}`);
+        const firstAssignments = this.db.prepare('SELECT 1 FROM assignments LIMIT 1').get() === undefined;
         counts.assignments = run(`
           INSERT INTO assignments (user_id, entitlement_id, platform, granted_at, source, updated_at)
           SELECT user_id, entitlement_id, @platform, granted_at, source, @now FROM temp.stage_assignments WHERE true
@@ -406,8 +407,11 @@ export class StagedSync implements SyncSink {
           ON CONFLICT (user_id, entitlement_id) DO UPDATE SET granted_at = coalesce(excluded.granted_at, assignments.granted_at),
             source = excluded.source, updated_at = excluded.updated_at
           WHERE ${changed('assignments', ['source'])} OR (excluded.granted_at IS NOT NULL AND excluded.granted_at IS NOT assignments.granted_at)`);
+        // Nothing to remove when the table was empty before this merge.
         if (options.replaceAssignments) {
-          removed.assignments = run(`
+          removed.assignments = firstAssignments
+            ? 0
+            : run(`
             DELETE FROM assignments WHERE platform = @platform AND NOT EXISTS (
               SELECT 1 FROM temp.stage_assignments s WHERE s.user_id = assignments.user_id
                 AND s.entitlement_id = assignments.entitlement_id)`);
@@ -442,25 +446,16 @@ export class StagedSync implements SyncSink {
           ON CONFLICT (id) DO UPDATE SET name = excluded.name, status = excluded.status, created_at = excluded.created_at,
             due_at = excluded.due_at, attributes = excluded.attributes, updated_at = excluded.updated_at
           WHERE ${changed('campaigns', ['name', 'status', 'created_at', 'due_at', 'attributes'])}`);
-        // Into an empty table (a first import), the secondary indexes and count triggers are built once
+        // Into an empty table (a first import), secondary indexes and count triggers are built once
         // afterwards rather than updated row by row.
-        const rebuild = this.db.prepare('SELECT 1 FROM review_items LIMIT 1').get() === undefined;
-        const secondary = rebuild
-          ? (this.db
-              .prepare(
-                `SELECT type, name, sql FROM sqlite_schema WHERE tbl_name = 'review_items'
-                 AND type IN ('index', 'trigger') AND sql IS NOT NULL`,
-              )
-              .all() as Array<{ type: 'index' | 'trigger'; name: string; sql: string }>)
-          : [];
-        for (const o of secondary) this.db.exec(`DROP ${o.type.toUpperCase()} "${o.name}"`);
+        const rebuildItems = this.dropSecondaryIfEmpty('review_items');
         counts.review_items = run(`
           INSERT INTO review_items (id, campaign_id, user_id, entitlement_id, reviewer_id, platform, external_id, updated_at)
           SELECT id, campaign_id, user_id, entitlement_id, reviewer_id, @platform, external_id, @now FROM temp.stage_items WHERE true
           ON CONFLICT (id) DO UPDATE SET reviewer_id = excluded.reviewer_id, updated_at = excluded.updated_at
           WHERE ${changed('review_items', ['reviewer_id'])}`);
-        if (rebuild) {
-          for (const o of secondary) this.db.exec(o.sql);
+        if (rebuildItems) {
+          rebuildItems();
           this.db.exec(`DELETE FROM review_item_counts;
             INSERT INTO review_item_counts (campaign_id, status, n)
               SELECT campaign_id, status, count(*) FROM review_items GROUP BY campaign_id, status`);
@@ -482,6 +477,24 @@ export class StagedSync implements SyncSink {
       .immediate();
     this.finish();
     return { platform: this.platform, counts, removed };
+  }
+
+  /**
+   * When `table` is empty, drops its secondary indexes and triggers (inside the merge's
+   * transaction) and returns the function that recreates them from their stored SQL.
+   * Unique constraints stay: they are part of the table.
+   */
+  private dropSecondaryIfEmpty(table: string): (() => void) | null {
+    if (this.db.prepare(`SELECT 1 FROM ${table} LIMIT 1`).get() !== undefined) return null;
+    const objects = this.db
+      .prepare(
+        `SELECT type, name, sql FROM sqlite_schema WHERE tbl_name = ? AND type IN ('index', 'trigger') AND sql IS NOT NULL`,
+      )
+      .all(table) as Array<{ type: 'index' | 'trigger'; name: string; sql: string }>;
+    for (const o of objects) this.db.exec(`DROP ${o.type.toUpperCase()} "${o.name}"`);
+    return () => {
+      for (const o of objects) this.db.exec(o.sql);
+    };
   }
 
   abort(): void {

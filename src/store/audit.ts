@@ -164,7 +164,9 @@ export class AuditLog {
         if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY' && attempt < 100) continue;
         throw err;
       }
-      tails.set(this.db, { seq, hash, version });
+      // Inside a caller's transaction the entry may still be rolled back: don't trust it as the tail.
+      if (this.db.inTransaction) tails.delete(this.db);
+      else tails.set(this.db, { seq, hash, version });
       return seq;
     }
   }

@@ -467,6 +467,36 @@ describe('audit chain across sessions and processes', () => {
     tmp.cleanup();
   });
 
+  it('stays unbroken when an entry is appended inside a transaction that rolls back', () => {
+    const store = Store.open(':memory:');
+    const log = new AuditLog(store.db);
+    const entry = {
+      at: '2026-11-28T10:00:00.000Z',
+      principal: 'p',
+      client_name: null,
+      client_version: null,
+      session_id: null,
+      transport: null,
+      tool: 't',
+      kind: 'read',
+      arguments: {},
+      outcome: 'ok' as const,
+      error: null,
+      duration_ms: 0,
+      details: null,
+    };
+    log.append(entry);
+    expect(() =>
+      store.db.transaction(() => {
+        log.append(entry);
+        throw new Error('rolled back');
+      })(),
+    ).toThrow('rolled back');
+    expect(log.append(entry)).toBe(2);
+    expect(log.verify()).toEqual({ ok: true, entries: 2 });
+    store.close();
+  });
+
   it('stays one unbroken chain when three processes append at the same time', async () => {
     const tmp = tempDir();
     const path = join(tmp.dir, 'race.db');

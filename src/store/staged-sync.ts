@@ -1,4 +1,4 @@
-import { entitlementSnapshotColumns, type Platform, userSnapshotColumns } from '../domain/index.js';
+import type { Platform } from '../domain/index.js';
 import {
   type ActivityRecord,
   type AssignmentRecord,
@@ -41,19 +41,21 @@ export class StagedSync implements SyncSink {
     // Fresh tables without indexes: rows load faster, and the indexes are built once, sorted, before validation.
     for (const t of STAGE_TABLES) db.exec(`DROP TABLE IF EXISTS temp.${t}`);
     db.exec(STAGE_DDL);
-    const cols: Record<string, [table: string, width: number]> = {
-      users: ['stage_users', USER_STAGE_COLS.length],
-      entitlements: ['stage_entitlements', ENT_STAGE_COLS.length],
-      assignments: ['stage_assignments', 6],
-      activity: ['stage_activity', 6],
-      hr: ['stage_hr', 7],
-      sod: ['stage_sod', 6],
-      sodSide: ['stage_sod_sides', 5],
-      campaigns: ['stage_campaigns', 9],
-      items: ['stage_items', 11],
-      decisions: ['stage_decisions', 8],
+    const tables: Record<string, string> = {
+      users: 'stage_users',
+      entitlements: 'stage_entitlements',
+      assignments: 'stage_assignments',
+      activity: 'stage_activity',
+      hr: 'stage_hr',
+      sod: 'stage_sod',
+      sodSide: 'stage_sod_sides',
+      campaigns: 'stage_campaigns',
+      items: 'stage_items',
+      decisions: 'stage_decisions',
     };
-    for (const [name, [table, width]] of Object.entries(cols)) {
+    for (const [name, table] of Object.entries(tables)) {
+      // Rows are positional: each sink method lists values in the table's column order (STAGE_DDL).
+      const width = (db.pragma(`temp.table_info(${table})`) as unknown[]).length;
       const row = `(${Array.from({ length: width }, () => '?').join(', ')})`;
       this.ins[name] = db.prepare(`INSERT INTO temp.${table} VALUES ${row}`);
       this.insMany[name] = db.prepare(
@@ -517,25 +519,6 @@ function extOf(id: string | null, platform: Platform): string {
   const prefix = `${platform}:`;
   return platform !== 'snapshot' && id.startsWith(prefix) ? id.slice(prefix.length) : id;
 }
-
-// In the TEMP tables' column order (see STAGE_DDL): positional inserts depend on it.
-const USER_STAGE_COLS = [
-  'id',
-  'external_id',
-  ...userSnapshotColumns.slice(1),
-  'last_sign_in',
-  'attributes',
-  'file',
-  'line',
-];
-const ENT_STAGE_COLS = [
-  'id',
-  'external_id',
-  ...entitlementSnapshotColumns.slice(1),
-  'attributes',
-  'file',
-  'line',
-];
 
 const FILE_ORDER = [
   'users',

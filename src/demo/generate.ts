@@ -10,7 +10,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type SignalCode, userSnapshotColumns } from '../domain/index.js';
+import { entitlementSnapshotColumns, type SignalCode, userSnapshotColumns } from '../domain/index.js';
 import { buildCatalog, type Catalog, sensRank } from './catalog.js';
 import { CsvSink, drainAll } from './csv.js';
 import { DecisionHistory, historyCampaigns } from './history.js';
@@ -283,17 +283,7 @@ class Writer {
   }
 
   async entitlements(): Promise<number> {
-    const out = this.sink('entitlements.csv', [
-      'id',
-      'name',
-      'type',
-      'app',
-      'privileged',
-      'sensitivity',
-      'owner_id',
-      'description',
-      'department',
-    ]);
+    const out = this.sink('entitlements.csv', [...entitlementSnapshotColumns, 'department']);
     this.c.ents.forEach((e, i) => {
       out.write([
         e.id,

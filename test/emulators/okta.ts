@@ -13,6 +13,7 @@
 import { createPublicKey, type KeyObject, randomBytes, verify } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createRng } from '../../src/analysis/stats.js';
 
 // ---- org model ------------------------------------------------------------------
 
@@ -273,18 +274,6 @@ export interface GenerateOptions {
   reviews?: number;
 }
 
-/** A deterministic PRNG (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const B62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
 /** An Okta-shaped id: a 3-character type prefix and 17 base-62 characters. */
@@ -376,7 +365,7 @@ const ROLE_TYPES: Array<[string, string]> = [
  * a given seed and `now`.
  */
 export function generateOktaOrg(options: GenerateOptions): OktaOrg {
-  const rnd = prng(options.seed ?? 42);
+  const rnd = createRng(options.seed ?? 42);
   const now = (options.now ?? new Date('2026-11-28T00:00:00.000Z')).getTime();
   const day = 86_400_000;
   const iso = (t: number) => new Date(Math.floor(t)).toISOString();

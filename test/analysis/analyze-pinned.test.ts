@@ -1,27 +1,37 @@
+import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { explainTopFactors, fitModel, ModelScorer, predict } from '../../src/analysis/model.js';
+import {
+  explainTopFactors,
+  fitModel,
+  ModelScorer,
+  predict,
+  serializeModel,
+} from '../../src/analysis/model.js';
 import { generateDemo } from '../../src/demo/generate.js';
 import { analyzeCampaigns, trainingRows } from '../../src/services/analyze.js';
 import { loadSnapshot } from '../../src/services/load.js';
 import { PeerIndex } from '../../src/store/peers.js';
 import { Store } from '../../src/store/store.js';
 import { tempDir } from '../helpers/harness.js';
-import {
-  analyzeCampaigns as referenceAnalyze,
-  trainingRows as referenceTrainingRows,
-} from './reference/analyze.js';
-import { fitModel as referenceFitModel, serializeModel } from './reference/model.js';
-import { PeerIndex as ReferencePeerIndex } from './reference/peers.js';
 
-// The fast analysis pass (merged range scans, single-pass peer index, cached model terms) must
-// give exactly what the per-user, per-item pass gave, on a demo tenant bent into edge cases.
+// Analysis results on a demo tenant bent into edge cases, pinned as digests. They were taken when the
+// fast pass (merged range scans, single-pass peer index, cached model terms) was checked against the
+// per-user, per-item pass it replaced, byte for byte. A digest that moves means results changed:
+// intended changes update them (vitest -u), and the demo-truth test says whether they are still right.
 const AS_OF = new Date('2026-11-28T00:00:00.000Z');
 const tmp = tempDir();
 let base: Store;
 
 function copy(store: Store): Store {
   return new Store(new Database(store.db.serialize()));
+}
+
+function digest(value: unknown): string {
+  return createHash('sha256')
+    .update(typeof value === 'string' ? value : JSON.stringify(value))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 function dump(store: Store): string[] {
@@ -67,12 +77,9 @@ afterAll(() => {
   tmp.cleanup();
 });
 
-describe('fast analysis pass', () => {
-  it('builds the same peer index as one GROUP BY per kind', () => {
+describe('analysis results on an edge-case tenant', () => {
+  it('builds the peer index it always has', () => {
     const fast = new PeerIndex(base.db);
-    const ref = new ReferencePeerIndex(base.db);
-    expect(fast.kinds).toEqual(ref.kinds);
-    expect(new Map([...fast.homeDepartment].sort())).toEqual(new Map([...ref.homeDepartment].sort()));
     const values = new Set<string | null>([null, '', '5', 'true', '1']);
     for (const r of base.db
       .prepare('SELECT department, title, manager_id, location, attributes FROM users')
@@ -82,36 +89,38 @@ describe('fast analysis pass', () => {
         values.add(String(v));
     }
     const ents = (base.db.prepare('SELECT id FROM entitlements').pluck().all() as string[]).concat('nope');
+    const stats: unknown[] = [];
     for (const kind of fast.kinds) {
       for (const v of [...values].slice(0, 120)) {
         for (const e of ents) {
-          for (const active of [true, false]) {
-            expect(fast.statsFor([[kind.kind, v]], e, active, true)).toEqual(
-              ref.statsFor([[kind.kind, v]], e, active, true),
-            );
-          }
+          for (const active of [true, false]) stats.push(fast.statsFor([[kind.kind, v]], e, active, true));
         }
       }
     }
+    expect({
+      kinds: fast.kinds.map((k) => k.kind),
+      home: digest([...fast.homeDepartment].sort()),
+      stats: digest(stats),
+    }).toMatchSnapshot();
   });
 
-  it('makes the same training rows, with and without a limit', () => {
+  it('makes the training rows it always has, with and without a limit', () => {
     const peers = new PeerIndex(base.db);
-    for (const limit of [undefined, 500, 0]) {
-      expect(trainingRows(base, peers, AS_OF, 90, limit)).toEqual(
-        referenceTrainingRows(base, peers as unknown as ReferencePeerIndex, AS_OF, 90, limit),
-      );
-    }
+    const out = [undefined, 500, 0].map((limit) => {
+      const rows = trainingRows(base, peers, AS_OF, 90, limit);
+      return { limit: limit ?? null, rows: rows.length, digest: digest(rows) };
+    });
+    expect(out).toMatchSnapshot();
   });
 
-  it('fits the same model, and scores it exactly as predict and explainTopFactors', () => {
+  it('fits the model it always has, and scores it exactly as predict and explainTopFactors', () => {
     const peers = new PeerIndex(base.db);
     const rows = trainingRows(base, peers, AS_OF, 90);
     const model = fitModel(rows, { seed: 7 });
-    expect(serializeModel(model)).toBe(serializeModel(referenceFitModel(rows, { seed: 7 })));
-    expect(serializeModel(fitModel(rows.slice(0, 700), { seed: 3, folds: 3 }))).toBe(
-      serializeModel(referenceFitModel(rows.slice(0, 700), { seed: 3, folds: 3 })),
-    );
+    expect({
+      model: digest(serializeModel(model)),
+      small: digest(serializeModel(fitModel(rows.slice(0, 700), { seed: 3, folds: 3 }))),
+    }).toMatchSnapshot();
     const scorer = new ModelScorer(model);
     for (const r of rows.slice(0, 3000)) {
       const scored = scorer.score(r.features);
@@ -141,24 +150,19 @@ describe('fast analysis pass', () => {
     { name: 'defaults', options: {} },
     { name: 'a bounded fit', options: { maxTrainingRows: 2000 } },
     { name: 'no model', options: { minTrainingRows: 1e9 } },
-  ])('writes the same scores, signals and recommendations ($name)', ({ options }) => {
+  ])('writes the scores, signals and recommendations it always has ($name)', ({ options }) => {
     const fast = copy(base);
-    const ref = copy(base);
-    const clear =
-      "UPDATE review_items SET risk_score = 0, risk_level = 'low', signals = '[]', recommendation = NULL";
-    fast.db.exec(clear);
-    ref.db.exec(clear);
+    fast.db.exec(
+      "UPDATE review_items SET risk_score = 0, risk_level = 'low', signals = '[]', recommendation = NULL",
+    );
     const opts = { asOf: AS_OF, dormantDays: 90, ...options };
     const a = analyzeCampaigns(fast, opts);
-    const b = referenceAnalyze(ref, opts);
-    expect(JSON.stringify(a)).toBe(JSON.stringify(b));
     expect(a.items).toBeGreaterThan(5_000);
-    const fastRows = dump(fast);
-    expect(fastRows).toEqual(dump(ref));
+    const rows = dump(fast);
+    expect({ result: digest(JSON.stringify(a)), items: rows.length, rows: digest(rows) }).toMatchSnapshot();
     // A second pass over its own results (scores mostly unchanged) writes the same again.
     analyzeCampaigns(fast, opts);
-    expect(dump(fast)).toEqual(fastRows);
+    expect(dump(fast)).toEqual(rows);
     fast.close();
-    ref.close();
   });
 });

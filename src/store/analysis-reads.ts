@@ -1,5 +1,5 @@
 import type { Entitlement, HrChange, User } from '../domain/index.js';
-import { rowToEntitlement, rowToUser, type Store } from './store.js';
+import { rowToEntitlement, rowToHrChange, rowToUser, type Store } from './store.js';
 
 /** One review item as the analysis pass needs it. */
 export interface AnalysisItemRow {
@@ -105,13 +105,7 @@ export class AnalysisReader {
            ORDER BY user_id, at, id`,
         )
         .all(lo, hi) as Array<Record<string, unknown>>
-    ).map((r) => ({
-      user_id: String(r.user_id),
-      field: String(r.field),
-      from: r.from_value === null || r.from_value === undefined ? null : String(r.from_value),
-      to: r.to_value === null || r.to_value === undefined ? null : String(r.to_value),
-      at: String(r.at),
-    }));
+    ).map(rowToHrChange);
   }
 
   /** A campaign's items of users in `[lo, hi]`, by user id then item id. */

@@ -91,6 +91,17 @@ export function rowToUser(r: Row, prefix = ''): User {
   };
 }
 
+/** An hr_changes row as an HrChange. */
+export function rowToHrChange(r: Row): HrChange {
+  return {
+    user_id: String(r.user_id),
+    field: String(r.field),
+    from: str(r.from_value),
+    to: str(r.to_value),
+    at: String(r.at),
+  };
+}
+
 export function rowToEntitlement(r: Row, prefix = ''): Entitlement {
   const g = (k: string) => r[prefix + k];
   return {
@@ -351,13 +362,7 @@ export class Store {
       this.stmt(
         'SELECT user_id, field, from_value, to_value, at FROM hr_changes WHERE user_id = ? ORDER BY at, id',
       ).all(userId) as Row[]
-    ).map((r) => ({
-      user_id: String(r.user_id),
-      field: String(r.field),
-      from: str(r.from_value),
-      to: str(r.to_value),
-      at: String(r.at),
-    }));
+    ).map(rowToHrChange);
   }
 
   // ---- SoD ---------------------------------------------------------------------

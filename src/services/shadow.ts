@@ -1,9 +1,8 @@
-import { createReadStream } from 'node:fs';
-import { parse } from 'csv-parse';
 import { decisionFeatures, entitlementDepartment } from '../analysis/features.js';
 import { crossValidate, type ShadowReport } from '../analysis/shadow.js';
 import { type AnalysisThresholds, defaultThresholds } from '../analysis/thresholds.js';
 import { parseIsoTime } from '../connectors/snapshot/csv-import.js';
+import { readCsvFile } from '../connectors/snapshot/csv-reader.js';
 import { PeerIndex } from '../store/peers.js';
 import type { Store } from '../store/store.js';
 import { trainingRows } from './analyze.js';
@@ -33,7 +32,6 @@ async function rowsFromFile(
   dormantDays: number,
 ) {
   const rows: Array<{ features: Record<string, string | null>; label: 0 | 1 }> = [];
-  let line = 1;
   const nowIso = (asOf ?? new Date()).toISOString();
   const lastUseBefore = store.stmt(
     `SELECT max(at) AS at FROM activity_events WHERE user_id = ? AND app = ? AND outcome = 'success' AND at <= ?`,
@@ -45,38 +43,48 @@ async function rowsFromFile(
     return last === null ? null : Math.floor((Date.parse(at) - Date.parse(last)) / 86_400_000);
   };
   const unknown: string[] = [];
-  const parser = createReadStream(path).pipe(parse({ columns: true, bom: true, skip_empty_lines: true }));
-  try {
-    for await (const rec of parser as AsyncIterable<Record<string, string>>) {
-      line++;
-      const decision = rec.decision;
-      if (decision !== 'approve' && decision !== 'revoke') {
-        throw new ShadowInputError(
-          `${path}:${line} decision: "${String(decision).slice(0, 40)}" is not approve or revoke`,
-        );
-      }
-      const user = rec.user_id ? store.getUser(rec.user_id) : undefined;
-      const ent = rec.entitlement_id ? store.getEntitlement(rec.entitlement_id) : undefined;
-      userId = rec.user_id ?? '';
-      if (!user || !ent) {
-        if (unknown.length < 5)
-          unknown.push(
-            `${path}:${line} unknown ${!user ? `user_id "${rec.user_id}"` : `entitlement_id "${rec.entitlement_id}"`}`,
-          );
-        continue;
-      }
-      rows.push({
-        label: decision === 'revoke' ? 1 : 0,
-        features: decisionFeatures(
-          user,
-          ent,
-          entitlementDepartment(ent, peers.homeDepartment.get(ent.id)?.department ?? null),
-          rec.reviewer_id || null,
-          idleAt(ent.app, rec.decided_at ? (parseIsoTime(rec.decided_at) ?? nowIso) : nowIso),
-          dormantDays,
-        ),
-      });
+  let columns: string[] | null = null;
+  const onRecord = (cells: string[], line: number) => {
+    if (columns === null) {
+      columns = cells.map((c) => c.trim());
+      return;
     }
+    const rec: Record<string, string | undefined> = {};
+    columns.forEach((c, i) => {
+      rec[c] = cells[i];
+    });
+    const decision = rec.decision;
+    if (decision !== 'approve' && decision !== 'revoke') {
+      throw new ShadowInputError(
+        `${path}:${line} decision: "${String(decision).slice(0, 40)}" is not approve or revoke`,
+      );
+    }
+    const user = rec.user_id ? store.getUser(rec.user_id) : undefined;
+    const ent = rec.entitlement_id ? store.getEntitlement(rec.entitlement_id) : undefined;
+    userId = rec.user_id ?? '';
+    if (!user || !ent) {
+      if (unknown.length < 5)
+        unknown.push(
+          `${path}:${line} unknown ${!user ? `user_id "${rec.user_id}"` : `entitlement_id "${rec.entitlement_id}"`}`,
+        );
+      return;
+    }
+    rows.push({
+      label: decision === 'revoke' ? 1 : 0,
+      features: decisionFeatures(
+        user,
+        ent,
+        entitlementDepartment(ent, peers.homeDepartment.get(ent.id)?.department ?? null),
+        rec.reviewer_id || null,
+        idleAt(ent.app, rec.decided_at ? (parseIsoTime(rec.decided_at) ?? nowIso) : nowIso),
+        dormantDays,
+      ),
+    });
+  };
+  try {
+    await readCsvFile(path, onRecord, (issue) => {
+      throw new ShadowInputError(`${path}:${issue.line} cannot be read as CSV (${issue.reason})`);
+    });
   } catch (e) {
     if (e instanceof ShadowInputError) throw e;
     throw new ShadowInputError(`${path}: cannot be read as CSV (${(e as Error).message})`);

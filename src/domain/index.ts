@@ -55,6 +55,9 @@ export const entitlementSnapshotColumns = [
   'description',
 ] as const;
 
+/** Columns of entitlements.csv that are not columns of the entitlements table. */
+export const entitlementSnapshotExtraColumns = ['includes'] as const;
+
 /** Stable signal codes (see the tool contract). */
 export const signalCodes = [
   'dormant',
@@ -141,6 +144,8 @@ export interface Assignment {
   entitlement_id: string;
   granted_at: string | null;
   source: AssignmentSource;
+  /** For an inherited assignment: the entitlement it comes through. */
+  via: string | null;
 }
 
 export interface AppUsage {

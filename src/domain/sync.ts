@@ -48,6 +48,12 @@ export interface EntitlementRecord {
   sensitivity?: Sensitivity;
   owner_external_id?: string | null;
   description?: string | null;
+  /**
+   * Entitlements (platform ids) this one grants to its holders: a nested group, an app the
+   * group is assigned to, the permissions a role bundles. Undefined leaves what the store
+   * holds unchanged (an incremental sync that did not read them); [] clears it.
+   */
+  includes?: string[];
   attributes?: Record<string, string>;
   src?: SourceRef;
 }
@@ -57,6 +63,8 @@ export interface AssignmentRecord {
   entitlement_external_id: string;
   granted_at?: string | null;
   source?: AssignmentSource;
+  /** For an inherited assignment (`group` or `rule`): the entitlement (platform id) it comes through. */
+  via?: string | null;
   src?: SourceRef;
 }
 

@@ -19,6 +19,10 @@ export interface AnalysisAssignmentRow {
   user_id: string;
   entitlement_id: string;
   granted_at: string | null;
+  /** `direct`, or `group` / `rule` for an inherited assignment. */
+  source: 'direct' | 'group' | 'rule';
+  /** For an inherited assignment: the entitlement it comes through, when known. */
+  via: string | null;
 }
 
 /** Last successful use of one app by one user (from the activity rollup). */
@@ -58,6 +62,22 @@ export class AnalysisReader {
     return out;
   }
 
+  /** What each entitlement grants to its holders (entitlement id -> included ids), as stored. */
+  includes(): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    for (const [from, to] of this.store.db
+      .prepare(
+        'SELECT entitlement_id, included_id FROM entitlement_includes ORDER BY entitlement_id, included_id',
+      )
+      .raw()
+      .all() as Array<[string, string]>) {
+      const list = out.get(from);
+      if (list) list.push(to);
+      else out.set(from, [to]);
+    }
+    return out;
+  }
+
   /** Users with ids in `[lo, hi]`, in id order. */
   users(lo: string, hi: string): User[] {
     return (
@@ -80,7 +100,7 @@ export class AnalysisReader {
   assignments(lo: string, hi: string): AnalysisAssignmentRow[] {
     return this.store
       .stmt(
-        `SELECT user_id, entitlement_id, granted_at FROM assignments WHERE user_id >= ? AND user_id <= ?
+        `SELECT user_id, entitlement_id, granted_at, source, via FROM assignments WHERE user_id >= ? AND user_id <= ?
          ORDER BY user_id, entitlement_id`,
       )
       .all(lo, hi) as AnalysisAssignmentRow[];

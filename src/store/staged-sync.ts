@@ -44,6 +44,7 @@ export class StagedSync implements SyncSink {
     const tables: Record<string, string> = {
       users: 'stage_users',
       entitlements: 'stage_entitlements',
+      includes: 'stage_includes',
       assignments: 'stage_assignments',
       activity: 'stage_activity',
       hr: 'stage_hr',
@@ -125,6 +126,17 @@ export class StagedSync implements SyncSink {
   }
 
   entitlements(batch: EntitlementRecord[]): void {
+    const includes: unknown[][] = [];
+    for (const e of batch) {
+      if (e.includes === undefined) continue;
+      const id = this.id(e.external_id);
+      const file = e.src?.file ?? 'entitlements';
+      const line = e.src?.line ?? 0;
+      // An empty included id marks "includes were read and are empty", so the merge clears them.
+      if (e.includes.length === 0) includes.push([id, null, file, line]);
+      for (const inc of e.includes) includes.push([id, this.id(inc), file, line]);
+    }
+    if (includes.length > 0) this.run('includes', includes);
     this.run(
       'entitlements',
       batch.map((e) => [
@@ -152,6 +164,7 @@ export class StagedSync implements SyncSink {
         this.id(a.entitlement_external_id),
         a.granted_at ?? null,
         a.source ?? 'direct',
+        this.optId(a.via),
         a.src?.file ?? 'assignments',
         a.src?.line ?? 0,
       ]),
@@ -264,7 +277,7 @@ export class StagedSync implements SyncSink {
     const issues: RecordIssue[] = [];
     let total = 0;
     this.ensureIndexes();
-    const check = (column: string, reason: string, from: string, where: string) => {
+    const check = (column: string, reason: string, from: string, where: string, reportAs = column) => {
       // One pass: the first rows in line order, each carrying the count of all.
       const rows = this.db
         .prepare(
@@ -276,7 +289,7 @@ export class StagedSync implements SyncSink {
         issues.push({
           file: r.file,
           line: r.line,
-          column,
+          column: reportAs,
           reason: reason.replace('%s', extOf(r.v, this.platform)),
         });
       }
@@ -328,6 +341,25 @@ export class StagedSync implements SyncSink {
       `NOT ${entKnown('entitlement_id')}`,
     );
     dup('stage_assignments', 'user_id, entitlement_id', 'assignment of user');
+    check(
+      'via',
+      'unknown via "%s" (no such entitlement)',
+      'temp.stage_assignments',
+      `via IS NOT NULL AND NOT ${entKnown('via')}`,
+    );
+    check(
+      'via',
+      'via "%s" is given for a direct assignment; via names what an inherited (source group or rule) assignment comes through',
+      'temp.stage_assignments',
+      `via IS NOT NULL AND source = 'direct'`,
+    );
+    check(
+      'included_id',
+      'unknown entitlement id "%s" in includes',
+      'temp.stage_includes',
+      `included_id IS NOT NULL AND NOT ${entKnown('included_id')}`,
+      'includes',
+    );
     check('user_id', 'unknown user_id "%s"', 'temp.stage_activity', `NOT ${userKnown('user_id')}`);
     check('user_id', 'unknown user_id "%s"', 'temp.stage_hr', `NOT ${userKnown('user_id')}`);
     dup('stage_sod', 'id', 'rule_id');
@@ -401,14 +433,23 @@ export class StagedSync implements SyncSink {
             privileged = excluded.privileged, sensitivity = excluded.sensitivity, owner_id = excluded.owner_id,
             description = excluded.description, attributes = excluded.attributes, updated_at = excluded.updated_at
           WHERE ${changed('entitlements', ['name', 'type', 'app', 'privileged', 'sensitivity', 'owner_id', 'description', 'attributes'])}`);
+        // Includes are replaced for every entitlement whose includes were read in this sync.
+        const includesRemoved = run(`
+          DELETE FROM entitlement_includes WHERE entitlement_id IN (SELECT entitlement_id FROM temp.stage_includes)
+            AND NOT EXISTS (SELECT 1 FROM temp.stage_includes s WHERE s.entitlement_id = entitlement_includes.entitlement_id
+              AND s.included_id = entitlement_includes.included_id)`);
+        counts.entitlement_includes = run(`
+          INSERT OR IGNORE INTO entitlement_includes (entitlement_id, included_id, platform)
+          SELECT DISTINCT entitlement_id, included_id, @platform FROM temp.stage_includes WHERE included_id IS NOT NULL`);
+        if (includesRemoved > 0) removed.entitlement_includes = includesRemoved;
         const firstAssignments = this.db.prepare('SELECT 1 FROM assignments LIMIT 1').get() === undefined;
         counts.assignments = run(`
-          INSERT INTO assignments (user_id, entitlement_id, platform, granted_at, source, updated_at)
-          SELECT user_id, entitlement_id, @platform, granted_at, source, @now FROM temp.stage_assignments WHERE true
+          INSERT INTO assignments (user_id, entitlement_id, platform, granted_at, source, via, updated_at)
+          SELECT user_id, entitlement_id, @platform, granted_at, source, via, @now FROM temp.stage_assignments WHERE true
           ORDER BY user_id, entitlement_id
           ON CONFLICT (user_id, entitlement_id) DO UPDATE SET granted_at = coalesce(excluded.granted_at, assignments.granted_at),
-            source = excluded.source, updated_at = excluded.updated_at
-          WHERE ${changed('assignments', ['source'])} OR (excluded.granted_at IS NOT NULL AND excluded.granted_at IS NOT assignments.granted_at)`);
+            source = excluded.source, via = excluded.via, updated_at = excluded.updated_at
+          WHERE ${changed('assignments', ['source', 'via'])} OR (excluded.granted_at IS NOT NULL AND excluded.granted_at IS NOT assignments.granted_at)`);
         // Nothing to remove when the table was empty before this merge.
         if (options.replaceAssignments) {
           removed.assignments = firstAssignments
@@ -535,6 +576,7 @@ const FILE_ORDER = [
 const STAGE_TABLES = [
   'stage_users',
   'stage_entitlements',
+  'stage_includes',
   'stage_assignments',
   'stage_activity',
   'stage_hr',
@@ -551,6 +593,7 @@ const STAGE_INDEXES = `
 CREATE INDEX IF NOT EXISTS temp.stage_users_id ON stage_users (id);
 CREATE INDEX IF NOT EXISTS temp.stage_entitlements_id ON stage_entitlements (id);
 CREATE INDEX IF NOT EXISTS temp.stage_assignments_key ON stage_assignments (user_id, entitlement_id);
+CREATE INDEX IF NOT EXISTS temp.stage_includes_key ON stage_includes (entitlement_id, included_id);
 CREATE INDEX IF NOT EXISTS temp.stage_items_id ON stage_items (id);
 `;
 
@@ -560,7 +603,8 @@ CREATE TEMP TABLE stage_users (id TEXT, external_id TEXT, email TEXT, name TEXT,
   last_sign_in TEXT, attributes TEXT, file TEXT, line INTEGER);
 CREATE TEMP TABLE stage_entitlements (id TEXT, external_id TEXT, name TEXT, type TEXT, app TEXT,
   privileged INTEGER, sensitivity TEXT, owner_id TEXT, description TEXT, attributes TEXT, file TEXT, line INTEGER);
-CREATE TEMP TABLE stage_assignments (user_id TEXT, entitlement_id TEXT, granted_at TEXT, source TEXT,
+CREATE TEMP TABLE stage_includes (entitlement_id TEXT, included_id TEXT, file TEXT, line INTEGER);
+CREATE TEMP TABLE stage_assignments (user_id TEXT, entitlement_id TEXT, granted_at TEXT, source TEXT, via TEXT,
   file TEXT, line INTEGER);
 CREATE TEMP TABLE stage_activity (user_id TEXT, app TEXT, at TEXT, outcome TEXT, file TEXT, line INTEGER);
 CREATE TEMP TABLE stage_hr (user_id TEXT, field TEXT, from_value TEXT, to_value TEXT, at TEXT, file TEXT,

@@ -265,6 +265,7 @@ export class Store {
     for (const t of [
       'users',
       'entitlements',
+      'entitlement_includes',
       'assignments',
       'activity_events',
       'hr_changes',
@@ -291,9 +292,11 @@ export class Store {
   }
 
   /** Entitlements a user holds now, with grant details. */
-  heldEntitlements(userId: string): Array<Entitlement & { granted_at: string | null; source: string }> {
+  heldEntitlements(
+    userId: string,
+  ): Array<Entitlement & { granted_at: string | null; source: string; via: string | null }> {
     const rows = this.stmt(
-      `SELECT e.*, a.granted_at AS a_granted_at, a.source AS a_source
+      `SELECT e.*, a.granted_at AS a_granted_at, a.source AS a_source, a.via AS a_via
        FROM assignments a JOIN entitlements e ON e.id = a.entitlement_id
        WHERE a.user_id = ? ORDER BY e.id`,
     ).all(userId) as Row[];
@@ -301,7 +304,17 @@ export class Store {
       ...rowToEntitlement(r),
       granted_at: str(r.a_granted_at),
       source: String(r.a_source),
+      via: str(r.a_via),
     }));
+  }
+
+  /** The entitlements `id` grants to its holders (its direct includes, not followed further). */
+  includesOf(id: string): string[] {
+    return (
+      this.stmt(
+        'SELECT included_id FROM entitlement_includes WHERE entitlement_id = ? ORDER BY included_id',
+      ).all(id) as Array<{ included_id: string }>
+    ).map((r) => r.included_id);
   }
 
   entitlementIdsOf(userId: string): string[] {

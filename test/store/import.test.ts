@@ -11,6 +11,7 @@ function tableDump(store: Store): Record<string, unknown[]> {
   for (const t of [
     'users',
     'entitlements',
+    'entitlement_includes',
     'assignments',
     'activity_events',
     'activity_rollup',
@@ -118,7 +119,79 @@ describe('snapshot import', () => {
     expect(store.counts().assignments).toBe(1);
   });
 
+  it('keeps what an entitlement includes and what an inherited assignment comes via, and replaces them on the next import', async () => {
+    const store = Store.open(':memory:');
+    const dir = copyTiny();
+    writeFileSync(
+      join(dir, 'entitlements.csv'),
+      'id,name,type,app,includes\n' +
+        'g-fin,Finance Staff,group,,g-ledger-users; e-pay\n' +
+        'g-ledger-users,Ledger Users,group,LedgerOne,e-ledger\n' +
+        'e-ledger,LedgerOne Users,app,LedgerOne,\n' +
+        'e-ledger-admin,LedgerOne Admins,role,LedgerOne,e-ledger\n' +
+        'e-vendor,Vendor Create,group,PayFlow,\n' +
+        'e-pay,Payment Approve,group,PayFlow,\n' +
+        'e-crm,CRM Users,group,Salesforce,\n' +
+        'e-wiki,Wiki,group,,\n',
+    );
+    writeFileSync(
+      join(dir, 'assignments.csv'),
+      'user_id,entitlement_id,source,via\n' +
+        'u2,g-fin,direct,\n' +
+        'u2,g-ledger-users,group,g-fin\n' +
+        'u2,e-ledger,group,g-ledger-users\n' +
+        'u3,e-ledger,direct,\n' +
+        'u3,e-wiki,rule,\n',
+    );
+    const r = await importInto(store, dir);
+    expect(r.issues).toEqual([]);
+    expect(store.includesOf('g-fin')).toEqual(['e-pay', 'g-ledger-users']);
+    expect(store.includesOf('e-ledger-admin')).toEqual(['e-ledger']);
+    expect(store.includesOf('e-ledger')).toEqual([]);
+    const held = new Map(store.heldEntitlements('u2').map((e) => [e.id, e]));
+    expect(held.get('e-ledger')).toMatchObject({ source: 'group', via: 'g-ledger-users' });
+    expect(held.get('g-fin')).toMatchObject({ source: 'direct', via: null });
+    expect(store.heldEntitlements('u3').find((e) => e.id === 'e-wiki')).toMatchObject({
+      source: 'rule',
+      via: null,
+    });
+    // The entitlement column is not kept as an extra attribute.
+    expect(store.getEntitlement('g-fin')?.attributes).toEqual({});
+    const once = tableDump(store);
+    expect((await importInto(store, dir)).ok).toBe(true);
+    expect(tableDump(store)).toEqual(once);
+
+    writeFileSync(
+      join(dir, 'entitlements.csv'),
+      'id,name,type,app,includes\ng-fin,Finance Staff,group,,e-pay\ng-ledger-users,Ledger Users,group,LedgerOne,\n' +
+        'e-ledger,LedgerOne Users,app,LedgerOne,\ne-ledger-admin,LedgerOne Admins,role,LedgerOne,\n' +
+        'e-vendor,Vendor Create,group,PayFlow,\ne-pay,Payment Approve,group,PayFlow,\n' +
+        'e-crm,CRM Users,group,Salesforce,\ne-wiki,Wiki,group,,\n',
+    );
+    expect((await importInto(store, dir)).ok).toBe(true);
+    expect(store.includesOf('g-fin')).toEqual(['e-pay']);
+    expect(store.includesOf('g-ledger-users')).toEqual([]);
+  });
+
   const badCases: Array<[string, string, string, RegExp]> = [
+    [
+      'unknown via',
+      'assignments.csv',
+      'user_id,entitlement_id,source,via\nu2,e-ledger,group,g-nowhere\n',
+      /assignments\.csv:2 via unknown via "g-nowhere"/,
+    ],
+    [
+      'via on a direct assignment',
+      'assignments.csv',
+      'user_id,entitlement_id,source,via\nu2,e-ledger,direct,e-crm\n',
+      /assignments\.csv:2 via via "e-crm" is given for a direct assignment/,
+    ],
+    [
+      'unknown included entitlement',
+      'entitlements.csv',
+      'id,name,includes\ne-ledger,Ledger,e-crm;e-gone\ne-ledger-admin,A,\ne-vendor,V,\ne-pay,P,\ne-crm,C,\ne-wiki,W,\n',
+      /entitlements\.csv:2 includes unknown entitlement id "e-gone" in includes/,
+    ],
     [
       'unknown user id',
       'assignments.csv',

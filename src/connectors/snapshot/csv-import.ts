@@ -1,6 +1,10 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { entitlementSnapshotColumns, userSnapshotColumns } from '../../domain/index.js';
+import {
+  entitlementSnapshotColumns,
+  entitlementSnapshotExtraColumns,
+  userSnapshotColumns,
+} from '../../domain/index.js';
 import type { RecordIssue, SourceRef, SyncSink, SyncSummary } from '../../domain/sync.js';
 import { readCsvFile } from './csv-reader.js';
 
@@ -25,14 +29,14 @@ export const snapshotFiles: FileSpec[] = [
   {
     file: 'entitlements.csv',
     required: ['id', 'name'],
-    known: [...entitlementSnapshotColumns],
+    known: [...entitlementSnapshotColumns, ...entitlementSnapshotExtraColumns],
     mandatory: true,
     keepsExtras: true,
   },
   {
     file: 'assignments.csv',
     required: ['user_id', 'entitlement_id'],
-    known: ['user_id', 'entitlement_id', 'granted_at', 'source'],
+    known: ['user_id', 'entitlement_id', 'granted_at', 'source', 'via'],
     mandatory: true,
     keepsExtras: false,
   },
@@ -474,6 +478,8 @@ function toRecord(spec: FileSpec, r: RowReader): unknown {
         sensitivity: r.oneOf('sensitivity', ['low', 'medium', 'high', 'critical'] as const, 'medium'),
         owner_external_id: r.text('owner_id'),
         description: r.text('description'),
+        // A snapshot states its includes in full: an empty cell means none.
+        includes: splitIds(r.text('includes')),
         attributes: r.extras(),
         src,
       };
@@ -483,6 +489,7 @@ function toRecord(spec: FileSpec, r: RowReader): unknown {
         entitlement_external_id: r.required('entitlement_id'),
         granted_at: r.time('granted_at'),
         source: r.oneOf('source', ['direct', 'group', 'rule'] as const, 'direct'),
+        via: r.text('via'),
         src,
       };
     case 'activity.csv':

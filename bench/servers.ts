@@ -52,6 +52,9 @@ export function benchContext(
     session: { id: null, transport: 'memory', client: { name: 'attest-bench', version: '0.0.0' } },
     askHuman: null,
     auditDetail: () => {},
+    commitWithAudit: (effect) => store.transaction(effect),
+    recordEvent: () => 0,
+    confirmCommand: (answer, id) => `attest ${answer} ${id}`,
     applyOutbox: async () => {},
     signal,
   };

@@ -1,15 +1,19 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import type { Config } from './config.js';
+import { type Config, ConfigError } from './config.js';
 import { OktaConnector } from './connectors/okta/connector.js';
 import { createConnectorRegistry } from './connectors/registry.js';
 import { generateDemo } from './demo/generate.js';
 import type { Logger } from './log.js';
+import { Auditor } from './policy/audit.js';
+import { CheckpointWriter } from './policy/checkpoints.js';
 import { createServer } from './server.js';
 import { analyzeCampaigns } from './services/analyze.js';
 import { loadSnapshot } from './services/load.js';
 import { type ConnectorFor, runOutbox } from './services/outbox.js';
 import { runSync } from './services/sync.js';
+import { AuditLog } from './store/audit.js';
+import { DecisionsRepo } from './store/decisions.js';
 import { Store } from './store/store.js';
 import { type TokenRecord, TokenStore } from './store/tokens.js';
 import type { Principal } from './tools/define.js';
@@ -17,13 +21,43 @@ import { type HttpHandle, serveHttp } from './transports/http.js';
 import { serveStdio } from './transports/stdio.js';
 
 /** The principal for a name, with the role and reviewer mapping from configuration. */
-export function principalFor(config: Config, id: string, tokenRole?: 'admin' | 'reviewer'): Principal {
+export function principalFor(
+  config: Config,
+  id: string,
+  tokenRole?: 'admin' | 'reviewer',
+  interactiveHost = false,
+): Principal {
   const entry = config.principals[id];
   return {
     id,
     role: entry?.role ?? tokenRole ?? 'admin',
     reviewer_ids: entry?.reviewer_ids ?? [],
+    ...(interactiveHost ? { interactive_host: true } : {}),
   };
+}
+
+/**
+ * How a human on this machine runs this very CLI: `attest` when it was started from a
+ * command of that name on the PATH, otherwise `node <absolute path of cli.js>`, with the
+ * store's absolute path, so a command printed for the human works as written.
+ */
+export function cliInvocation(config: Config): (answer: 'confirm' | 'reject', id: string) => string {
+  const script = process.argv[1] ?? '';
+  const base = /(^|\/)cli\.js$/.test(script)
+    ? `${quoteArg(process.execPath)} ${quoteArg(resolve(script))}`
+    : 'attest';
+  const db = config.db === ':memory:' ? '' : ` --db ${quoteArg(resolve(config.db))}`;
+  return (answer, id) => `${base} ${answer} ${quoteArg(id)}${db}`;
+}
+
+function quoteArg(a: string): string {
+  return /^[A-Za-z0-9_./:@=+-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The audit checkpoint writer from the configuration, or null when checkpoints are off. */
+export function checkpointsFrom(config: Config, logger: Logger): CheckpointWriter | null {
+  if (!config.auditCheckpoints) return null;
+  return CheckpointWriter.fromSettings(config.auditCheckpoints, (message) => logger.error(message));
 }
 
 /** Secret values the process holds (platform credentials), redacted wherever they might appear. */
@@ -86,6 +120,7 @@ function readTokensFile(path: string): Array<{ token_hash: string } & TokenRecor
           principal?: string;
           role?: string;
           expires_at?: string | null;
+          interactive_host?: boolean;
         };
         if (!v.token_hash || !v.principal) throw new Error('missing token_hash or principal');
         return {
@@ -93,6 +128,7 @@ function readTokensFile(path: string): Array<{ token_hash: string } & TokenRecor
           principal: v.principal,
           role: v.role === 'reviewer' ? 'reviewer' : 'admin',
           expires_at: v.expires_at ?? null,
+          interactive_host: v.interactive_host === true,
         };
       } catch (e) {
         throw new Error(`tokens file ${path} line ${i + 1}: ${(e as Error).message}`);
@@ -170,6 +206,11 @@ export async function serve(
     connectorFor?: ConnectorFor;
   } = {},
 ): Promise<Serving> {
+  if (!config.demo && config.syncIntervalMinutes <= 0 && config.db !== ':memory:' && !existsSync(config.db)) {
+    throw new ConfigError(
+      `no store at ${resolve(config.db)} (--db or ATTEST_DB). Nothing is served. Build one with "attest demo", "attest import DIR" or "attest sync PLATFORM", pass the right --db, or serve the demo tenant with --demo.`,
+    );
+  }
   const store = Store.open(config.db);
   if (config.demo && store.isEmpty()) {
     logger.info({ users: config.demoUsers }, 'building the demo tenant (first run)');
@@ -183,16 +224,30 @@ export async function serve(
   }
   const connectorFor: ConnectorFor = options.connectorFor ?? createConnectorRegistry(process.env);
   const secrets = secretsFromEnv(process.env);
-  // One worker at a time drains the outbox; a restart finishes whatever a killed run left.
+  const checkpoints = checkpointsFrom(config, logger);
+  const auditor = new Auditor(new AuditLog(store.db), () => secrets, checkpoints);
+  const confirmCommand = cliInvocation(config);
+  // One worker at a time drains the outbox in this process (rows are claimed with a lease,
+  // so a CLI run beside it never applies the same row); a restart finishes what a killed run left.
+  // Read-only means no platform writes: confirmed rows wait until a server that may write runs.
   let draining: Promise<void> = Promise.resolve();
   const applyOutbox = () => {
+    if (config.readOnly) return draining;
     draining = draining.then(async () => {
-      const r = await runOutbox(store, connectorFor);
+      const r = await runOutbox(store, connectorFor, { auditor, leaseMs: config.outboxLeaseSeconds * 1000 });
       if (r.applied + r.failed + r.retry > 0) logger.info(r, 'outbox run');
       if (r.applied > 0) refitWhenCampaignDone(store, config, logger);
     });
     return draining;
   };
+  if (config.readOnly) {
+    const waiting = new DecisionsRepo(store.db).pendingCount();
+    if (waiting > 0)
+      logger.warn(
+        { waiting },
+        'read-only: confirmed decisions wait in the outbox and are not applied to the platform by this server',
+      );
+  }
   await applyOutbox();
   const stopSync = scheduleSync(store, config, logger, applyOutbox);
   if (config.httpPort === undefined) {
@@ -206,9 +261,12 @@ export async function serve(
       extraTools: options.extraTools,
       applyOutbox,
       secrets: () => secrets,
+      checkpoints,
+      confirmCommand,
     });
     const done = serveStdio(server).finally(() => {
       stopSync();
+      checkpoints?.writeHead(auditor.log);
       store.close();
     });
     return { store, http: null, done, close: async () => server.close() };
@@ -228,7 +286,7 @@ export async function serve(
           fileTokens.length > 0 ? TokenStore.verifyAgainst(token, fileTokens, now) : { error: '' };
         const found = 'error' in fromFile ? tokens.lookup(token, now) : fromFile;
         if ('error' in found) return found;
-        return principalFor(config, found.principal, found.role);
+        return principalFor(config, found.principal, found.role, found.interactive_host === true);
       };
   const http = await serveHttp({
     host: config.httpHost,
@@ -248,6 +306,8 @@ export async function serve(
         extraTools: options.extraTools,
         applyOutbox,
         secrets: () => secrets,
+        checkpoints,
+        confirmCommand,
       }),
   });
   let stop!: () => void;
@@ -261,6 +321,7 @@ export async function serve(
     close: async () => {
       stopSync();
       await http.close();
+      checkpoints?.writeHead(auditor.log);
       store.close();
       stop();
     },

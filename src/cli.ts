@@ -1,19 +1,26 @@
 #!/usr/bin/env node
-import { createWriteStream, realpathSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { stringify } from 'csv-stringify/sync';
 import { formatShadowTable } from './analysis/shadow.js';
-import { analysisDate, buildDemo, serve } from './app.js';
+import { analysisDate, buildDemo, checkpointsFrom, secretsFromEnv, serve } from './app.js';
 import { type Config, ConfigError, resolveConfig } from './config.js';
 import { OktaConnector } from './connectors/okta/connector.js';
 import { createConnectorRegistry } from './connectors/registry.js';
 import { ConnectorError, type IdentityConnector } from './connectors/types.js';
 import { createLogger } from './log.js';
+import { Auditor } from './policy/audit.js';
+import {
+  CheckpointError,
+  generateSigningKey,
+  readVerifyKey,
+  verifyCheckpoints,
+} from './policy/checkpoints.js';
 import { analyzeCampaigns } from './services/analyze.js';
-import { answerConfirmation } from './services/decisions.js';
+import { answerConfirmation, pendingBatch } from './services/decisions.js';
 import { loadSnapshot } from './services/load.js';
 import { runOutbox } from './services/outbox.js';
 import { runShadow, ShadowInputError } from './services/shadow.js';
@@ -82,6 +89,38 @@ interface Common {
 
 function configFrom(opts: Common & Partial<Config>): Config {
   return resolveConfig(opts, process.env);
+}
+
+/**
+ * Opens the store for a command that needs one that exists: a mistyped --db must not
+ * silently create an empty store and report on it.
+ */
+function openExisting(config: Config): Store {
+  if (config.db !== ':memory:' && !existsSync(config.db)) {
+    throw new ConfigError(
+      `no store at ${resolve(config.db)} (--db or ATTEST_DB). Nothing was done. Build one with "attest demo", "attest import DIR" or "attest sync PLATFORM", or pass the right --db.`,
+    );
+  }
+  return Store.open(config.db);
+}
+
+/** An audit writer for a CLI command, redacting the platform secrets the environment holds. */
+function cliAuditor(store: Store, config: Config): Auditor {
+  const logger = createLogger(config.logLevel);
+  const secrets = secretsFromEnv(process.env);
+  return new Auditor(new AuditLog(store.db), () => secrets, checkpointsFrom(config, logger));
+}
+
+/** Asks y/N on the terminal; true only for an explicit yes. */
+async function askYesNo(question: string): Promise<boolean> {
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: true });
+  try {
+    const answer = await rl.question(question);
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
 }
 
 export function buildCli(): Command {
@@ -173,7 +212,7 @@ export function buildCli(): Command {
     .option('--campaign <id>', 'only this campaign')
     .action((opts: Common & { campaign?: string }) => {
       const config = configFrom({ db: opts.db, config: opts.config });
-      const store = Store.open(config.db);
+      const store = openExisting(config);
       try {
         const r = analyzeCampaigns(store, {
           asOf: analysisDate(config),
@@ -356,7 +395,7 @@ export function buildCli(): Command {
         if (opts.campaign && opts.decisions)
           throw new InvalidArgumentError('pass --campaign or --decisions, not both');
         const config = configFrom({ db: opts.db, config: opts.config });
-        const store = Store.open(config.db);
+        const store = openExisting(config);
         try {
           const started = performance.now();
           const report = await runShadow(store, {
@@ -402,74 +441,124 @@ export function buildCli(): Command {
       intArg('--ttl-hours', 1, 24 * 366),
       720,
     )
-    .action((opts: Common & { principal: string; role: 'admin' | 'reviewer'; ttlHours: number }) => {
-      const config = configFrom({ db: opts.db, config: opts.config });
-      const store = Store.open(config.db);
-      try {
-        const t = new TokenStore(store.db).create(
-          opts.principal,
-          opts.role,
-          new Date(Date.now() + opts.ttlHours * 3600_000),
-        );
-        out(t);
-      } finally {
-        store.close();
-      }
-    });
+    .option(
+      '--interactive-host',
+      "the token's client is an interactive host that shows forms to a person: its elicitation answers count as host-attested confirmations",
+    )
+    .action(
+      (
+        opts: Common & {
+          principal: string;
+          role: 'admin' | 'reviewer';
+          ttlHours: number;
+          interactiveHost?: boolean;
+        },
+      ) => {
+        const config = configFrom({ db: opts.db, config: opts.config });
+        const store = openExisting(config);
+        try {
+          const t = new TokenStore(store.db).create(
+            opts.principal,
+            opts.role,
+            new Date(Date.now() + opts.ttlHours * 3600_000),
+            new Date(),
+            { interactiveHost: opts.interactiveHost === true },
+          );
+          out(t);
+        } finally {
+          store.close();
+        }
+      },
+    );
 
   for (const answer of ['confirm', 'reject'] as const) {
     program
       .command(answer)
       .description(
         answer === 'confirm'
-          ? "A human's confirmation of a pending batch: shows it and applies it now"
-          : "A human's rejection of a pending batch: nothing is applied",
+          ? "A human's confirmation of a pending batch: shows it, asks y/N, then applies it"
+          : "A human's rejection of a pending batch: shows it, asks y/N; nothing is applied",
       )
       .argument('<id>', 'confirmation id from submit_decision')
       .addOption(dbOption())
       .addOption(configOption())
       .option('--as <name>', 'who is answering (default ATTEST_PRINCIPAL or the OS user)')
-      .action(async (id: string, opts: Common & { as?: string }) => {
+      .option('--yes', 'answer without asking (for scripts); the batch is still printed first')
+      .action(async (id: string, opts: Common & { as?: string; yes?: boolean }) => {
         const config = configFrom({ db: opts.db, config: opts.config });
-        const store = Store.open(config.db);
+        if (answer === 'confirm' && config.readOnly) {
+          err(
+            `attest confirm: read-only mode (readOnly / ATTEST_READ_ONLY) allows no platform writes. Nothing was confirmed or applied.`,
+          );
+          process.exitCode = 2;
+          return;
+        }
+        const store = openExisting(config);
         try {
           const by = opts.as ?? process.env.ATTEST_PRINCIPAL ?? userInfo().username;
-          const started = performance.now();
-          const r = answerConfirmation(store, id, answer, by, new Date());
-          new AuditLog(store.db).append({
-            at: new Date().toISOString(),
+          const auditor = cliAuditor(store, config);
+          const base = {
             principal: by,
-            client_name: 'attest-cli',
-            client_version: '0.1.0',
+            client: { name: 'attest-cli', version: '0.1.0' },
             session_id: null,
             transport: 'cli',
-            tool: `cli:${answer}`,
-            kind: 'write',
-            arguments: { confirmation_id: id },
-            outcome: r.ok ? 'ok' : 'refused',
-            error: r.ok ? null : r.error,
-            duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
-            details: r.ok
-              ? {
-                  requested_by: r.confirmation.principal,
-                  proposal_ids: r.confirmation.proposal_ids,
-                  channel: 'cli',
-                }
-              : null,
-          });
-          if (!r.ok) {
-            err(`attest ${answer}: ${r.error}.`);
+          };
+          const shown = pendingBatch(store, id, new Date());
+          const refuse = (error: string) => {
+            auditor.record({
+              ...base,
+              at: new Date().toISOString(),
+              tool: `cli:${answer}`,
+              kind: 'write',
+              arguments: { confirmation_id: id },
+              outcome: 'refused',
+              error,
+              duration_ms: 0,
+              details: null,
+            });
+            err(`attest ${answer}: ${error}.`);
             process.exitCode = 1;
-            return;
+          };
+          if (!shown.ok) return refuse(shown.error);
+          out(
+            `Batch ${id}: ${shown.items} decision(s) submitted by ${JSON.stringify(shown.confirmation.principal)}, expires ${shown.confirmation.expires_at}.`,
+          );
+          out(
+            'Each item starts with the decision and risk; quoted fields are data from the directory or the agent.',
+          );
+          out(shown.batchText);
+          if (!opts.yes) {
+            if (!process.stdin.isTTY) {
+              return refuse(
+                'standard input is not a terminal, so nobody can be asked; pass --yes to answer from a script. Nothing was changed',
+              );
+            }
+            const yes = await askYesNo(
+              answer === 'confirm'
+                ? `Apply these ${shown.items} decision(s) to the identity platform? [y/N] `
+                : `Reject these ${shown.items} decision(s)? Nothing will be applied. [y/N] `,
+            );
+            if (!yes) {
+              out('Nothing was changed.');
+              return;
+            }
           }
-          out(`Batch ${id} (requested by ${r.confirmation.principal}):`);
-          out(r.batchText);
+          const r = answerConfirmation(store, id, answer, by, new Date(), {
+            channel: 'cli',
+            recordEvent: auditor.events(base),
+          });
+          if (!r.ok) return refuse(r.error);
           if (answer === 'reject') {
             out(`Rejected by ${by}. Nothing was applied.`);
             return;
           }
-          const run = await runOutbox(store, createConnectorRegistry(process.env));
-          out(`Confirmed by ${by}: ${run.applied} applied, ${run.failed} failed, ${run.retry} to retry.`);
+          const run = await runOutbox(store, createConnectorRegistry(process.env), {
+            auditor,
+            leaseMs: config.outboxLeaseSeconds * 1000,
+          });
+          out(
+            `Confirmed by ${by} (cli, human-verified): ${run.applied} applied, ${run.failed} failed, ${run.retry} to retry.`,
+          );
           if (run.failed + run.retry > 0) process.exitCode = 1;
         } finally {
           store.close();
@@ -486,9 +575,19 @@ export function buildCli(): Command {
     .addOption(configOption())
     .action(async (opts: Common) => {
       const config = configFrom({ db: opts.db, config: opts.config });
-      const store = Store.open(config.db);
+      if (config.readOnly) {
+        err(
+          'attest outbox: read-only mode (readOnly / ATTEST_READ_ONLY) allows no platform writes. Nothing was applied.',
+        );
+        process.exitCode = 2;
+        return;
+      }
+      const store = openExisting(config);
       try {
-        const run = await runOutbox(store, createConnectorRegistry(process.env));
+        const run = await runOutbox(store, createConnectorRegistry(process.env), {
+          auditor: cliAuditor(store, config),
+          leaseMs: config.outboxLeaseSeconds * 1000,
+        });
         out(`Outbox: ${run.applied} applied, ${run.failed} failed, ${run.retry} to retry.`);
       } finally {
         store.close();
@@ -504,7 +603,7 @@ export function buildCli(): Command {
     .option('--out <file>', 'write here instead of stdout')
     .action((opts: Common & { out?: string }) => {
       const config = configFrom({ db: opts.db, config: opts.config });
-      const store = Store.open(config.db);
+      const store = openExisting(config);
       try {
         const rows = new DecisionsRepo(store.db).remediations();
         const columns = [
@@ -535,19 +634,90 @@ export function buildCli(): Command {
   const audit = program.command('audit').description('The tamper-evident audit log');
   audit
     .command('verify')
-    .description('Check the hash chain of the whole audit log; names the first broken entry')
+    .description(
+      'Check the hash chain of the whole audit log and list every broken entry; with --checkpoints, also that the log still reaches every signed checkpoint',
+    )
+    .addOption(dbOption())
+    .addOption(configOption())
+    .option('--checkpoints <file>', 'checkpoint lines to check against (default: the configured file sink)')
+    .option('--key <file>', 'the Ed25519 public key, or the private key file (default: the configured key)')
+    .action((opts: Common & { checkpoints?: string; key?: string }) => {
+      const config = configFrom({ db: opts.db, config: opts.config });
+      const store = openExisting(config);
+      try {
+        const log = new AuditLog(store.db);
+        const r = log.verify();
+        if (r.ok) out(`Audit log OK: ${r.entries} entries, chain intact.`);
+        else {
+          err(
+            `Audit log BROKEN: ${r.broken.length} entr${r.broken.length === 1 ? 'y does' : 'ies do'} not verify (of ${r.entries} checked):`,
+          );
+          for (const b of r.broken.slice(0, 100)) err(`  entry ${b.seq}: ${b.reason}`);
+          if (r.broken.length > 100) err(`  ... and ${r.broken.length - 100} more`);
+          process.exitCode = 1;
+        }
+        const sink = config.auditCheckpoints?.sink;
+        const file = opts.checkpoints ?? (sink && !/^https?:/i.test(sink) ? sink : undefined);
+        if (opts.checkpoints || file) {
+          const keyFile = opts.key ?? config.auditCheckpoints?.keyFile;
+          if (!file || !keyFile) {
+            err('attest audit verify: --checkpoints needs --key (or auditCheckpoints in the configuration).');
+            process.exitCode = 2;
+            return;
+          }
+          let text: string;
+          try {
+            text = readFileSync(file, 'utf8');
+          } catch (e) {
+            err(
+              `attest audit verify: checkpoints file ${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'}).`,
+            );
+            process.exitCode = 2;
+            return;
+          }
+          const c = verifyCheckpoints(log, text, readVerifyKey(keyFile));
+          if (c.ok) {
+            out(
+              `Checkpoints OK: ${c.checkpoints} checked; the log reaches the latest (entry ${c.latest ?? 0}) and ${r.head ? `ends at entry ${r.head.seq}` : 'is empty'}.`,
+            );
+          } else {
+            err(`Checkpoints FAILED (${c.checkpoints} checked):`);
+            for (const p of c.problems.slice(0, 100)) err(`  ${p}`);
+            process.exitCode = 1;
+          }
+        }
+      } finally {
+        store.close();
+      }
+    });
+  audit
+    .command('keygen')
+    .description(
+      'Create the Ed25519 key that signs audit checkpoints (keep it outside the store); prints the public key',
+    )
+    .requiredOption('--key <file>', 'where to write the private key (never overwritten)')
+    .action((opts: { key: string }) => {
+      const k = generateSigningKey(opts.key);
+      out(`Wrote ${opts.key} (key id ${k.keyId}). Public key, for verifiers:`);
+      process.stdout.write(k.publicKeyPem);
+    });
+  audit
+    .command('checkpoint')
+    .description("Write a signed checkpoint of the audit log's current head to the configured sink now")
     .addOption(dbOption())
     .addOption(configOption())
     .action((opts: Common) => {
       const config = configFrom({ db: opts.db, config: opts.config });
-      const store = Store.open(config.db);
+      const writer = checkpointsFrom(config, createLogger(config.logLevel));
+      if (!writer) {
+        err('attest audit checkpoint: no auditCheckpoints in the configuration (keyFile, sink, every).');
+        process.exitCode = 2;
+        return;
+      }
+      const store = openExisting(config);
       try {
-        const r = new AuditLog(store.db).verify();
-        if (r.ok) out(`Audit log OK: ${r.entries} entries, chain intact.`);
-        else {
-          err(`Audit log BROKEN at entry ${r.seq}: ${r.reason}. Entries checked: ${r.entries}.`);
-          process.exitCode = 1;
-        }
+        const c = writer.writeHead(new AuditLog(store.db));
+        out(c ? `Checkpoint of entry ${c.seq} written.` : 'The audit log is empty; nothing to checkpoint.');
       } finally {
         store.close();
       }
@@ -565,7 +735,7 @@ export function buildCli(): Command {
         throw new InvalidArgumentError(`--since: "${opts.since}" is not an ISO 8601 time`);
       }
       const config = configFrom({ db: opts.db, config: opts.config });
-      const store = Store.open(config.db);
+      const store = openExisting(config);
       const sink = opts.out ? createWriteStream(opts.out) : process.stdout;
       const { writeAuditExport } = await import('./services/audit-export.js');
       try {
@@ -589,7 +759,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await buildCli().parseAsync(argv);
   } catch (e) {
-    if (e instanceof ConfigError || e instanceof InvalidArgumentError) {
+    if (e instanceof ConfigError || e instanceof InvalidArgumentError || e instanceof CheckpointError) {
       err(`attest: ${e.message}`);
       process.exitCode = 2;
       return;
@@ -606,4 +776,11 @@ const isMain = (() => {
     return false;
   }
 })();
-if (isMain) void main(process.argv);
+if (isMain) {
+  // A reader that stops early (attest audit export | head) closes the pipe: that ends the output, quietly.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+  void main(process.argv);
+}

@@ -5,6 +5,62 @@ import { z } from 'zod';
 export const roleSchema = z.enum(['admin', 'reviewer']);
 export type Role = z.infer<typeof roleSchema>;
 
+/**
+ * How much a confirmation channel proves. `human-verified`: a human authenticated apart from
+ * the agent's credentials answered (the terminal on the server's machine, the console's own
+ * sign-in). `host-attested`: the MCP host says it showed the form to a person (elicitation).
+ */
+export const assuranceSchema = z.enum(['host-attested', 'human-verified']);
+export type Assurance = z.infer<typeof assuranceSchema>;
+
+/** A rule that raises the assurance a batch needs when any of its items matches. */
+export const confirmationRuleSchema = z
+  .object({
+    /** Decisions the rule applies to (any when left out). */
+    decision: z.array(z.enum(['approve', 'revoke', 'escalate'])).optional(),
+    /** Only items of privileged entitlements (true) or only unprivileged ones (false). */
+    privileged: z.boolean().optional(),
+    /** Platforms the rule applies to (any when left out). */
+    platform: z.array(z.enum(['snapshot', 'okta', 'entra', 'ping'])).optional(),
+    /** Only items with at least this risk score. */
+    min_risk: z.number().min(0).max(100).optional(),
+    /** Only entitlements of these sensitivities. */
+    sensitivity: z.array(z.enum(['low', 'medium', 'high', 'critical'])).optional(),
+    /** What a matching batch needs. */
+    require: assuranceSchema,
+  })
+  .strict();
+export type ConfirmationRule = z.infer<typeof confirmationRuleSchema>;
+
+/** Which confirmation channels a write accepts. */
+export const confirmationPolicySchema = z
+  .object({
+    /** Over stdio, started by a local host: elicitation is accepted by default. */
+    stdio: assuranceSchema.default('host-attested'),
+    /** Over HTTP: only a human-verified channel unless the token marks an interactive host. */
+    http: assuranceSchema.default('human-verified'),
+    /** Per principal, instead of the transport's default. */
+    principals: z.record(z.string(), assuranceSchema).default({}),
+    /** Per role, instead of the transport's default (a principal's own setting wins). */
+    roles: z.partialRecord(z.enum(['admin', 'reviewer']), assuranceSchema).default({}),
+    /** Rules that raise what a batch needs (e.g. revokes of privileged access need human-verified). */
+    rules: z.array(confirmationRuleSchema).default([]),
+  })
+  .strict();
+export type ConfirmationPolicy = z.infer<typeof confirmationPolicySchema>;
+
+/** Signed checkpoints of the audit chain's head. */
+export const auditCheckpointSchema = z
+  .object({
+    /** Ed25519 private key (PEM), kept outside the store (attest audit keygen). */
+    keyFile: z.string().min(1),
+    /** A file the server appends to, or an https:// URL that receives each checkpoint as JSON. */
+    sink: z.string().min(1),
+    /** A checkpoint every this many entries. */
+    every: z.number().int().min(1).max(1_000_000).default(1000),
+  })
+  .strict();
+
 export const principalEntrySchema = z.object({
   /** admin sees and decides every item; reviewer only the items whose reviewer_id is one of `reviewer_ids`. */
   role: roleSchema,
@@ -53,6 +109,30 @@ export const configSchema = z
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** Refresh from the configured platform every this many minutes while serving (0 = off). */
     syncIntervalMinutes: z.number().min(0).default(0),
+    /** Which confirmation channels writes accept, per transport, principal, role and item. */
+    confirmation: confirmationPolicySchema.default(() => confirmationPolicySchema.parse({})),
+    /** Signed checkpoints of the audit log (off unless set). */
+    auditCheckpoints: auditCheckpointSchema.optional(),
+    /** An HTTP session closes after this many idle minutes. */
+    httpSessionIdleMinutes: z
+      .number()
+      .min(0.01)
+      .max(24 * 60)
+      .default(30),
+    /** An HTTP session closes this many hours after it opened, however busy. */
+    httpSessionMaxHours: z
+      .number()
+      .min(0.001)
+      .max(24 * 7)
+      .default(12),
+    /** Open HTTP sessions per principal; opening one more closes that principal's least recently used. */
+    httpSessionsPerPrincipal: z.number().int().min(1).max(1000).default(16),
+    /** How long an outbox worker holds a claimed row before another worker may take it over. */
+    outboxLeaseSeconds: z
+      .number()
+      .min(1)
+      .max(24 * 3600)
+      .default(300),
   })
   .strict();
 
@@ -87,6 +167,12 @@ const envMap: Array<[string, keyof Config, 'string' | 'int' | 'bool' | 'number' 
   ['ATTEST_ELICITATION_TIMEOUT_SECONDS', 'elicitationTimeoutSeconds', 'number'],
   ['ATTEST_LOG_LEVEL', 'logLevel', 'string'],
   ['ATTEST_PRINCIPALS', 'principals', 'json'],
+  ['ATTEST_CONFIRMATION', 'confirmation', 'json'],
+  ['ATTEST_AUDIT_CHECKPOINTS', 'auditCheckpoints', 'json'],
+  ['ATTEST_HTTP_SESSION_IDLE_MINUTES', 'httpSessionIdleMinutes', 'number'],
+  ['ATTEST_HTTP_SESSION_MAX_HOURS', 'httpSessionMaxHours', 'number'],
+  ['ATTEST_HTTP_SESSIONS_PER_PRINCIPAL', 'httpSessionsPerPrincipal', 'int'],
+  ['ATTEST_OUTBOX_LEASE_SECONDS', 'outboxLeaseSeconds', 'number'],
 ];
 
 function fromEnv(env: Record<string, string | undefined>): Record<string, unknown> {

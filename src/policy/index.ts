@@ -2,9 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { describeZodError } from '../config.js';
 import { ToolError } from '../errors.js';
-import type { AuditLog } from '../store/audit.js';
 import type { AnyTool, ToolContext } from '../tools/define.js';
-import { redact, redactText } from './redact.js';
+import type { Auditor } from './audit.js';
 
 /** The result of one call as the MCP layer returns it. */
 export interface CallResult {
@@ -24,6 +23,8 @@ export interface CallState {
   outcome: 'ok' | 'error' | 'refused';
   error: string | null;
   details: Record<string, unknown>;
+  /** Set when the handler committed the call's entry together with its effects (see ToolContext.commitWithAudit). */
+  auditedSeq?: number;
 }
 
 export type Middleware = (call: CallState, next: () => Promise<void>) => Promise<void>;
@@ -49,33 +50,58 @@ export function errorResult(message: string): CallResult {
   return { content: [{ type: 'text', text: message }], isError: true };
 }
 
-/** Appends one audit entry per call, allowed or refused, before the result is returned. */
-export function auditStage(audit: AuditLog, secrets: () => readonly string[]): Middleware {
+/** The call's audit facts as they stand. */
+function factsOf(call: CallState, at: string, started: number) {
+  return {
+    at,
+    principal: call.ctx.principal.id,
+    client: call.ctx.session.client,
+    session_id: call.ctx.session.id,
+    transport: call.ctx.session.transport,
+    tool: call.tool.name,
+    kind: call.tool.kind,
+    arguments: call.rawArgs ?? {},
+    outcome: call.outcome,
+    error: call.error,
+    duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
+    details: Object.keys(call.details).length > 0 ? call.details : null,
+  };
+}
+
+/**
+ * Appends one audit entry per call, allowed or refused, before the result is returned. If
+ * the entry cannot be written the call fails: the caller gets an error, not a result the
+ * log does not hold. A handler that changes the store commits the entry with its effects
+ * (commitWithAudit); then nothing is appended here unless the call failed afterwards.
+ */
+export function auditStage(auditor: Auditor, logger?: Logger): Middleware {
   return async (call, next) => {
     const started = performance.now();
     const at = call.ctx.now().toISOString();
+    call.ctx.commitWithAudit = (effect) => {
+      const result = call.ctx.store.transaction(() => {
+        const r = effect();
+        call.outcome = 'ok';
+        call.auditedSeq = auditor.record(factsOf(call, at, started));
+        return r;
+      });
+      auditor.afterCommit(call.auditedSeq!);
+      return result;
+    };
     try {
       await next();
     } finally {
-      const known = secrets();
-      audit.append({
-        at,
-        principal: call.ctx.principal.id,
-        client_name: call.ctx.session.client?.name ?? null,
-        client_version: call.ctx.session.client?.version ?? null,
-        session_id: call.ctx.session.id,
-        transport: call.ctx.session.transport,
-        tool: call.tool.name,
-        kind: call.tool.kind,
-        arguments: redact(call.rawArgs ?? {}, known),
-        outcome: call.outcome,
-        error: call.error === null ? null : redactText(call.error, known),
-        duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
-        details:
-          Object.keys(call.details).length > 0
-            ? (redact(call.details, known) as Record<string, unknown>)
-            : null,
-      });
+      if (call.auditedSeq === undefined || call.outcome !== 'ok') {
+        if (call.auditedSeq !== undefined) call.details.follows_entry = call.auditedSeq;
+        try {
+          auditor.record(factsOf(call, at, started));
+        } catch (e) {
+          logger?.error({ err: e, tool: call.tool.name }, 'the audit entry could not be written');
+          call.result = errorResult(
+            'The audit log could not be written, so this call is refused. Nothing was applied to the identity platform by it; try again.',
+          );
+        }
+      }
     }
   };
 }
@@ -117,9 +143,27 @@ export const readOnlyStage: Middleware = async (call, next) => {
   await next();
 };
 
-/** Validates arguments against the tool's schema; the message names each bad field. */
+/** Validates arguments against the tool's schema; the message names each bad field, and every unknown one. */
 export const validateStage: Middleware = async (call, next) => {
-  const parsed = call.tool.input.safeParse(call.rawArgs ?? {});
+  const raw = call.rawArgs ?? {};
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ToolError(
+      `Invalid arguments for ${call.tool.name}: arguments must be a JSON object. Nothing was read or changed.`,
+      'bad_input',
+    );
+  }
+  const known = Object.keys(call.tool.input.shape);
+  const catchall = call.tool.input.def.catchall;
+  const open = catchall !== undefined && catchall._zod.def.type !== 'never';
+  const unknown = open ? [] : Object.keys(raw).filter((k) => !Object.hasOwn(call.tool.input.shape, k));
+  if (unknown.length > 0) {
+    const names = unknown.slice(0, 10).map((k) => JSON.stringify(k.length > 60 ? `${k.slice(0, 60)}…` : k));
+    throw new ToolError(
+      `Invalid arguments for ${call.tool.name}: unknown argument${unknown.length === 1 ? '' : 's'} ${names.join(', ')}${unknown.length > 10 ? ` and ${unknown.length - 10} more` : ''}. Accepted: ${known.join(', ') || 'none'}. Nothing was read or changed.`,
+      'bad_input',
+    );
+  }
+  const parsed = call.tool.input.safeParse(raw);
   if (!parsed.success) {
     throw new ToolError(
       `Invalid arguments for ${call.tool.name}: ${describeZodError(parsed.error)}. Nothing was read or changed. Fix the named field(s) and call again.`,
@@ -146,9 +190,9 @@ export const runStage: Middleware = async (call) => {
 };
 
 /** The one pipeline every tool call passes through: audit, errors, mode, validation, run. */
-export function createPipeline(deps: { audit: AuditLog; logger: Logger; secrets: () => readonly string[] }) {
+export function createPipeline(deps: { auditor: Auditor; logger: Logger }) {
   const run = compose([
-    auditStage(deps.audit, deps.secrets),
+    auditStage(deps.auditor, deps.logger),
     errorStage(deps.logger),
     readOnlyStage,
     validateStage,

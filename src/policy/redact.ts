@@ -28,10 +28,16 @@ export function redact(value: unknown, known: readonly string[] = [], depth = 0)
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
-      out[k] =
-        SECRET_KEY.test(k) && v !== null && v !== undefined && v !== ''
-          ? '[REDACTED]'
-          : redact(v, known, depth + 1);
+      // defineProperty, not assignment: an own "__proto__" key stays a key (assignment would set the prototype).
+      Object.defineProperty(out, redactText(k, known), {
+        value:
+          SECRET_KEY.test(k) && v !== null && v !== undefined && v !== ''
+            ? '[REDACTED]'
+            : redact(v, known, depth + 1),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     }
     return out;
   }

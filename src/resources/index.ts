@@ -12,6 +12,7 @@ export interface ResourceDeps {
     args: Record<string, unknown>,
     outcome: 'ok' | 'error' | 'refused',
     error?: string,
+    requestId?: string | number,
   ) => void;
 }
 
@@ -19,7 +20,13 @@ type Contents = { contents: Array<{ uri: string; mimeType: string; text: string 
 
 /** A resource family as plain data; server.ts registers it with the SDK. */
 export interface ResourceDefinitions {
-  campaigns: { name: string; uri: string; title: string; description: string; read: (uri: URL) => Contents };
+  campaigns: {
+    name: string;
+    uri: string;
+    title: string;
+    description: string;
+    read: (uri: URL, requestId?: string | number) => Contents;
+  };
   summary: {
     name: string;
     uriTemplate: string;
@@ -27,14 +34,17 @@ export interface ResourceDefinitions {
     description: string;
     list: () => Array<{ uri: string; name: string; title: string; mimeType: string }>;
     complete: (value: string) => string[];
-    read: (uri: URL, campaignId: string) => Contents;
+    read: (uri: URL, campaignId: string, requestId?: string | number) => Contents;
   };
   prompt: {
     name: string;
     title: string;
     description: string;
     argsSchema: { campaign_id: z.ZodString };
-    get: (args: { campaign_id: string }) => {
+    get: (
+      args: { campaign_id: string },
+      requestId?: string | number,
+    ) => {
       messages: Array<{ role: 'user'; content: { type: 'text'; text: string } }>;
     };
   };
@@ -57,8 +67,8 @@ export function resourceDefinitions(deps: ResourceDeps): ResourceDefinitions {
       uri: 'attest://campaigns',
       title: 'Access review campaigns',
       description: 'Every campaign with item counts by status',
-      read: (uri) => {
-        deps.audit('resource:attest://campaigns', {}, 'ok');
+      read: (uri, requestId) => {
+        deps.audit('resource:attest://campaigns', {}, 'ok', undefined, requestId);
         return json(uri, { campaigns: store.listCampaigns() });
       },
     },
@@ -80,14 +90,28 @@ export function resourceDefinitions(deps: ResourceDeps): ResourceDefinitions {
           .map((c) => c.id)
           .filter((id) => id.startsWith(value))
           .slice(0, 100),
-      read: (uri, campaignId) => {
-        const id = decodeURIComponent(campaignId);
+      read: (uri, campaignId, requestId) => {
+        let id: string;
+        try {
+          id = decodeURIComponent(campaignId);
+        } catch {
+          deps.audit(
+            `resource:${uri.href}`,
+            { campaign_id: campaignId },
+            'refused',
+            'malformed campaign id',
+            requestId,
+          );
+          throw new Error(
+            'The campaign id in the URI is not valid percent-encoding. Read attest://campaigns for the valid ids.',
+          );
+        }
         const campaign = store.listCampaigns().find((c) => c.id === id);
         if (!campaign) {
-          deps.audit(`resource:${uri.href}`, { campaign_id: id }, 'error', 'not found');
+          deps.audit(`resource:${uri.href}`, { campaign_id: id }, 'error', 'not found', requestId);
           throw new Error(`No campaign "${id}". Read attest://campaigns for the valid ids.`);
         }
-        deps.audit(`resource:${uri.href}`, { campaign_id: id }, 'ok');
+        deps.audit(`resource:${uri.href}`, { campaign_id: id }, 'ok', undefined, requestId);
         return json(uri, {
           campaign,
           ...store.campaignBreakdown(id, reviewerFilter()),
@@ -101,8 +125,8 @@ export function resourceDefinitions(deps: ResourceDeps): ResourceDefinitions {
       description:
         "Walks through a campaign's queue: summary, high-risk items with evidence, proposals, one confirmed batch",
       argsSchema: { campaign_id: z.string().describe('Campaign id from list_campaigns') },
-      get: ({ campaign_id }) => {
-        deps.audit('prompt:review_campaign', { campaign_id }, 'ok');
+      get: ({ campaign_id }, requestId) => {
+        deps.audit('prompt:review_campaign', { campaign_id }, 'ok', undefined, requestId);
         return {
           messages: [
             {

@@ -1,5 +1,8 @@
-import type { Config } from '../config.js';
+import type { Assurance, Config } from '../config.js';
 import { ToolError } from '../errors.js';
+import type { RecordEvent } from '../policy/audit.js';
+import { CHANNEL_ASSURANCE, type Channel, requiredAssurance, satisfies } from '../policy/confirm.js';
+import { type BatchLine, renderBatch } from '../policy/human-text.js';
 import { type ConfirmationRow, DecisionsRepo, type ProposalRow } from '../store/decisions.js';
 import type { ItemRow, Store } from '../store/store.js';
 import type { AskHuman, Principal } from '../tools/define.js';
@@ -19,6 +22,11 @@ export interface SubmitResult {
     url?: string;
     expires_at?: string;
     instructions?: string;
+    /** What the confirming channel proved, or what this batch needs. */
+    assurance?: Assurance;
+    required_assurance?: Assurance;
+    /** The command a human runs on the server's machine to confirm. */
+    command?: string;
   } | null;
   message: string;
 }
@@ -28,9 +36,14 @@ export interface SubmitDeps {
   config: Config;
   now: () => Date;
   principal: Principal;
+  transport: 'stdio' | 'http' | 'memory';
   askHuman: AskHuman | null;
   applyOutbox: () => Promise<void>;
   auditDetail: (d: Record<string, unknown>) => void;
+  /** Appends an audit entry now (inside the caller's transaction when there is one). */
+  recordEvent: RecordEvent;
+  /** The command, as a human types it on the server's machine, that confirms or rejects `id`. */
+  confirmCommand: (answer: 'confirm' | 'reject', id: string) => string;
 }
 
 function visible(principal: Principal, item: ItemRow): boolean {
@@ -69,16 +82,27 @@ function loadBatch(deps: SubmitDeps, ids: string[]): Loaded[] {
   return out;
 }
 
-/** The items of a batch shown to the human: user, entitlement, decision, rationale and risk. */
+function lineOf({ proposal: p, item: i }: Loaded): BatchLine {
+  return {
+    decision: p.decision,
+    risk_score: i.risk_score,
+    risk_level: i.risk_level,
+    signals: i.signals.map((s) => s.code),
+    privileged: i.entitlement.privileged,
+    user_name: i.user.name,
+    user_email: i.user.email,
+    user_id: i.user.id,
+    entitlement_name: i.entitlement.name,
+    entitlement_app: i.entitlement.app,
+    entitlement_id: i.entitlement.id,
+    rationale: p.rationale,
+    proposed_by: p.proposed_by,
+  };
+}
+
+/** The items of a batch as a human reads them: decision and risk first, every data field quoted and escaped. */
 export function describeBatch(batch: Loaded[]): string {
-  return batch
-    .map(({ proposal: p, item: i }, n) => {
-      const who = `${i.user.name ?? i.user.id} <${i.user.email ?? i.user.id}>`;
-      const what = `${i.entitlement.name}${i.entitlement.app ? ` (${i.entitlement.app})` : ''}`;
-      const signals = i.signals.map((s) => s.code).join(', ') || 'none';
-      return `${n + 1}. ${p.decision.toUpperCase()} ${what} for ${who}; risk ${i.risk_score} (${signals}); rationale: ${JSON.stringify(p.rationale)}`;
-    })
-    .join('\n');
+  return renderBatch(batch.map(lineOf));
 }
 
 function resultsFrom(
@@ -113,28 +137,28 @@ function resultsFrom(
   });
 }
 
+function platformAnswers(results: SubmitResult['results']) {
+  return results.map((r) => ({
+    proposal_id: r.proposal_id,
+    status: r.status,
+    ref: r.platform_ref ?? null,
+    error: r.error ?? null,
+  }));
+}
+
 /**
- * submit_decision: applies a batch only with a human's confirmation of exactly that
- * batch, through elicitation or a pending confirmation answered at the CLI.
+ * submit_decision: applies a batch only with a human's confirmation of exactly that batch,
+ * through a channel whose assurance the policy accepts: elicitation (host-attested) where
+ * the policy allows it, otherwise a pending confirmation answered by a human-verified channel
+ * (the terminal on the server's machine; the console).
  */
 export async function submitBatch(deps: SubmitDeps, proposalIds: string[]): Promise<SubmitResult> {
   const ids = [...new Set(proposalIds)];
   const repo = new DecisionsRepo(deps.store.db);
   const batch = loadBatch(deps, ids);
 
-  // Already confirmed and queued (e.g. confirmed at the CLI, or a run that died half-way): finish applying.
-  if (repo.outboxFor(ids).length === ids.length) {
-    await deps.applyOutbox();
-    const results = resultsFrom(deps.store, ids, 'pending');
-    return {
-      status: 'applied',
-      results,
-      confirmation: null,
-      message: results.every((r) => r.status === 'applied')
-        ? 'This batch was confirmed by a human and is applied; nothing was applied twice.'
-        : 'This batch was confirmed; some decisions are not applied yet (see each result).',
-    };
-  }
+  // Already confirmed and queued (confirmed at the CLI, or a run that died half-way): finish applying.
+  if (repo.outboxFor(ids).length === ids.length) return finishQueued(deps, ids);
   const statuses = new Set(batch.map((b) => b.proposal.status));
   if (statuses.size === 1 && statuses.has('applied')) {
     return {
@@ -181,56 +205,46 @@ export async function submitBatch(deps: SubmitDeps, proposalIds: string[]): Prom
 
   const hash = repo.batchHash(ids);
   const now = deps.now();
+  const needed = requiredAssurance(
+    deps.config.confirmation,
+    deps.principal,
+    deps.transport,
+    batch.map(({ proposal, item }) => ({
+      item_id: item.item_id,
+      decision: proposal.decision,
+      privileged: item.entitlement.privileged,
+      platform: item.entitlement.platform,
+      risk_score: item.risk_score,
+      sensitivity: item.entitlement.sensitivity,
+    })),
+  );
+  deps.auditDetail({ proposal_ids: ids, batch_hash: hash, required_assurance: needed.level });
   const existing = repo.confirmationFor(deps.principal.id, hash);
-  deps.auditDetail({ proposal_ids: ids, batch_hash: hash });
-
-  const applyConfirmed = async (pendingId: string | null, by: string, channel: string) => {
-    const id = repo.confirmIntoOutbox({
-      pendingId,
-      principal: deps.principal.id,
-      batchHash: hash,
-      proposalIds: ids,
-      confirmedBy: by,
-      channel,
-      now: deps.now(),
-    });
-    deps.auditDetail({ confirmation: { id, channel, confirmed_by: by, at: deps.now().toISOString() } });
-    await deps.applyOutbox();
-    const results = resultsFrom(deps.store, ids, 'pending');
-    deps.auditDetail({
-      platform: results.map((r) => ({
-        proposal_id: r.proposal_id,
-        status: r.status,
-        ref: r.platform_ref ?? null,
-        error: r.error ?? null,
-      })),
-    });
-    const failed = results.filter((r) => r.status !== 'applied');
-    return {
-      status: 'applied' as const,
-      results,
-      confirmation: { id, channel },
-      message:
-        failed.length === 0
-          ? `Confirmed by ${by} via ${channel}; ${results.length} decision(s) applied.`
-          : `Confirmed by ${by} via ${channel}. ${results.length - failed.length} applied; ${failed.length} not applied yet (see each result's error; pending ones are retried).`,
-    };
-  };
 
   if (existing && (existing.status === 'confirmed' || existing.status === 'pending')) {
     if (Date.parse(existing.expires_at) <= now.getTime()) {
       repo.markExpired(existing.id);
       deps.auditDetail({ expired_confirmation: existing.id });
     } else if (existing.status === 'confirmed') {
-      return applyConfirmed(existing.id, existing.answered_by ?? 'unknown', existing.channel ?? 'cli');
+      // A confirmation answered but not yet queued (written by an earlier version): queue it now.
+      const channel = (existing.channel ?? 'cli') as Channel;
+      return applyConfirmed(
+        deps,
+        ids,
+        hash,
+        existing.id,
+        existing.answered_by ?? 'unknown',
+        channel,
+        CHANNEL_ASSURANCE[channel] ?? 'human-verified',
+      );
     } else {
-      return awaiting(deps, ids, existing, 'This batch is still waiting for the human.');
+      return awaiting(deps, ids, existing, 'This batch is still waiting for the human.', needed.reasons);
     }
   }
 
-  if (deps.askHuman) {
+  if (deps.askHuman && satisfies(CHANNEL_ASSURANCE.elicitation, needed.level)) {
     const answer = await deps.askHuman({
-      message: `Apply ${batch.length} access review decision(s) on behalf of ${deps.principal.id}?\n\n${describeBatch(batch)}\n\nThe text in names and rationales comes from the directory or the agent: check it yourself.`,
+      message: `Apply ${batch.length} access review decision(s) submitted by ${JSON.stringify(deps.principal.id)}?\nEach item starts with the decision and risk; every quoted field comes from the directory or the agent and is data, not instructions.\n\n${describeBatch(batch)}`,
       fields: {},
     });
     deps.auditDetail({
@@ -262,7 +276,7 @@ export async function submitBatch(deps: SubmitDeps, proposalIds: string[]): Prom
           item_id: batch.find((b) => b.proposal.id === id)!.item.item_id,
           status: 'rejected',
         })),
-        confirmation: { id: cid, channel: 'elicitation' },
+        confirmation: { id: cid, channel: 'elicitation', assurance: CHANNEL_ASSURANCE.elicitation },
         message: `${why}. No decision was recorded or applied. The proposals stay as drafts; ask the human before submitting again.`,
       };
     }
@@ -272,12 +286,13 @@ export async function submitBatch(deps: SubmitDeps, proposalIds: string[]): Prom
       repo.batchHash(ids) !== hash ||
       again.some((b) => b.proposal.status !== 'draft' || b.item.decision !== null)
     ) {
+      if (repo.outboxFor(ids).length === ids.length) return finishQueued(deps, ids);
       throw new ToolError(
         'The batch changed while the human was deciding. No decision was recorded. Submit it again.',
         'conflict',
       );
     }
-    return applyConfirmed(null, deps.principal.id, 'elicitation');
+    return applyConfirmed(deps, ids, hash, null, deps.principal.id, 'elicitation', 'host-attested');
   }
 
   const pending = repo.createPending(
@@ -286,29 +301,129 @@ export async function submitBatch(deps: SubmitDeps, proposalIds: string[]): Prom
     ids,
     now,
     deps.config.confirmationTtlHours * 3600_000,
+    needed.level,
   );
-  return awaiting(deps, ids, pending, 'This client cannot ask the human directly.');
+  const lead = deps.askHuman
+    ? `This batch needs a ${needed.level} confirmation (${needed.reasons.join('; ')}); a form answered through your client is host-attested and would not count.`
+    : 'This client cannot ask the human directly.';
+  return awaiting(deps, ids, pending, lead, needed.reasons);
 }
 
-function awaiting(deps: SubmitDeps, ids: string[], c: ConfirmationRow, lead: string): SubmitResult {
-  deps.auditDetail({ confirmation: { id: c.id, status: c.status, expires_at: c.expires_at } });
-  const instructions = `Ask the human to review and run: attest confirm ${c.id}   (or: attest reject ${c.id})`;
+/** A batch every proposal of which is queued: apply what is left and report. */
+async function finishQueued(deps: SubmitDeps, ids: string[]): Promise<SubmitResult> {
+  await deps.applyOutbox();
+  const results = resultsFrom(deps.store, ids, 'pending');
+  deps.auditDetail({ platform: platformAnswers(results) });
   return {
-    status: 'awaiting_confirmation',
-    results: resultsFrom(deps.store, ids, 'awaiting_confirmation'),
-    confirmation: { id: c.id, channel: 'cli', expires_at: c.expires_at, instructions },
-    message: `${lead} No decision was recorded yet. ${instructions} in their own terminal, then call submit_decision again with the same proposal_ids (expires ${c.expires_at}).`,
+    status: 'applied',
+    results,
+    confirmation: null,
+    message: results.every((r) => r.status === 'applied')
+      ? 'This batch was confirmed by a human and is applied; nothing was applied twice.'
+      : 'This batch was confirmed; some decisions are not applied yet (see each result).',
   };
 }
 
-/** A human's answer at the CLI. `confirm` applies the batch at once; `reject` discards it. */
-export function answerConfirmation(
+async function applyConfirmed(
+  deps: SubmitDeps,
+  ids: string[],
+  hash: string,
+  pendingId: string | null,
+  by: string,
+  channel: Channel,
+  assurance: Assurance,
+): Promise<SubmitResult> {
+  const repo = new DecisionsRepo(deps.store.db);
+  const at = deps.now();
+  let queued: { id: string } | { already: true };
+  try {
+    queued = repo.confirmIntoOutbox({
+      pendingId,
+      principal: deps.principal.id,
+      batchHash: hash,
+      proposalIds: ids,
+      confirmedBy: by,
+      channel,
+      assurance,
+      now: at,
+      // The confirmation's own audit entry, committed with the outbox rows or not at all.
+      inTransaction: (id) =>
+        deps.recordEvent({
+          tool: 'policy:confirmed',
+          kind: 'write',
+          arguments: { proposal_ids: ids },
+          outcome: 'ok',
+          details: {
+            confirmation: { id, channel, assurance, confirmed_by: by, at: at.toISOString() },
+            batch_hash: hash,
+          },
+        }),
+    });
+  } catch (e) {
+    if (e instanceof ToolError) throw e;
+    throw new ToolError(
+      `The batch could not be queued: ${(e as Error).message} (another batch holding some of these proposals was confirmed meanwhile?). No decision was recorded by this call. Check the items with list_campaign_items.`,
+      'conflict',
+    );
+  }
+  // Another confirmation of the same batch (a second form accepted at the same time) won: nothing twice.
+  if ('already' in queued) return finishQueued(deps, ids);
+  const id = queued.id;
+  deps.auditDetail({
+    confirmation: { id, channel, assurance, confirmed_by: by, at: at.toISOString() },
+  });
+  await deps.applyOutbox();
+  const results = resultsFrom(deps.store, ids, 'pending');
+  deps.auditDetail({ platform: platformAnswers(results) });
+  const failed = results.filter((r) => r.status !== 'applied');
+  return {
+    status: 'applied',
+    results,
+    confirmation: { id, channel, assurance },
+    message:
+      failed.length === 0
+        ? `Confirmed by ${by} via ${channel} (${assurance}); ${results.length} decision(s) applied.`
+        : `Confirmed by ${by} via ${channel} (${assurance}). ${results.length - failed.length} applied; ${failed.length} not applied yet (see each result's error; pending ones are retried).`,
+  };
+}
+
+function awaiting(
+  deps: SubmitDeps,
+  ids: string[],
+  c: ConfirmationRow,
+  lead: string,
+  reasons: string[],
+): SubmitResult {
+  const required = c.required_assurance ?? 'human-verified';
+  deps.auditDetail({
+    confirmation: { id: c.id, status: c.status, expires_at: c.expires_at, required_assurance: required },
+    required_reasons: reasons,
+  });
+  const command = deps.confirmCommand('confirm', c.id);
+  const instructions = `Ask the human to review the batch and run, in a terminal on the machine that runs Attest: ${command}   (or to refuse: ${deps.confirmCommand('reject', c.id)})`;
+  return {
+    status: 'awaiting_confirmation',
+    results: resultsFrom(deps.store, ids, 'awaiting_confirmation'),
+    confirmation: {
+      id: c.id,
+      channel: 'cli',
+      expires_at: c.expires_at,
+      instructions,
+      required_assurance: required,
+      command,
+    },
+    message: `${lead} No decision was recorded yet. ${instructions}. Then call submit_decision again with the same proposal_ids (expires ${c.expires_at}).`,
+  };
+}
+
+/** A pending confirmation as the human sees it before answering, or why it cannot be answered. */
+export function pendingBatch(
   store: Store,
   id: string,
-  answer: 'confirm' | 'reject',
-  by: string,
   now: Date,
-): { ok: true; confirmation: ConfirmationRow; batchText: string } | { ok: false; error: string } {
+):
+  | { ok: true; confirmation: ConfirmationRow; batchText: string; items: number }
+  | { ok: false; error: string } {
   const repo = new DecisionsRepo(store.db);
   const c = repo.confirmation(id);
   if (!c) return { ok: false, error: `no confirmation "${id}"` };
@@ -337,20 +452,64 @@ export function answerConfirmation(
       error: `some proposals of confirmation ${id} are no longer drafts; nothing was applied`,
     };
   }
-  const batchText = describeBatch(batch);
+  return { ok: true, confirmation: c, batchText: describeBatch(batch), items: batch.length };
+}
+
+/**
+ * A human's answer through a human-verified channel (the terminal, the console). `confirm`
+ * queues the batch for the outbox in one transaction with the confirmation and its audit
+ * entry (apply it with runOutbox); `reject` discards it. Every check is made again inside.
+ */
+export function answerConfirmation(
+  store: Store,
+  id: string,
+  answer: 'confirm' | 'reject',
+  by: string,
+  now: Date,
+  options: { channel?: 'cli' | 'console'; recordEvent?: RecordEvent } = {},
+): { ok: true; confirmation: ConfirmationRow; batchText: string } | { ok: false; error: string } {
+  const channel = options.channel ?? 'cli';
+  const assurance = CHANNEL_ASSURANCE[channel];
+  const repo = new DecisionsRepo(store.db);
+  const shown = pendingBatch(store, id, now);
+  if (!shown.ok) return shown;
+  const c = shown.confirmation;
+  const event = (outcome: 'ok' | 'refused', error: string | null) =>
+    options.recordEvent?.({
+      tool: `${channel}:${answer}`,
+      kind: 'write',
+      arguments: { confirmation_id: id },
+      outcome,
+      error,
+      details: {
+        requested_by: c.principal,
+        proposal_ids: c.proposal_ids,
+        confirmation: { id, channel, assurance, confirmed_by: by, at: now.toISOString() },
+      },
+    });
   if (answer === 'reject') {
-    repo.reject(id, by, 'cli', now);
-    return { ok: true, confirmation: repo.confirmation(id)!, batchText };
+    const done = repo.reject(id, by, channel, now, assurance, () => event('ok', null));
+    if (!done) return { ok: false, error: `confirmation ${id} was answered meanwhile; nothing was changed` };
+    return { ok: true, confirmation: repo.confirmation(id)!, batchText: shown.batchText };
   }
-  repo.markConfirmed(id, by, now);
-  repo.confirmIntoOutbox({
-    pendingId: id,
-    principal: c.principal,
-    batchHash: c.batch_hash,
-    proposalIds: c.proposal_ids,
-    confirmedBy: by,
-    channel: 'cli',
-    now,
-  });
-  return { ok: true, confirmation: repo.confirmation(id)!, batchText };
+  try {
+    const queued = repo.confirmIntoOutbox({
+      pendingId: id,
+      principal: c.principal,
+      batchHash: c.batch_hash,
+      proposalIds: c.proposal_ids,
+      confirmedBy: by,
+      channel,
+      assurance,
+      now,
+      inTransaction: () => event('ok', null),
+    });
+    if ('already' in queued) return { ok: false, error: `confirmation ${id}'s batch is already applied` };
+  } catch (e) {
+    return {
+      ok: false,
+      error: `confirmation ${id} could not be used: ${(e as Error).message}; nothing was applied`,
+    };
+  }
+  return { ok: true, confirmation: repo.confirmation(id)!, batchText: shown.batchText };
 }

@@ -1,7 +1,11 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { ApplyOutcome, IdentityConnector } from '../connectors/types.js';
 import type { Platform } from '../domain/index.js';
+import type { Auditor } from '../policy/audit.js';
 import { DecisionsRepo, type OutboxWork } from '../store/decisions.js';
 import type { Store } from '../store/store.js';
+import { crashPoint } from './faults.js';
 
 export type ConnectorFor = (platform: Platform) => IdentityConnector | null;
 
@@ -9,6 +13,16 @@ export interface OutboxRun {
   applied: number;
   failed: number;
   retry: number;
+}
+
+export interface OutboxOptions {
+  now?: () => Date;
+  /** Where each row's outcome is recorded, in the transaction that records its effects. */
+  auditor?: Auditor | null;
+  /** How long this worker holds the rows it claims (default 5 minutes). */
+  leaseMs?: number;
+  /** Names this worker in its claims (default: the process id and a random suffix). */
+  worker?: string;
 }
 
 /**
@@ -21,46 +35,116 @@ function faultPoint(stage: 'after-platform' | 'after-commit', n: number): void {
   if (!spec) return;
   const [s, count] = spec.split(':');
   if (s === stage && Number(count) === n) process.kill(process.pid, 'SIGKILL');
+  crashPoint(`outbox:${stage}`);
 }
 
 let processed = 0;
 
 /**
- * Applies every pending outbox row: the platform write (idempotent, keyed by the
- * proposal id), then the local effects in one transaction that also marks the row
- * done. Killed at any point, a rerun applies each confirmed decision exactly once:
- * local effects are guarded by the row's status, the platform by its idempotency key.
+ * Applies every pending outbox row this worker can claim: the platform write (idempotent,
+ * keyed by the proposal id), then the local effects and the row's audit entry in one
+ * transaction that also marks the row done. Rows are claimed with a lease first, so two
+ * workers (a server draining while a human runs `attest confirm`) never both call the
+ * platform for one row; a worker killed mid-row leaves a lease that runs out, and the next
+ * worker finishes the row. Local effects are guarded by the row's status, the platform by
+ * its idempotency key.
  */
 export async function runOutbox(
   store: Store,
   connectorFor: ConnectorFor,
-  now: () => Date = () => new Date(),
+  options: OutboxOptions = {},
 ): Promise<OutboxRun> {
+  const now = options.now ?? (() => new Date());
+  const leaseMs = options.leaseMs ?? 300_000;
+  const worker = options.worker ?? `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
   const repo = new DecisionsRepo(store.db);
   const run: OutboxRun = { applied: 0, failed: 0, retry: 0 };
-  const seen = new Set<number>();
-  for (;;) {
-    const work = repo.pendingWork(100).filter((w) => !seen.has(w.outbox_id));
-    if (work.length === 0) break;
-    for (const w of work) {
-      seen.add(w.outbox_id);
-      const outcome = await applyOne(w, connectorFor(w.platform));
-      processed++;
-      faultPoint('after-platform', processed);
-      if (outcome.kind === 'failed') {
-        repo.failWork(w.outbox_id, outcome.error, outcome.retryable);
-        if (outcome.retryable) run.retry++;
-        else run.failed++;
-        continue;
-      }
-      if (
-        repo.completeWork(w, { platform_ref: outcome.platform_ref, remediation: outcome.remediation }, now())
-      )
-        run.applied++;
-      faultPoint('after-commit', processed);
-    }
+  // A row that failed and may succeed later is released for the next run; this run does not take it again.
+  const retried: number[] = [];
+  try {
+    await drain();
+  } finally {
+    repo.releaseClaims(worker);
   }
   return run;
+
+  async function drain(): Promise<void> {
+    for (;;) {
+      const t = now();
+      const work = repo.claimWork(worker, t, new Date(t.getTime() + leaseMs), 100, retried, workerAlive);
+      if (work.length === 0) break;
+      for (const w of work) {
+        const outcome = await applyOne(w, connectorFor(w.platform));
+        processed++;
+        faultPoint('after-platform', processed);
+        const record = (result: string, error: string | null, extra: Record<string, unknown>) =>
+          options.auditor?.record({
+            at: now().toISOString(),
+            principal: w.submitted_by,
+            client: null,
+            session_id: null,
+            transport: 'outbox',
+            tool: 'outbox:apply',
+            kind: 'write',
+            arguments: { proposal_id: w.proposal_id, item_id: w.item_id, decision: w.decision },
+            outcome: result === 'applied' ? 'ok' : 'error',
+            error,
+            duration_ms: 0,
+            details: {
+              result,
+              platform: w.platform,
+              confirmation: {
+                id: w.confirmation_id,
+                channel: w.channel,
+                assurance: w.assurance,
+                confirmed_by: w.confirmed_by,
+              },
+              ...extra,
+            },
+          });
+        if (outcome.kind === 'failed') {
+          repo.failWork(w.outbox_id, outcome.error, outcome.retryable, () =>
+            record(outcome.retryable ? 'retry' : 'failed', outcome.error, {}),
+          );
+          if (outcome.retryable) {
+            run.retry++;
+            retried.push(w.outbox_id);
+          } else run.failed++;
+          continue;
+        }
+        if (
+          repo.completeWork(
+            w,
+            { platform_ref: outcome.platform_ref, remediation: outcome.remediation },
+            now(),
+            () =>
+              record('applied', null, {
+                platform_ref: outcome.platform_ref,
+                remediation: outcome.remediation,
+              }),
+          )
+        )
+          run.applied++;
+        faultPoint('after-commit', processed);
+      }
+    }
+  }
+}
+
+/**
+ * Whether the worker named in a claim still runs: a worker of another machine is assumed
+ * to (its lease runs out if not); one of this machine is alive while its process is.
+ */
+function workerAlive(worker: string): boolean {
+  const [host, pid] = worker.split('/');
+  if (host !== hostname() || !pid || !/^\d+$/.test(pid)) return true;
+  if (Number(pid) === process.pid) return true;
+  try {
+    process.kill(Number(pid), 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 type Applied =

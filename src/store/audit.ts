@@ -100,6 +100,78 @@ function rowToEntry(r: Record<string, unknown>): StoredAuditEntry {
   };
 }
 
+/** A string as SQLite will store it: a lone UTF-16 surrogate becomes U+FFFD, as in any UTF-8 text. */
+function wellFormed(s: string): string {
+  // ES2024 string methods (Node 20 has them; the ES2023 lib here does not declare them).
+  const w = s as unknown as { isWellFormed(): boolean; toWellFormed(): string };
+  return w.isWellFormed() ? s : w.toWellFormed();
+}
+
+/** A JSON value with every string (and key) well formed, own `__proto__` keys kept. */
+function wellFormedJson(v: unknown): unknown {
+  if (typeof v === 'string') return wellFormed(v);
+  if (Array.isArray(v)) return v.map(wellFormedJson);
+  if (v !== null && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) {
+      Object.defineProperty(out, wellFormed(k), {
+        value: wellFormedJson(x),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
+    return out;
+  }
+  return v;
+}
+
+/**
+ * The entry exactly as it will be read back from the store: strings well formed (SQLite
+ * would otherwise replace a lone surrogate after the hash was taken, and the entry would
+ * never verify again), and arguments and details as their JSON text parses (a Date, a
+ * NaN or an undefined inside them is hashed as what is stored, not as what was passed).
+ */
+export function storedForm(e: AuditEntry): AuditEntry {
+  const json = (v: unknown) => wellFormedJson(JSON.parse(JSON.stringify(v ?? null)));
+  const opt = (v: string | null | undefined) => (v === null || v === undefined ? null : wellFormed(v));
+  return {
+    at: wellFormed(e.at),
+    principal: wellFormed(e.principal),
+    client_name: opt(e.client_name),
+    client_version: opt(e.client_version),
+    session_id: opt(e.session_id),
+    transport: opt(e.transport),
+    tool: wellFormed(e.tool),
+    kind: wellFormed(e.kind),
+    arguments: json(e.arguments),
+    outcome: e.outcome,
+    error: opt(e.error),
+    duration_ms: Number.isFinite(e.duration_ms) ? e.duration_ms : 0,
+    details:
+      e.details === null || e.details === undefined ? null : (json(e.details) as Record<string, unknown>),
+  };
+}
+
+/** One entry that does not verify. */
+export interface BrokenEntry {
+  seq: number;
+  reason: string;
+}
+
+export type VerifyResult =
+  | { ok: true; entries: number; head: { seq: number; hash: string } | null }
+  | {
+      ok: false;
+      entries: number;
+      head: { seq: number; hash: string } | null;
+      /** The first broken entry (as `broken[0]`). */
+      seq: number;
+      reason: string;
+      /** Every entry that does not verify, in log order. */
+      broken: BrokenEntry[];
+    };
+
 /**
  * The append-only audit log. Each entry carries the hash of the previous one, so
  * changing, deleting or reordering any row breaks the chain from there on; SQLite
@@ -128,7 +200,10 @@ export class AuditLog {
    * appended since this one read the tail, the insert fails on the key, the tail is read
    * again and the entry is chained after it. The chain can't fork.
    */
-  append(e: AuditEntry): number {
+  append(entry: AuditEntry): number {
+    const e = storedForm(entry);
+    const argsText = JSON.stringify(e.arguments);
+    const detailsText = e.details === null ? null : JSON.stringify(e.details);
     for (let attempt = 0; ; attempt++) {
       // The cached tail is trusted only if no other connection (e.g. the CLI) has written
       // since it was read: data_version changes exactly then.
@@ -151,11 +226,11 @@ export class AuditLog {
           e.transport,
           e.tool,
           e.kind,
-          JSON.stringify(e.arguments ?? null),
+          argsText,
           e.outcome,
           e.error,
           e.duration_ms,
-          e.details === null ? null : JSON.stringify(e.details),
+          detailsText,
           tail.hash,
           hash,
         );
@@ -171,44 +246,73 @@ export class AuditLog {
     }
   }
 
-  /** Checks the whole chain; names the first entry that does not verify. */
-  verify(): { ok: true; entries: number } | { ok: false; entries: number; seq: number; reason: string } {
-    let prev = GENESIS;
-    let expectedSeq = 1;
+  /** True while the connection is inside a transaction (an entry appended now may still roll back). */
+  inTransaction(): boolean {
+    return this.db.inTransaction;
+  }
+
+  /** The last entry's sequence number and hash (null for an empty log). */
+  head(): { seq: number; hash: string } | null {
+    return (this.last.get() as { seq: number; hash: string } | undefined) ?? null;
+  }
+
+  /** The stored hash of entry `seq`, if it exists. */
+  hashAt(seq: number): string | null {
+    const r = this.db.prepare('SELECT hash FROM audit_log WHERE seq = ?').get(seq) as
+      | { hash: string }
+      | undefined;
+    return r?.hash ?? null;
+  }
+
+  /**
+   * Checks the whole chain and reports every entry that does not verify: one whose content
+   * does not match its hash, one whose prev_hash is not the hash stored before it, and
+   * gaps or reorderings in the sequence. An entry after a broken one is still checked on
+   * its own, so a second change further on is reported too.
+   */
+  verify(): VerifyResult {
+    const broken: BrokenEntry[] = [];
+    let prevHash = GENESIS;
+    let prevSeq = 0;
     let n = 0;
+    let head: { seq: number; hash: string } | null = null;
     for (const r of this.db.prepare('SELECT * FROM audit_log ORDER BY rowid').iterate() as Iterable<
       Record<string, unknown>
     >) {
       n++;
+      const seq = Number(r.seq);
+      const storedHash = String(r.hash);
+      head = { seq, hash: storedHash };
       let e: StoredAuditEntry;
       try {
         e = rowToEntry(r);
       } catch {
-        return { ok: false, entries: n, seq: Number(r.seq), reason: 'entry is not readable (corrupt JSON)' };
+        broken.push({ seq, reason: 'entry is not readable (corrupt JSON)' });
+        prevHash = storedHash;
+        prevSeq = seq;
+        continue;
       }
-      if (e.seq !== expectedSeq) {
-        return {
-          ok: false,
-          entries: n,
-          seq: e.seq,
-          reason: `expected entry ${expectedSeq} here, found ${e.seq} (an entry was deleted or reordered)`,
-        };
+      if (seq !== prevSeq + 1) {
+        broken.push({
+          seq,
+          reason:
+            seq === prevSeq + 2
+              ? `entry ${prevSeq + 1} is missing before entry ${seq} (deleted)`
+              : seq > prevSeq + 2
+                ? `entries ${prevSeq + 1}-${seq - 1} are missing before entry ${seq} (deleted)`
+                : `entry ${seq} comes after entry ${prevSeq} (entries were reordered or inserted)`,
+        });
+      } else if (e.prev_hash !== prevHash) {
+        broken.push({ seq, reason: 'prev_hash does not match the hash of the entry before it' });
       }
-      if (e.prev_hash !== prev) {
-        return { ok: false, entries: n, seq: e.seq, reason: 'prev_hash does not match the previous entry' };
+      if (entryHash(e.seq, e.prev_hash, e) !== e.hash) {
+        broken.push({ seq, reason: 'content does not match its hash (the entry was changed)' });
       }
-      if (entryHash(e.seq, prev, e) !== e.hash) {
-        return {
-          ok: false,
-          entries: n,
-          seq: e.seq,
-          reason: 'content does not match its hash (the entry was changed)',
-        };
-      }
-      prev = e.hash;
-      expectedSeq++;
+      prevHash = storedHash;
+      prevSeq = seq;
     }
-    return { ok: true, entries: n };
+    if (broken.length === 0) return { ok: true, entries: n, head };
+    return { ok: false, entries: n, head, seq: broken[0]!.seq, reason: broken[0]!.reason, broken };
   }
 
   *entries(since?: string): Generator<StoredAuditEntry> {

@@ -22,6 +22,10 @@ export interface ConfirmationRow {
   proposal_ids: string[];
   status: 'pending' | 'confirmed' | 'rejected' | 'used' | 'expired';
   channel: string | null;
+  /** What the answering channel proves (host-attested or human-verified). */
+  assurance: 'host-attested' | 'human-verified' | null;
+  /** What the batch needed when the confirmation was asked for. */
+  required_assurance: 'host-attested' | 'human-verified' | null;
   created_at: string;
   expires_at: string;
   answered_by: string | null;
@@ -40,8 +44,12 @@ export interface OutboxWork {
   rationale: string;
   proposed_by: string;
   engine_decision: DecisionValue | null;
+  /** The principal that submitted the batch (the agent's). */
+  submitted_by: string;
+  /** The human who confirmed it. */
   confirmed_by: string;
   channel: string;
+  assurance: 'host-attested' | 'human-verified' | null;
   confirmed_at: string;
   platform: Platform;
   item_external_id: string;
@@ -136,6 +144,7 @@ export class DecisionsRepo {
     proposalIds: string[],
     now: Date,
     ttlMs: number,
+    required: 'host-attested' | 'human-verified' = 'human-verified',
   ): ConfirmationRow {
     const id = newId('cf');
     const row: ConfirmationRow = {
@@ -145,6 +154,8 @@ export class DecisionsRepo {
       proposal_ids: [...proposalIds].sort(),
       status: 'pending',
       channel: null,
+      assurance: null,
+      required_assurance: required,
       created_at: now.toISOString(),
       expires_at: new Date(now.getTime() + ttlMs).toISOString(),
       answered_by: null,
@@ -153,10 +164,18 @@ export class DecisionsRepo {
     };
     this.db
       .prepare(
-        `INSERT INTO confirmations (id, principal, batch_hash, proposal_ids, status, created_at, expires_at)
-         VALUES (?, ?, ?, ?, 'pending', ?, ?)`,
+        `INSERT INTO confirmations (id, principal, batch_hash, proposal_ids, status, created_at, expires_at, required_assurance)
+         VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)`,
       )
-      .run(id, principal, batchHash, JSON.stringify(row.proposal_ids), row.created_at, row.expires_at);
+      .run(
+        id,
+        principal,
+        batchHash,
+        JSON.stringify(row.proposal_ids),
+        row.created_at,
+        row.expires_at,
+        required,
+      );
     return row;
   }
 
@@ -169,16 +188,24 @@ export class DecisionsRepo {
   }
 
   /** A human said no: the confirmation and its draft proposals are rejected. */
-  reject(id: string, by: string, channel: string, now: Date): boolean {
+  reject(
+    id: string,
+    by: string,
+    channel: string,
+    now: Date,
+    assurance: 'host-attested' | 'human-verified' | null = null,
+    inTransaction?: () => void,
+  ): boolean {
     return this.db
       .transaction(() => {
         const c = this.confirmation(id);
         if (c?.status !== 'pending') return false;
         this.db
           .prepare(
-            "UPDATE confirmations SET status = 'rejected', answered_by = ?, answered_at = ?, channel = ? WHERE id = ?",
+            "UPDATE confirmations SET status = 'rejected', answered_by = ?, answered_at = ?, channel = ?, assurance = ? WHERE id = ?",
           )
-          .run(by, now.toISOString(), channel, id);
+          .run(by, now.toISOString(), channel, assurance, id);
+        inTransaction?.();
         const upd = this.db.prepare(
           "UPDATE proposals SET status = 'rejected' WHERE id = ? AND status = 'draft'",
         );
@@ -230,8 +257,11 @@ export class DecisionsRepo {
 
   /**
    * Turns a confirmed batch into outbox rows, in the same transaction that marks the
-   * confirmation used. `pendingId` names an existing pending/confirmed row (CLI path);
-   * otherwise a new confirmation row is written (elicitation path). Returns the confirmation id.
+   * confirmation used and (through `inTransaction`) appends the audit entry that records
+   * the confirmation: if that entry cannot be written, nothing is queued. `pendingId`
+   * names an existing pending/confirmed row (CLI path); otherwise a new confirmation row
+   * is written (elicitation path). Returns the confirmation id, or `already` when every
+   * proposal of the batch is already queued (a concurrent confirmation won).
    */
   confirmIntoOutbox(args: {
     pendingId: string | null;
@@ -240,18 +270,24 @@ export class DecisionsRepo {
     proposalIds: string[];
     confirmedBy: string;
     channel: string;
+    assurance: 'host-attested' | 'human-verified';
     now: Date;
-  }): string {
+    inTransaction?: (confirmationId: string) => void;
+  }): { id: string } | { already: true } {
     return this.db
-      .transaction(() => {
+      .transaction((): { id: string } | { already: true } => {
+        const queued = this.db
+          .prepare('SELECT count(*) AS n FROM outbox WHERE proposal_id IN (SELECT value FROM json_each(?))')
+          .get(JSON.stringify(args.proposalIds)) as { n: number };
+        if (queued.n === args.proposalIds.length) return { already: true };
         const at = args.now.toISOString();
         let id = args.pendingId;
         if (id === null) {
           id = newId('cf');
           this.db
             .prepare(
-              `INSERT INTO confirmations (id, principal, batch_hash, proposal_ids, status, channel, created_at, expires_at, answered_by, answered_at, used_at)
-               VALUES (?, ?, ?, ?, 'used', ?, ?, ?, ?, ?, ?)`,
+              `INSERT INTO confirmations (id, principal, batch_hash, proposal_ids, status, channel, created_at, expires_at, answered_by, answered_at, used_at, assurance, required_assurance)
+               VALUES (?, ?, ?, ?, 'used', ?, ?, ?, ?, ?, ?, ?, ?)`,
             )
             .run(
               id,
@@ -264,59 +300,115 @@ export class DecisionsRepo {
               args.confirmedBy,
               at,
               at,
+              args.assurance,
+              args.assurance,
             );
         } else {
           const changed = this.db
             .prepare(
               `UPDATE confirmations SET status = 'used', used_at = ?, answered_by = coalesce(answered_by, ?),
-                 answered_at = coalesce(answered_at, ?), channel = coalesce(channel, ?)
+                 answered_at = coalesce(answered_at, ?), channel = coalesce(channel, ?), assurance = coalesce(assurance, ?)
                WHERE id = ? AND status IN ('pending','confirmed')`,
             )
-            .run(at, args.confirmedBy, at, args.channel, id).changes;
+            .run(at, args.confirmedBy, at, args.channel, args.assurance, id).changes;
           if (changed !== 1) throw new Error(`confirmation ${id} is no longer open`);
         }
         const ins = this.db.prepare(
           `INSERT INTO outbox (proposal_id, item_id, confirmation_id, decision, status, created_at)
-           SELECT p.id, p.item_id, ?, p.decision, 'pending', ? FROM proposals p WHERE p.id = ? AND p.status = 'draft'`,
+           SELECT p.id, p.item_id, ?, p.decision, 'pending', ? FROM proposals p WHERE p.id = ? AND p.status = 'draft'
+           ON CONFLICT (proposal_id) DO NOTHING`,
         );
         for (const p of args.proposalIds) {
           if (ins.run(id, at, p).changes !== 1) throw new Error(`proposal ${p} is no longer a draft`);
         }
-        return id;
+        args.inTransaction?.(id);
+        return { id };
       })
       .immediate();
   }
 
-  /** Marks a CLI-confirmed confirmation as confirmed (applied later by the agent's next submit or by the CLI). */
-  markConfirmed(id: string, by: string, now: Date): boolean {
-    return (
-      this.db
-        .prepare(
-          "UPDATE confirmations SET status = 'confirmed', answered_by = ?, answered_at = ?, channel = 'cli' WHERE id = ? AND status = 'pending'",
-        )
-        .run(by, now.toISOString(), id).changes === 1
-    );
+  /**
+   * Claims up to `limit` pending outbox rows for `worker` until `leaseUntil`: rows another
+   * worker holds under a live lease are left alone, so two workers (a server draining
+   * while a human runs `attest confirm`) never both call the platform for one row. A lease
+   * that ran out (its worker died) is taken over.
+   */
+  claimWork(
+    worker: string,
+    now: Date,
+    leaseUntil: Date,
+    limit = 100,
+    exclude: number[] = [],
+    isAlive: (worker: string) => boolean = () => true,
+  ): OutboxWork[] {
+    return this.db
+      .transaction(() => {
+        // A lease held by a worker known to be gone (killed on this machine) need not run out first.
+        const holders = this.db
+          .prepare(
+            "SELECT DISTINCT claimed_by FROM outbox WHERE status = 'pending' AND lease_until > ? AND claimed_by IS NOT NULL",
+          )
+          .pluck()
+          .all(now.toISOString()) as string[];
+        for (const h of holders) {
+          if (h !== worker && !isAlive(h))
+            this.db
+              .prepare("UPDATE outbox SET lease_until = NULL WHERE claimed_by = ? AND status = 'pending'")
+              .run(h);
+        }
+        const ids = this.db
+          .prepare(
+            `UPDATE outbox SET claimed_by = ?, lease_until = ?
+             WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND (lease_until IS NULL OR lease_until <= ?)
+                            AND id NOT IN (SELECT value FROM json_each(?))
+                          ORDER BY id LIMIT ?)
+             RETURNING id`,
+          )
+          .pluck()
+          .all(
+            worker,
+            leaseUntil.toISOString(),
+            now.toISOString(),
+            JSON.stringify(exclude),
+            limit,
+          ) as number[];
+        if (ids.length === 0) return [];
+        return this.db
+          .prepare(
+            `SELECT o.id AS outbox_id, o.proposal_id, o.item_id, o.confirmation_id, o.decision, o.attempts,
+               p.rationale, p.proposed_by, p.engine_decision, c.principal AS submitted_by,
+               c.answered_by AS confirmed_by, c.channel, c.assurance, c.answered_at AS confirmed_at,
+               i.platform, i.external_id AS item_external_id, i.campaign_id, cp.external_id AS campaign_external_id,
+               i.user_id, u.external_id AS user_external_id, i.entitlement_id, e.external_id AS entitlement_external_id,
+               e.type AS entitlement_type, e.attributes AS entitlement_attributes
+             FROM outbox o
+             JOIN proposals p ON p.id = o.proposal_id
+             JOIN confirmations c ON c.id = o.confirmation_id
+             JOIN review_items i ON i.id = o.item_id
+             JOIN campaigns cp ON cp.id = i.campaign_id
+             JOIN users u ON u.id = i.user_id
+             JOIN entitlements e ON e.id = i.entitlement_id
+             WHERE o.id IN (SELECT value FROM json_each(?)) ORDER BY o.id`,
+          )
+          .all(JSON.stringify(ids)) as OutboxWork[];
+      })
+      .immediate();
   }
 
-  pendingWork(limit = 100): OutboxWork[] {
-    return this.db
+  /** Gives up every claim `worker` still holds (its run ended, normally or not). */
+  releaseClaims(worker: string): void {
+    this.db
       .prepare(
-        `SELECT o.id AS outbox_id, o.proposal_id, o.item_id, o.confirmation_id, o.decision, o.attempts,
-           p.rationale, p.proposed_by, p.engine_decision,
-           c.answered_by AS confirmed_by, c.channel, c.answered_at AS confirmed_at,
-           i.platform, i.external_id AS item_external_id, i.campaign_id, cp.external_id AS campaign_external_id,
-           i.user_id, u.external_id AS user_external_id, i.entitlement_id, e.external_id AS entitlement_external_id,
-           e.type AS entitlement_type, e.attributes AS entitlement_attributes
-         FROM outbox o
-         JOIN proposals p ON p.id = o.proposal_id
-         JOIN confirmations c ON c.id = o.confirmation_id
-         JOIN review_items i ON i.id = o.item_id
-         JOIN campaigns cp ON cp.id = i.campaign_id
-         JOIN users u ON u.id = i.user_id
-         JOIN entitlements e ON e.id = i.entitlement_id
-         WHERE o.status = 'pending' ORDER BY o.id LIMIT ?`,
+        "UPDATE outbox SET lease_until = NULL WHERE claimed_by = ? AND status = 'pending' AND lease_until IS NOT NULL",
       )
-      .all(limit) as OutboxWork[];
+      .run(worker);
+  }
+
+  /** Pending outbox rows (claimed or not), for reports. */
+  pendingCount(): number {
+    return (
+      this.db.prepare("SELECT count(*) AS n FROM outbox WHERE status = 'pending'").get() as { n: number }
+    ).n;
   }
 
   /**
@@ -331,36 +423,43 @@ export class DecisionsRepo {
       remediation: { status: 'done' | 'pending' | 'failed' | 'manual'; detail: string | null } | null;
     },
     now: Date,
+    inTransaction?: () => void,
   ): boolean {
     return this.db
       .transaction(() => {
         const at = now.toISOString();
         const done = this.db
           .prepare(
-            "UPDATE outbox SET status = 'done', done_at = ?, platform_ref = ?, attempts = attempts + 1 WHERE id = ? AND status = 'pending'",
+            "UPDATE outbox SET status = 'done', done_at = ?, platform_ref = ?, attempts = attempts + 1, lease_until = NULL WHERE id = ? AND status = 'pending'",
           )
           .run(at, result.platform_ref, w.outbox_id).changes;
         if (done !== 1) return false;
+        // The decision is the confirming human's; who proposed and who submitted it are kept beside.
         this.db
           .prepare(
-            `INSERT INTO item_decisions (item_id, proposal_id, decision, decided_by, decided_at, confirmation_id, channel, confirmed_by, confirmed_at, platform_ref)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            `INSERT INTO item_decisions (item_id, proposal_id, decision, decided_by, decided_at, confirmation_id, channel, confirmed_by,
+               confirmed_at, platform_ref, proposed_by, submitted_by, assurance)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (item_id) DO UPDATE SET proposal_id = excluded.proposal_id, decision = excluded.decision,
                decided_by = excluded.decided_by, decided_at = excluded.decided_at, confirmation_id = excluded.confirmation_id,
                channel = excluded.channel, confirmed_by = excluded.confirmed_by, confirmed_at = excluded.confirmed_at,
-               platform_ref = excluded.platform_ref`,
+               platform_ref = excluded.platform_ref, proposed_by = excluded.proposed_by,
+               submitted_by = excluded.submitted_by, assurance = excluded.assurance`,
           )
           .run(
             w.item_id,
             w.proposal_id,
             w.decision,
-            w.proposed_by,
+            w.confirmed_by,
             at,
             w.confirmation_id,
             w.channel,
             w.confirmed_by,
             w.confirmed_at,
             result.platform_ref,
+            w.proposed_by,
+            w.submitted_by,
+            w.assurance,
           );
         this.db.prepare("UPDATE review_items SET status = 'decided' WHERE id = ?").run(w.item_id);
         this.db.prepare("UPDATE proposals SET status = 'applied' WHERE id = ?").run(w.proposal_id);
@@ -394,18 +493,25 @@ export class DecisionsRepo {
               .run(w.user_id, w.entitlement_id);
           }
         }
+        inTransaction?.();
         return true;
       })
       .immediate();
   }
 
   /** A failure that will not succeed on retry: recorded on the outbox row; the item keeps its proposal. */
-  failWork(outboxId: number, error: string, retryable: boolean): void {
+  failWork(outboxId: number, error: string, retryable: boolean, inTransaction?: () => void): void {
     this.db
-      .prepare(
-        `UPDATE outbox SET attempts = attempts + 1, last_error = ?, status = CASE WHEN ? THEN 'pending' ELSE 'failed' END WHERE id = ?`,
-      )
-      .run(error, retryable ? 1 : 0, outboxId);
+      .transaction(() => {
+        this.db
+          .prepare(
+            `UPDATE outbox SET attempts = attempts + 1, last_error = ?, lease_until = NULL,
+               status = CASE WHEN ? THEN 'pending' ELSE 'failed' END WHERE id = ? AND status = 'pending'`,
+          )
+          .run(error, retryable ? 1 : 0, outboxId);
+        inTransaction?.();
+      })
+      .immediate();
   }
 
   outboxFor(proposalIds: string[]): Array<{

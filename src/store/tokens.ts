@@ -5,6 +5,8 @@ export interface TokenRecord {
   principal: string;
   role: 'admin' | 'reviewer';
   expires_at: string | null;
+  /** The operator marked this token's client as an interactive host (its forms reach a person). */
+  interactive_host?: boolean;
 }
 
 export function hashToken(token: string): string {
@@ -16,13 +18,26 @@ export class TokenStore {
   constructor(private readonly db: Db) {}
 
   /** Creates a token and returns it; this is the only time it is visible. */
-  create(principal: string, role: 'admin' | 'reviewer', expiresAt: Date | null, now = new Date()): string {
+  create(
+    principal: string,
+    role: 'admin' | 'reviewer',
+    expiresAt: Date | null,
+    now = new Date(),
+    options: { interactiveHost?: boolean } = {},
+  ): string {
     const token = `att_${randomBytes(24).toString('base64url')}`;
     this.db
       .prepare(
-        'INSERT INTO access_tokens (token_hash, principal, role, created_at, expires_at) VALUES (?, ?, ?, ?, ?)',
+        'INSERT INTO access_tokens (token_hash, principal, role, created_at, expires_at, interactive_host) VALUES (?, ?, ?, ?, ?, ?)',
       )
-      .run(hashToken(token), principal, role, now.toISOString(), expiresAt?.toISOString() ?? null);
+      .run(
+        hashToken(token),
+        principal,
+        role,
+        now.toISOString(),
+        expiresAt?.toISOString() ?? null,
+        options.interactiveHost ? 1 : 0,
+      );
     return token;
   }
 
@@ -47,9 +62,17 @@ export class TokenStore {
 
   lookup(token: string, now: Date): TokenRecord | { error: string } {
     const row = this.db
-      .prepare('SELECT token_hash, principal, role, expires_at FROM access_tokens WHERE token_hash = ?')
-      .get(hashToken(token)) as ({ token_hash: string } & TokenRecord) | undefined;
-    return TokenStore.verifyAgainst(token, row ? [row] : [], now);
+      .prepare(
+        'SELECT token_hash, principal, role, expires_at, interactive_host FROM access_tokens WHERE token_hash = ?',
+      )
+      .get(hashToken(token)) as
+      | ({ token_hash: string; interactive_host: number } & Omit<TokenRecord, 'interactive_host'>)
+      | undefined;
+    return TokenStore.verifyAgainst(
+      token,
+      row ? [{ ...row, interactive_host: row.interactive_host === 1 }] : [],
+      now,
+    );
   }
 
   revokeAll(principal: string): number {

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { Config, Role } from '../config.js';
+import type { RecordEvent } from '../policy/audit.js';
 import type { Store } from '../store/store.js';
 
 /** read: no side effects; propose: records a draft in the store only; write: changes the identity platform. */
@@ -11,6 +12,8 @@ export interface Principal {
   role: Role;
   /** Reviewer ids this principal reviews as (for role reviewer). */
   reviewer_ids: string[];
+  /** Over HTTP: the operator marked this token's client as an interactive host (it shows forms to a person). */
+  interactive_host?: boolean;
 }
 
 /** Asks the human at the client a yes/no question about a batch; resolves to their answer. */
@@ -37,6 +40,15 @@ export interface ToolContext {
   askHuman: AskHuman | null;
   /** Record extra facts (proposal, confirmation, platform answer) on this call's audit entry. */
   auditDetail: (details: Record<string, unknown>) => void;
+  /**
+   * Runs `effect` in a store transaction that also appends this call's audit entry (as it
+   * stands): the effect and its record commit together or not at all.
+   */
+  commitWithAudit: <T>(effect: () => T) => T;
+  /** Appends an audit entry now for this caller (e.g. a confirmation, inside its transaction). */
+  recordEvent: RecordEvent;
+  /** The command a human types on the server's machine to answer a pending confirmation. */
+  confirmCommand: (answer: 'confirm' | 'reject', id: string) => string;
   /** Applies confirmed decisions waiting in the outbox. */
   applyOutbox: () => Promise<void>;
   signal: AbortSignal;

@@ -66,16 +66,20 @@ export const proposeDecision = defineTool({
       .prepare("SELECT id FROM proposals WHERE item_id = ? AND status = 'draft'")
       .all(args.item_id) as Array<{ id: string }>;
     const engine = item.recommendation?.decision ?? null;
-    const p = repo.propose({
-      item_id: args.item_id,
-      decision: args.decision,
-      rationale: args.rationale,
-      confidence: args.confidence ?? null,
-      engine_decision: engine,
-      proposed_by: ctx.principal.id,
-      proposed_at: ctx.now().toISOString(),
+    // The draft and this call's audit entry commit together.
+    const p = ctx.commitWithAudit(() => {
+      const draft = repo.propose({
+        item_id: args.item_id,
+        decision: args.decision,
+        rationale: args.rationale,
+        confidence: args.confidence ?? null,
+        engine_decision: engine,
+        proposed_by: ctx.principal.id,
+        proposed_at: ctx.now().toISOString(),
+      });
+      ctx.auditDetail({ proposal: { id: draft.id, item_id: draft.item_id, decision: draft.decision } });
+      return draft;
     });
-    ctx.auditDetail({ proposal: { id: p.id, item_id: p.item_id, decision: p.decision } });
     return {
       proposal_id: p.id,
       item_id: p.item_id,

@@ -50,9 +50,12 @@ export const submitDecision = defineTool({
         config: ctx.config,
         now: ctx.now,
         principal: ctx.principal,
+        transport: ctx.session.transport,
         askHuman: ctx.askHuman,
         applyOutbox: ctx.applyOutbox,
         auditDetail: ctx.auditDetail,
+        recordEvent: ctx.recordEvent,
+        confirmCommand: ctx.confirmCommand,
       },
       proposal_ids,
     );

@@ -86,17 +86,17 @@ describe('attest CLI (built)', () => {
     const db = join(tmp.dir, 'confirm.db');
     expect(runCli(['import', TINY, '--db', db]).code).toBe(0);
     const rejectId = await pendingBatch(db, ['i5']);
-    const rej = runCli(['reject', rejectId, '--db', db, '--as', 'boss@example.com']);
+    const rej = runCli(['reject', rejectId, '--db', db, '--as', 'boss@example.com', '--yes']);
     expect(rej.code).toBe(0);
     expect(rej.stdout).toMatch(/Rejected by boss@example.com/);
     expect(counts(db).decisions).toBe(0);
 
     const id = await pendingBatch(db, ['i8', 'i7']);
-    const ok = runCli(['confirm', id, '--db', db, '--as', 'boss@example.com']);
+    const ok = runCli(['confirm', id, '--db', db, '--as', 'boss@example.com', '--yes']);
     expect(ok.code, ok.stderr).toBe(0);
-    expect(ok.stdout).toMatch(/REVOKE LedgerOne Users/);
+    expect(ok.stdout).toMatch(/REVOKE · risk \d+ \w+.*\n.*\n\s+access:\s+"LedgerOne Users"/);
     expect(ok.stdout).toMatch(/2 applied/);
-    const again = runCli(['confirm', id, '--db', db]);
+    const again = runCli(['confirm', id, '--db', db, '--yes']);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/is used/);
     expect(counts(db)).toMatchObject({ decisions: 2, remediations: 2, training: 2 });
@@ -113,7 +113,7 @@ describe('attest CLI (built)', () => {
       expect(runCli(['import', TINY, '--db', db]).code).toBe(0);
       const before = counts(db);
       const id = await pendingBatch(db, ['i3', 'i5', 'i7', 'i8', 'i9']);
-      const killed = runCli(['confirm', id, '--db', db, '--as', 'boss@example.com'], {
+      const killed = runCli(['confirm', id, '--db', db, '--as', 'boss@example.com', '--yes'], {
         ATTEST_FAULT_KILL: `${stage}:3`,
       });
       expect(killed.signal).toBe('SIGKILL');

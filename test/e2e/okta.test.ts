@@ -180,9 +180,12 @@ describe('Okta end to end (built CLI + emulator)', () => {
     await client.close();
     store.close();
 
-    const killed = await cli(['confirm', pending.confirmation.id, '--db', db, '--as', 'boss@example.com'], {
-      ATTEST_FAULT_KILL: 'after-platform:2',
-    });
+    const killed = await cli(
+      ['confirm', pending.confirmation.id, '--db', db, '--as', 'boss@example.com', '--yes'],
+      {
+        ATTEST_FAULT_KILL: 'after-platform:2',
+      },
+    );
     expect(killed.signal).toBe('SIGKILL');
     const resumed = await cli(['outbox', '--db', db]);
     expect(resumed.code, resumed.stderr).toBe(0);

@@ -1,7 +1,9 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Store } from '../../src/store/store.js';
 import { TINY, tempDir } from '../helpers/harness.js';
 import { BASE_ENV, CLI, runCli } from './helpers.js';
 
@@ -84,8 +86,18 @@ describe('attest serve over stdio (built CLI)', () => {
     expect(exported + stderr).not.toContain(token);
   });
 
+  it('refuses a store that does not exist instead of creating an empty one', () => {
+    const missing = join(tmp.dir, 'typo.db');
+    const r = runCli(['serve', '--db', missing]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`no store at ${missing}`);
+    expect(r.stderr).toMatch(/attest demo/);
+    expect(existsSync(missing)).toBe(false);
+  });
+
   it('says on stderr how to load data when the store is empty', async () => {
     const empty = join(tmp.dir, 'empty.db');
+    Store.open(empty).close();
     const transport = new StdioClientTransport({
       command: process.execPath,
       args: [CLI, 'serve', '--db', empty],

@@ -94,8 +94,12 @@ describe('submit_decision with elicitation', () => {
     expect(r.status).toBe('applied');
     expect(r.results.map((x) => x.status)).toEqual(['applied', 'applied']);
     expect(h.elicitations).toHaveLength(1);
-    expect(h.elicitations[0]!.message).toMatch(/REVOKE LedgerOne Users/);
-    expect(h.elicitations[0]!.message).toMatch(/APPROVE LedgerOne Users/);
+    expect(h.elicitations[0]!.message).toMatch(
+      /REVOKE · risk \d+ \w+[^\n]*\n[^\n]*\n\s+access:\s+"LedgerOne Users"/,
+    );
+    expect(h.elicitations[0]!.message).toMatch(
+      /APPROVE · risk \d+ \w+[^\n]*\n[^\n]*\n\s+access:\s+"LedgerOne Users"/,
+    );
     const s = snapshot(h.store);
     expect(s.decisions).toEqual([
       { item_id: 'i2', decision: 'approve', channel: 'elicitation', confirmed_by: 'tester@example.com' },
@@ -336,7 +340,7 @@ describe('audit log', () => {
 
   it.each([
     ['changed', "UPDATE audit_log SET principal = 'mallory' WHERE seq = 2", 2, /changed/],
-    ['deleted', 'DELETE FROM audit_log WHERE seq = 2', 3, /deleted or reordered/],
+    ['deleted', 'DELETE FROM audit_log WHERE seq = 2', 3, /entry 2 is missing before entry 3 \(deleted\)/],
     [
       'reordered',
       `UPDATE audit_log SET seq = CASE seq WHEN 2 THEN 1002 WHEN 3 THEN 2 END WHERE seq IN (2, 3);
@@ -428,7 +432,7 @@ describe('audit chain across sessions and processes', () => {
       expect(row).toEqual({ hash: expected, prev_hash: prev });
       prev = expected;
     }
-    expect(log.verify()).toEqual({ ok: true, entries: 2 });
+    expect(log.verify()).toMatchObject({ ok: true, entries: 2 });
   });
 
   it('stays intact when several sessions and another connection append', async () => {
@@ -459,7 +463,7 @@ describe('audit chain across sessions and processes', () => {
     });
     await a.ok('list_campaigns');
     await b.ok('list_campaigns');
-    expect(new AuditLog(store.db).verify()).toEqual({ ok: true, entries: 5 });
+    expect(new AuditLog(store.db).verify()).toMatchObject({ ok: true, entries: 5 });
     await a.close();
     await b.close();
     second.close();
@@ -493,7 +497,7 @@ describe('audit chain across sessions and processes', () => {
       })(),
     ).toThrow('rolled back');
     expect(log.append(entry)).toBe(2);
-    expect(log.verify()).toEqual({ ok: true, entries: 2 });
+    expect(log.verify()).toMatchObject({ ok: true, entries: 2 });
     store.close();
   });
 
@@ -522,7 +526,7 @@ describe('audit chain across sessions and processes', () => {
       });
     expect(await Promise.all([run(), run(), run()])).toEqual([0, 0, 0]);
     const store = Store.open(path);
-    expect(new AuditLog(store.db).verify()).toEqual({ ok: true, entries: 900 });
+    expect(new AuditLog(store.db).verify()).toMatchObject({ ok: true, entries: 900 });
     const perProcess = store.db
       .prepare('SELECT principal, count(*) AS n FROM audit_log GROUP BY principal')
       .all() as Array<{ n: number }>;

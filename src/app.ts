@@ -295,6 +295,24 @@ export async function serve(
     allowedOrigins: config.allowedOrigins,
     authenticate,
     logger,
+    sessionIdleMs: config.httpSessionIdleMinutes * 60_000,
+    sessionMaxMs: config.httpSessionMaxHours * 3600_000,
+    sessionsPerPrincipal: config.httpSessionsPerPrincipal,
+    onRefused: (principal, reason) =>
+      auditor.record({
+        at: new Date().toISOString(),
+        principal: principal.id,
+        client: null,
+        session_id: null,
+        transport: 'http',
+        tool: 'protocol:http',
+        kind: 'protocol',
+        arguments: {},
+        outcome: 'refused',
+        error: reason,
+        duration_ms: 0,
+        details: null,
+      }),
     createSession: (principal, sessionId) =>
       createServer({
         store,

@@ -223,10 +223,21 @@ export const proposalSummarySchema = z.object({
 
 export const decisionSummarySchema = z.object({
   decision: decisionValueSchema,
-  decided_by: z.string(),
+  decided_by: z.string().describe('The human who confirmed the decision (or the platform reviewer)'),
   decided_at: z.string(),
+  proposed_by: z.string().nullable().describe('Who drafted it (propose_decision)'),
+  submitted_by: z.string().nullable().describe('Who submitted the batch (submit_decision)'),
   confirmation: z
-    .object({ id: z.string(), channel: z.string(), confirmed_by: z.string(), confirmed_at: z.string() })
+    .object({
+      id: z.string(),
+      channel: z.string(),
+      confirmed_by: z.string(),
+      confirmed_at: z.string(),
+      assurance: z
+        .enum(['host-attested', 'human-verified'])
+        .nullable()
+        .describe('host-attested: a form the MCP host showed; human-verified: the terminal or the console'),
+    })
     .nullable(),
 });
 

@@ -56,8 +56,7 @@ export interface ResourceDefinitions {
  */
 export function resourceDefinitions(deps: ResourceDeps): ResourceDefinitions {
   const { store } = deps;
-  const reviewerFilter = () =>
-    deps.principal.role === 'admin' ? undefined : (deps.principal.reviewer_ids[0] ?? '\u0000none');
+  const reviewerFilter = () => (deps.principal.role === 'admin' ? undefined : deps.principal.reviewer_ids);
   const json = (uri: URL, body: unknown): Contents => ({
     contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(body) }],
   });
@@ -69,7 +68,7 @@ export function resourceDefinitions(deps: ResourceDeps): ResourceDefinitions {
       description: 'Every campaign with item counts by status',
       read: (uri, requestId) => {
         deps.audit('resource:attest://campaigns', {}, 'ok', undefined, requestId);
-        return json(uri, { campaigns: store.listCampaigns() });
+        return json(uri, { campaigns: store.listCampaigns(undefined, reviewerFilter()) });
       },
     },
     summary: {
@@ -78,7 +77,7 @@ export function resourceDefinitions(deps: ResourceDeps): ResourceDefinitions {
       title: 'Campaign queue summary',
       description: "Counts of a campaign's items by recommendation, signal, risk level and status",
       list: () =>
-        store.listCampaigns('active').map((c) => ({
+        store.listCampaigns('active', reviewerFilter()).map((c) => ({
           uri: `attest://campaigns/${encodeURIComponent(c.id)}/summary`,
           name: `summary-${c.id}`,
           title: `Queue summary of campaign ${c.id}`,
@@ -86,7 +85,7 @@ export function resourceDefinitions(deps: ResourceDeps): ResourceDefinitions {
         })),
       complete: (value) =>
         store
-          .listCampaigns()
+          .listCampaigns(undefined, reviewerFilter())
           .map((c) => c.id)
           .filter((id) => id.startsWith(value))
           .slice(0, 100),
@@ -106,7 +105,7 @@ export function resourceDefinitions(deps: ResourceDeps): ResourceDefinitions {
             'The campaign id in the URI is not valid percent-encoding. Read attest://campaigns for the valid ids.',
           );
         }
-        const campaign = store.listCampaigns().find((c) => c.id === id);
+        const campaign = store.listCampaigns(undefined, reviewerFilter()).find((c) => c.id === id);
         if (!campaign) {
           deps.audit(`resource:${uri.href}`, { campaign_id: id }, 'error', 'not found', requestId);
           throw new Error(`No campaign "${id}". Read attest://campaigns for the valid ids.`);

@@ -42,14 +42,24 @@ export interface ItemRow {
     decision: 'approve' | 'revoke' | 'escalate';
     decided_by: string;
     decided_at: string;
-    confirmation: { id: string; channel: string; confirmed_by: string; confirmed_at: string } | null;
+    /** Who drafted the decision and who submitted the batch (null for a decision made on the platform). */
+    proposed_by: string | null;
+    submitted_by: string | null;
+    confirmation: {
+      id: string;
+      channel: string;
+      confirmed_by: string;
+      confirmed_at: string;
+      assurance: 'host-attested' | 'human-verified' | null;
+    } | null;
   } | null;
 }
 
 export interface ItemQuery {
   campaign_id: string;
   status: ItemStatus | 'all';
-  reviewer_id?: string | undefined;
+  /** Only items assigned to one of these reviewers (undefined: every item). */
+  reviewer_ids?: string[] | undefined;
   min_risk?: number | undefined;
   sort: 'risk' | 'user';
   limit: number;
@@ -134,7 +144,8 @@ function itemSelect(recommendation: string): string {
          ${ENT_COLS.map((c) => `e.${c} AS e_${c}`).join(', ')},
          p.id AS p_id, p.decision AS p_decision, p.rationale AS p_rationale, p.proposed_by AS p_by, p.proposed_at AS p_at,
          d.decision AS d_decision, d.decided_by AS d_by, d.decided_at AS d_at, d.confirmation_id AS d_cid,
-         d.channel AS d_channel, d.confirmed_by AS d_cby, d.confirmed_at AS d_cat
+         d.channel AS d_channel, d.confirmed_by AS d_cby, d.confirmed_at AS d_cat,
+         d.proposed_by AS d_pby, d.submitted_by AS d_sby, d.assurance AS d_assurance
   FROM review_items i
   JOIN users u ON u.id = i.user_id
   JOIN entitlements e ON e.id = i.entitlement_id
@@ -173,6 +184,8 @@ function rowToItem(r: Row): ItemRow {
             decision: r.d_decision as 'approve',
             decided_by: String(r.d_by),
             decided_at: String(r.d_at),
+            proposed_by: str(r.d_pby),
+            submitted_by: str(r.d_sby),
             confirmation:
               r.d_cid == null
                 ? null
@@ -181,6 +194,7 @@ function rowToItem(r: Row): ItemRow {
                     channel: String(r.d_channel),
                     confirmed_by: String(r.d_cby),
                     confirmed_at: String(r.d_cat),
+                    assurance: (r.d_assurance as 'host-attested' | 'human-verified' | null) ?? null,
                   },
           },
   };
@@ -427,7 +441,8 @@ export class Store {
       : undefined;
   }
 
-  listCampaigns(status?: CampaignStatus): CampaignSummary[] {
+  listCampaigns(status?: CampaignStatus, reviewerIds?: string[]): CampaignSummary[] {
+    if (reviewerIds !== undefined) return this.listCampaignsOf(reviewerIds, status);
     const rows = this.stmt(
       `SELECT c.id, c.name, c.platform, c.status, c.created_at, c.due_at,
          (SELECT coalesce(sum(n), 0) FROM review_item_counts k WHERE k.campaign_id = c.id) AS total,
@@ -452,6 +467,50 @@ export class Store {
     }));
   }
 
+  /** Campaigns that hold items of these reviewers, with the counts of those items only. */
+  private listCampaignsOf(reviewerIds: string[], status?: CampaignStatus): CampaignSummary[] {
+    const rows = this.stmt(
+      `SELECT c.id, c.name, c.platform, c.status, c.created_at, c.due_at, count(*) AS total,
+         sum(i.status = 'pending') AS pending, sum(i.status = 'proposed') AS proposed, sum(i.status = 'decided') AS decided
+       FROM review_items i JOIN campaigns c ON c.id = i.campaign_id
+       WHERE i.reviewer_id IN (SELECT value FROM json_each(?)) AND (? IS NULL OR c.status = ?)
+       GROUP BY c.id ORDER BY c.created_at DESC, c.id`,
+    ).all(JSON.stringify(reviewerIds), status ?? null, status ?? null) as Row[];
+    return rows.map((r) => ({
+      id: String(r.id),
+      name: String(r.name),
+      platform: r.platform as Platform,
+      status: r.status as CampaignStatus,
+      created_at: String(r.created_at),
+      due_at: str(r.due_at),
+      counts: {
+        total: Number(r.total),
+        pending: Number(r.pending),
+        proposed: Number(r.proposed),
+        decided: Number(r.decided),
+      },
+    }));
+  }
+
+  /** True when some review item of `userId` is assigned to one of these reviewers. */
+  reviewsUser(reviewerIds: string[], userId: string): boolean {
+    return (
+      this.stmt(
+        'SELECT 1 FROM review_items WHERE user_id = ? AND reviewer_id IN (SELECT value FROM json_each(?)) LIMIT 1',
+      ).get(userId, JSON.stringify(reviewerIds)) !== undefined
+    );
+  }
+
+  /** Users of a campaign whose items are assigned to one of these reviewers, in id order. */
+  campaignUserIdsOf(campaignId: string, reviewerIds: string[]): string[] {
+    return (
+      this.stmt(
+        `SELECT DISTINCT user_id FROM review_items WHERE campaign_id = ? AND reviewer_id IN (SELECT value FROM json_each(?))
+         ORDER BY user_id`,
+      ).all(campaignId, JSON.stringify(reviewerIds)) as Array<{ user_id: string }>
+    ).map((r) => r.user_id);
+  }
+
   getItem(itemId: string): ItemRow | undefined {
     const r = this.stmt(`${ITEM_SELECT} WHERE i.id = ?`).get(itemId) as Row | undefined;
     return r ? rowToItem(r) : undefined;
@@ -473,9 +532,14 @@ export class Store {
       where.push('i.status = @status');
       params.status = q.status;
     }
-    if (q.reviewer_id !== undefined) {
-      where.push('i.reviewer_id = @reviewer_id');
-      params.reviewer_id = q.reviewer_id;
+    if (q.reviewer_ids !== undefined) {
+      if (q.reviewer_ids.length === 1) {
+        where.push('i.reviewer_id = @reviewer_id');
+        params.reviewer_id = q.reviewer_ids[0];
+      } else {
+        where.push('i.reviewer_id IN (SELECT value FROM json_each(@reviewer_ids))');
+        params.reviewer_ids = JSON.stringify(q.reviewer_ids);
+      }
     }
     if (q.min_risk !== undefined && q.min_risk > 0) {
       where.push('i.risk_score >= @min_risk');
@@ -529,7 +593,7 @@ export class Store {
   }
 
   countItems(q: Omit<ItemQuery, 'sort' | 'limit' | 'after'>): number {
-    if (q.reviewer_id === undefined && (q.min_risk === undefined || q.min_risk <= 0)) {
+    if (q.reviewer_ids === undefined && (q.min_risk === undefined || q.min_risk <= 0)) {
       // Kept by triggers (migration 004): O(1) instead of counting the index range.
       const r = this.stmt(
         `SELECT coalesce(sum(n), 0) AS n FROM review_item_counts WHERE campaign_id = @campaign_id
@@ -543,9 +607,9 @@ export class Store {
       where.push('status = @status');
       params.status = q.status;
     }
-    if (q.reviewer_id !== undefined) {
-      where.push('reviewer_id = @reviewer_id');
-      params.reviewer_id = q.reviewer_id;
+    if (q.reviewer_ids !== undefined) {
+      where.push('reviewer_id IN (SELECT value FROM json_each(@reviewer_ids))');
+      params.reviewer_ids = JSON.stringify(q.reviewer_ids);
     }
     if (q.min_risk !== undefined && q.min_risk > 0) {
       where.push('risk_score >= @min_risk');
@@ -572,15 +636,17 @@ export class Store {
   /** How many items of a campaign carry each recommendation, signal and risk level. */
   campaignBreakdown(
     campaignId: string,
-    reviewerId?: string,
+    reviewerIds?: string[],
   ): {
     by_recommendation: Record<string, number>;
     by_signal: Record<string, number>;
     by_level: Record<string, number>;
     by_status: Record<string, number>;
   } {
-    const where = 'campaign_id = ? AND (? IS NULL OR reviewer_id = ?)';
-    const args = [campaignId, reviewerId ?? null, reviewerId ?? null];
+    const where =
+      "campaign_id = ? AND (? IS NULL OR reviewer_id IN (SELECT value FROM json_each(coalesce(?, '[]'))))";
+    const scope = reviewerIds === undefined ? null : JSON.stringify(reviewerIds);
+    const args = [campaignId, scope, scope];
     const by = (sql: string) =>
       Object.fromEntries(
         (this.stmt(sql).all(...args) as Array<{ k: string | null; n: number }>).map((r) => [

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { findSodConflicts } from '../analysis/sod.js';
 import { sodConflictSchema } from '../domain/index.js';
 import { ToolError } from '../errors.js';
-import { idArg, requireCampaign, requireUser } from './common.js';
+import { idArg, requireCampaign, requireVisibleUser, reviewerScope } from './common.js';
 import { defineTool, UNTRUSTED_NOTE } from './define.js';
 
 export const checkSod = defineTool({
@@ -12,7 +12,7 @@ export const checkSod = defineTool({
     'Lists separation-of-duties (SoD) rule conflicts. For a user: counts current access, plus add_entitlement_ids ' +
     'treated as held and minus remove_entitlement_ids (a what-if: would revoking X resolve the conflict?), and says ' +
     'whether the result is compliant. With campaign_id alone: every conflict among the users of that campaign. ' +
-    'Read-only. Call before propose_decision when an item would keep or grant access.',
+    'Read-only. A reviewer checks only the users of items assigned to them. Call before propose_decision when an item would keep or grant access.',
   kind: 'read',
   input: z.object({
     user_id: idArg('user_id').optional().describe('User to check (omit when passing campaign_id)'),
@@ -51,7 +51,12 @@ export const checkSod = defineTool({
       }
       requireCampaign(ctx, args.campaign_id);
       const conflicts = [];
-      const users = ctx.store.campaignUserIds(args.campaign_id);
+      // A reviewer checks the users of their own items only.
+      const scope = reviewerScope(ctx);
+      const users =
+        scope === undefined
+          ? ctx.store.campaignUserIds(args.campaign_id)
+          : ctx.store.campaignUserIdsOf(args.campaign_id, scope);
       if (rules.length > 0) {
         for (const u of users) conflicts.push(...findSodConflicts(u, rules, ctx.store.entitlementIdsOf(u)));
       }
@@ -60,7 +65,7 @@ export const checkSod = defineTool({
     if (args.user_id === undefined) {
       throw new ToolError('user_id: required unless campaign_id is given. Nothing was checked.', 'bad_input');
     }
-    requireUser(ctx, args.user_id);
+    requireVisibleUser(ctx, args.user_id);
     const asked = [...args.add_entitlement_ids, ...args.remove_entitlement_ids];
     const known = ctx.store.existingEntitlementIds(asked);
     const unknown = asked.filter((id) => !known.has(id));

@@ -52,6 +52,26 @@ export function toCampaignItem(r: ItemRow): CampaignItem {
   };
 }
 
+/**
+ * The reviewer ids whose items the principal may see: undefined for an admin (every item),
+ * the principal's own reviewer ids for a reviewer (possibly none: then nothing).
+ */
+export function reviewerScope(ctx: ToolContext): string[] | undefined {
+  return ctx.principal.role === 'admin' ? undefined : ctx.principal.reviewer_ids;
+}
+
+/** A user the principal may read about: an admin any; a reviewer those of items assigned to them. */
+export function requireVisibleUser(ctx: ToolContext, userId: string) {
+  const scope = reviewerScope(ctx);
+  if (scope !== undefined && !ctx.store.reviewsUser(scope, userId)) {
+    throw new ToolError(
+      `user_id: no user "${userId}" among the users of items assigned to you. Nothing was read. Use the user.id of one of your items from list_campaign_items.`,
+      'not_found',
+    );
+  }
+  return requireUser(ctx, userId);
+}
+
 /** Whether the principal may see (and decide) an item. */
 export function canSeeItem(ctx: ToolContext, reviewerId: string | null): boolean {
   if (ctx.principal.role === 'admin') return true;

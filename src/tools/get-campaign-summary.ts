@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { campaignSummarySchema } from '../domain/index.js';
-import { idArg, requireCampaign } from './common.js';
+import { idArg, requireCampaign, reviewerScope } from './common.js';
 import { defineTool } from './define.js';
 
 const counts = z.record(z.string(), z.number().int());
@@ -22,10 +22,18 @@ export const getCampaignSummary = defineTool({
     by_status: counts,
   }),
   handle({ campaign_id }, ctx) {
-    requireCampaign(ctx, campaign_id);
-    const campaign = ctx.store.listCampaigns().find((c) => c.id === campaign_id)!;
-    const reviewer =
-      ctx.principal.role === 'admin' ? undefined : (ctx.principal.reviewer_ids[0] ?? '\u0000none');
-    return { campaign, ...ctx.store.campaignBreakdown(campaign_id, reviewer) };
+    const found = requireCampaign(ctx, campaign_id);
+    const scope = reviewerScope(ctx);
+    // A reviewer's counts are those of their own items.
+    const campaign = ctx.store.listCampaigns(undefined, scope).find((c) => c.id === campaign_id) ?? {
+      id: found.id,
+      name: found.name,
+      platform: found.platform,
+      status: found.status,
+      created_at: found.created_at,
+      due_at: found.due_at,
+      counts: { total: 0, pending: 0, proposed: 0, decided: 0 },
+    };
+    return { campaign, ...ctx.store.campaignBreakdown(campaign_id, scope) };
   },
 });

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { userSummarySchema } from '../domain/index.js';
 import { ToolError } from '../errors.js';
-import { asOf, idArg, requireUser } from './common.js';
+import { asOf, idArg, requireVisibleUser } from './common.js';
 import { defineTool, UNTRUSTED_NOTE } from './define.js';
 
 const DAY = 86_400_000;
@@ -11,7 +11,7 @@ export const getUserActivity = defineTool({
   title: "Get a user's sign-in and app usage",
   description:
     "Returns a user's last sign-in, per-app usage (last use, successful sign-ins and failures within the window) " +
-    'and HR changes (department, title, manager). Read-only. Use it as evidence for an item: an app unused for ' +
+    'and HR changes (department, title, manager). Read-only. A reviewer may read only the users of items assigned to them. Use it as evidence for an item: an app unused for ' +
     "months, or a department change after the grant. Pass entitlement_id to see only that entitlement's app.",
   kind: 'read',
   input: z.object({
@@ -45,7 +45,7 @@ export const getUserActivity = defineTool({
     note: z.string(),
   }),
   handle({ user_id, days, entitlement_id }, ctx) {
-    const user = requireUser(ctx, user_id);
+    const user = requireVisibleUser(ctx, user_id);
     let app: string | undefined;
     if (entitlement_id !== undefined) {
       const ent = ctx.store.getEntitlement(entitlement_id);

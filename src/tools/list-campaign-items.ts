@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { campaignItemSchema } from '../domain/index.js';
 import { ToolError } from '../errors.js';
-import { canSeeItem, idArg, requireCampaign, toCampaignItem } from './common.js';
+import { canSeeItem, idArg, requireCampaign, reviewerScope, toCampaignItem } from './common.js';
 import { defineTool, UNTRUSTED_NOTE } from './define.js';
 
 export const listCampaignItems = defineTool({
@@ -47,20 +47,17 @@ export const listCampaignItems = defineTool({
   handle(args, ctx) {
     requireCampaign(ctx, args.campaign_id);
     // A reviewer sees only their own items: the filter is forced, not trusted.
-    let reviewerId = args.reviewer_id;
-    if (ctx.principal.role !== 'admin') {
-      if (reviewerId !== undefined && !canSeeItem(ctx, reviewerId)) {
-        throw new ToolError(
-          `reviewer_id: you may only list your own items. Nothing was read. Call again without reviewer_id.`,
-          'forbidden',
-        );
-      }
-      reviewerId = reviewerId ?? ctx.principal.reviewer_ids[0] ?? '\u0000none';
+    const scope = reviewerScope(ctx);
+    if (scope !== undefined && args.reviewer_id !== undefined && !canSeeItem(ctx, args.reviewer_id)) {
+      throw new ToolError(
+        `reviewer_id: you may only list your own items. Nothing was read. Call again without reviewer_id.`,
+        'forbidden',
+      );
     }
     const filters = {
       campaign_id: args.campaign_id,
       status: args.status,
-      reviewer_id: reviewerId,
+      reviewer_ids: args.reviewer_id !== undefined ? [args.reviewer_id] : scope,
       min_risk: args.min_risk,
     };
     const fingerprint = JSON.stringify([filters, args.sort, ctx.principal.id]);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { campaignStatusSchema, campaignSummarySchema } from '../domain/index.js';
+import { reviewerScope } from './common.js';
 import { defineTool } from './define.js';
 
 export const listCampaigns = defineTool({
@@ -7,7 +8,7 @@ export const listCampaigns = defineTool({
   title: 'List access review campaigns',
   description:
     'Lists access review (certification) campaigns with their item counts by status (pending, proposed, decided). ' +
-    'Read-only. Start here to find a campaign_id, then call list_campaign_items to work through its queue.',
+    'Read-only. A reviewer sees the campaigns holding their items, with the counts of those items. Start here to find a campaign_id, then call list_campaign_items to work through its queue.',
   kind: 'read',
   input: z.object({
     status: campaignStatusSchema
@@ -16,7 +17,8 @@ export const listCampaigns = defineTool({
   }),
   output: z.object({ campaigns: z.array(campaignSummarySchema) }),
   handle({ status }, ctx) {
-    return { campaigns: ctx.store.listCampaigns(status) };
+    // A reviewer sees the campaigns holding items assigned to them, with the counts of those items.
+    return { campaigns: ctx.store.listCampaigns(status, reviewerScope(ctx)) };
   },
   text: (r) =>
     r.campaigns.length === 0

@@ -23,12 +23,22 @@ export interface HttpOptions {
   createSession: (principal: Principal, sessionId: () => string | null) => McpServer;
   logger: Logger;
   maxBodyBytes?: number;
+  /** A session idle this long is closed (default 30 minutes). */
+  sessionIdleMs?: number;
+  /** A session is closed this long after it opened, however busy (default 12 hours). */
+  sessionMaxMs?: number;
+  /** Open sessions per principal; one more closes that principal's least recently used (default 16). */
+  sessionsPerPrincipal?: number;
+  /** Called for a request refused after authentication (a body that is not JSON), so it can be audited. */
+  onRefused?: (principal: Principal, reason: string) => void;
 }
 
 export interface HttpHandle {
   server: Server;
   url: string;
   port: number;
+  /** Open sessions (all principals). */
+  sessionCount: () => number;
   close: () => Promise<void>;
 }
 
@@ -36,6 +46,15 @@ interface Session {
   transport: StreamableHTTPServerTransport;
   server: McpServer;
   principal: Principal;
+  /** The principal's identity and rights when the session opened: a request must match all of it. */
+  binding: string;
+  opened: number;
+  lastUsed: number;
+}
+
+/** Everything about a principal that decides what a session may do. */
+function bindingOf(p: Principal): string {
+  return JSON.stringify([p.id, p.role, [...p.reviewer_ids].sort(), p.interactive_host === true]);
 }
 
 function sendJson(
@@ -89,6 +108,50 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 export async function serveHttp(opts: HttpOptions): Promise<HttpHandle> {
   const sessions = new Map<string, Session>();
   const limit = opts.maxBodyBytes ?? 4 * 1024 * 1024;
+  const idleMs = opts.sessionIdleMs ?? 30 * 60_000;
+  const maxMs = opts.sessionMaxMs ?? 12 * 3600_000;
+  const perPrincipal = opts.sessionsPerPrincipal ?? 16;
+  const closeSession = (id: string, why: string) => {
+    const s = sessions.get(id);
+    if (!s) return;
+    sessions.delete(id);
+    opts.logger.debug({ principal: s.principal.id, why }, 'HTTP session closed');
+    void s.transport.close().catch(() => {});
+    void s.server.close().catch(() => {});
+  };
+  const sweep = () => {
+    const now = Date.now();
+    for (const [id, s] of sessions) {
+      if (now - s.lastUsed >= idleMs) closeSession(id, 'idle');
+      else if (now - s.opened >= maxMs) closeSession(id, 'expired');
+    }
+  };
+  const sweeper = setInterval(sweep, Math.max(1000, Math.min(60_000, idleMs / 4)));
+  sweeper.unref();
+  /** The session for a request: it must exist, be live, and belong to exactly this principal. */
+  const sessionFor = (sid: string, principal: Principal, res: ServerResponse): Session | null => {
+    const s = sessions.get(sid);
+    const now = Date.now();
+    if (s && (now - s.lastUsed >= idleMs || now - s.opened >= maxMs)) {
+      closeSession(sid, now - s.opened >= maxMs ? 'expired' : 'idle');
+    }
+    const live = sessions.get(sid);
+    if (!live) {
+      rpcError(res, 404, -32001, 'Session not found or expired; initialize a new session');
+      return null;
+    }
+    if (live.binding !== bindingOf(principal)) {
+      rpcError(
+        res,
+        403,
+        -32000,
+        'Forbidden: this session was opened with other credentials (principal or role)',
+      );
+      return null;
+    }
+    live.lastUsed = now;
+    return live;
+  };
   let allowedHosts = new Set<string>();
   let allowedOrigins = new Set<string>();
 
@@ -128,12 +191,13 @@ export async function serveHttp(opts: HttpOptions): Promise<HttpHandle> {
     try {
       if (req.method === 'POST') {
         const parsed = await readBody(req, limit);
-        if (parsed.error) return rpcError(res, parsed.error[0], -32700, `Parse error: ${parsed.error[1]}`);
+        if (parsed.error) {
+          opts.onRefused?.(principal, `HTTP ${parsed.error[0]}: ${parsed.error[1]}`);
+          return rpcError(res, parsed.error[0], -32700, `Parse error: ${parsed.error[1]}`);
+        }
         if (sid) {
-          const s = sessions.get(sid);
-          if (!s) return rpcError(res, 404, -32001, 'Session not found; initialize a new session');
-          if (s.principal.id !== principal.id)
-            return rpcError(res, 403, -32000, 'Forbidden: session belongs to another principal');
+          const s = sessionFor(sid, principal, res);
+          if (!s) return;
           return await s.transport.handleRequest(req, res, parsed.body);
         }
         if (!isInitializeRequest(parsed.body)) {
@@ -149,7 +213,17 @@ export async function serveHttp(opts: HttpOptions): Promise<HttpHandle> {
           sessionIdGenerator: () => randomUUID(),
           onsessioninitialized: (newId) => {
             id = newId;
-            sessions.set(newId, { transport, server, principal: principal! });
+            const who = principal!;
+            const binding = bindingOf(who);
+            // A principal holding too many sessions loses its least recently used one.
+            const own = [...sessions.entries()].filter(([, s]) => s.principal.id === who.id);
+            if (own.length >= perPrincipal) {
+              own.sort((a, b) => a[1].lastUsed - b[1].lastUsed);
+              for (const [oldId] of own.slice(0, own.length - perPrincipal + 1))
+                closeSession(oldId, 'too many sessions');
+            }
+            const t = Date.now();
+            sessions.set(newId, { transport, server, principal: who, binding, opened: t, lastUsed: t });
           },
           onsessionclosed: (closedId) => {
             sessions.delete(closedId);
@@ -164,10 +238,8 @@ export async function serveHttp(opts: HttpOptions): Promise<HttpHandle> {
       }
       if (req.method === 'GET' || req.method === 'DELETE') {
         if (!sid) return rpcError(res, 400, -32000, 'Bad Request: Mcp-Session-Id header is required');
-        const s = sessions.get(sid);
-        if (!s) return rpcError(res, 404, -32001, 'Session not found');
-        if (s.principal.id !== principal.id)
-          return rpcError(res, 403, -32000, 'Forbidden: session belongs to another principal');
+        const s = sessionFor(sid, principal, res);
+        if (!s) return;
         return await s.transport.handleRequest(req, res);
       }
       res.writeHead(405, { allow: 'GET, POST, DELETE' }).end();
@@ -202,7 +274,9 @@ export async function serveHttp(opts: HttpOptions): Promise<HttpHandle> {
     server,
     port,
     url: `http://${displayHost}:${port}/mcp`,
+    sessionCount: () => sessions.size,
     close: async () => {
+      clearInterval(sweeper);
       for (const s of sessions.values()) await s.transport.close().catch(() => {});
       sessions.clear();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -132,6 +132,14 @@ describe('attest serve --http (built CLI)', () => {
       body: '{not json',
     });
     expect(r.status).toBe(400);
+    // Refused after authentication: the refusal is in the audit log.
+    const refusals = runCli(['audit', 'export', '--db', db])
+      .stdout.trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { tool: string; outcome: string; error: string | null; principal: string })
+      .filter((e) => e.tool === 'protocol:http');
+    expect(refusals.at(-1)).toMatchObject({ principal: 'admin@example.com', outcome: 'refused' });
+    expect(refusals.at(-1)!.error).toMatch(/not valid JSON/);
   });
 
   it('serves a real SDK client with a valid token, one session each, scoped by role', async () => {
@@ -152,7 +160,11 @@ describe('attest serve --http (built CLI)', () => {
     const audit = runCli(['audit', 'export', '--db', db])
       .stdout.trim()
       .split('\n')
-      .map((l) => JSON.parse(l) as { principal: string; session_id: string | null; transport: string });
+      .map(
+        (l) =>
+          JSON.parse(l) as { principal: string; session_id: string | null; transport: string; tool: string },
+      )
+      .filter((a) => !a.tool.startsWith('protocol:'));
     expect(audit.map((a) => a.principal)).toEqual(['admin@example.com', 'fay@example.com']);
     expect(audit.every((a) => a.transport === 'http' && typeof a.session_id === 'string')).toBe(true);
     expect(audit[0]!.session_id).not.toBe(audit[1]!.session_id);

@@ -3,6 +3,7 @@ import type { SyncSummary } from '../domain/sync.js';
 import { StagedSync } from '../store/staged-sync.js';
 import type { Store } from '../store/store.js';
 import { analyzeCampaigns } from './analyze.js';
+import { crashPoint } from './faults.js';
 
 export interface RunSyncOptions {
   /** Sync time: activity is read up to here, and analysis scores as of it. */
@@ -38,7 +39,7 @@ export async function runSync(
   const started = performance.now();
   const key = syncStateKey(connector.platform);
   const state = options.full ? null : parseState(store.getMeta(key));
-  const sink = new StagedSync(store.db, connector.platform);
+  const sink = new StagedSync(store.db, connector.platform, new Date(), crashPoint);
   let summary: SyncSummary;
   let outcome: Awaited<ReturnType<IdentityConnector['sync']>>;
   try {

@@ -34,6 +34,8 @@ export class StagedSync implements SyncSink {
     private readonly db: Db,
     readonly platform: Platform,
     now: Date = new Date(),
+    /** Called at each step of staging and of the merge (test hooks that stop the process there). */
+    private readonly onStep: (where: string) => void = () => {},
   ) {
     this.now = now.toISOString();
     // Staged rows of a large snapshot would otherwise sit in memory (hundreds of MB per million rows).
@@ -76,6 +78,7 @@ export class StagedSync implements SyncSink {
 
   /** Inserts staged rows (values in the TEMP table's column order), many rows per statement. */
   private run(name: string, rows: unknown[][]): void {
+    this.onStep(`stage:${name}`);
     const one = this.ins[name]!;
     const many = this.insMany[name]!;
     const w = this.width[name]!;
@@ -408,7 +411,11 @@ export class StagedSync implements SyncSink {
     const p = { platform: this.platform, now: this.now };
     const counts: Record<string, number> = {};
     const removed: Record<string, number> = {};
-    const run = (sql: string) => this.db.prepare(sql).run(p).changes;
+    const run = (sql: string) => {
+      this.onStep('merge');
+      return this.db.prepare(sql).run(p).changes;
+    };
+    this.onStep('commit');
     this.db
       .transaction(() => {
         counts.users = run(`

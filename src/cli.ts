@@ -19,6 +19,7 @@ import {
   readVerifyKey,
   verifyCheckpoints,
 } from './policy/checkpoints.js';
+import { quoteField } from './policy/human-text.js';
 import { analyzeCampaigns } from './services/analyze.js';
 import { answerConfirmation, pendingBatch } from './services/decisions.js';
 import { loadSnapshot } from './services/load.js';
@@ -521,7 +522,7 @@ export function buildCli(): Command {
           };
           if (!shown.ok) return refuse(shown.error);
           out(
-            `Batch ${id}: ${shown.items} decision(s) submitted by ${JSON.stringify(shown.confirmation.principal)}, expires ${shown.confirmation.expires_at}.`,
+            `Batch ${quoteField(id, 80)}: ${shown.items} decision(s) submitted by ${quoteField(shown.confirmation.principal, 120)}, expires ${shown.confirmation.expires_at}.`,
           );
           out(
             'Each item starts with the decision and risk; quoted fields are data from the directory or the agent.',

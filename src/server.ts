@@ -80,7 +80,10 @@ export function createServer(deps: ServerDeps): McpServer {
   // Requests whose audit entry the tool pipeline or a resource read wrote; any other request
   // the protocol layer refuses (bad params, a malformed URI, an unknown method) is audited here.
   const audited = new Set<string | number>();
-  auditProtocolRefusals(server, auditor, caller, audited, now);
+  // Requests as they arrived, before the SDK's schema parse (which turns an own "__proto__"
+  // key into a prototype): the audit keeps what was sent.
+  const inflight: Inflight = new Map();
+  auditProtocolRefusals(server, auditor, caller, audited, inflight, now);
   const tools = [...selectTools(deps.config), ...(deps.extraTools ?? [])];
   const byName = new Map(tools.map((t) => [t.name, t]));
   const listed = tools.map((t) => ({
@@ -198,10 +201,14 @@ export function createServer(deps: ServerDeps): McpServer {
       signal: extra.signal,
     };
     audited.add(extra.requestId);
-    return pipeline(tool, request.params.arguments ?? {}, ctx);
+    const raw = (inflight.get(extra.requestId)?.params as { arguments?: unknown } | undefined)?.arguments;
+    return pipeline(tool, raw ?? request.params.arguments ?? {}, ctx);
   });
   return server;
 }
+
+/** Requests of one connection as they arrived, by JSON-RPC id. */
+type Inflight = Map<string | number, { method: string; params: unknown; at: string; started: number }>;
 
 /**
  * Audits requests the protocol layer refuses before any handler of ours runs (parameters
@@ -219,15 +226,12 @@ function auditProtocolRefusals(
     transport: string;
   },
   audited: Set<string | number>,
+  inflight: Inflight,
   now: () => Date,
 ): void {
   const connect = server.connect.bind(server);
   server.connect = async (transport) => {
     await connect(transport);
-    const inflight = new Map<
-      string | number,
-      { method: string; params: unknown; at: string; started: number }
-    >();
     const onmessage = transport.onmessage;
     transport.onmessage = (message, extra) => {
       const m = message as { id?: string | number; method?: unknown; params?: unknown };

@@ -2,7 +2,7 @@ import type { Assurance, Config } from '../config.js';
 import { ToolError } from '../errors.js';
 import type { RecordEvent } from '../policy/audit.js';
 import { CHANNEL_ASSURANCE, type Channel, requiredAssurance, satisfies } from '../policy/confirm.js';
-import { type BatchLine, renderBatch } from '../policy/human-text.js';
+import { type BatchLine, quoteField, renderBatch } from '../policy/human-text.js';
 import { type ConfirmationRow, DecisionsRepo, type ProposalRow } from '../store/decisions.js';
 import type { ItemRow, Store } from '../store/store.js';
 import type { AskHuman, Principal } from '../tools/define.js';
@@ -244,7 +244,7 @@ export async function submitBatch(deps: SubmitDeps, proposalIds: string[]): Prom
 
   if (deps.askHuman && satisfies(CHANNEL_ASSURANCE.elicitation, needed.level)) {
     const answer = await deps.askHuman({
-      message: `Apply ${batch.length} access review decision(s) submitted by ${JSON.stringify(deps.principal.id)}?\nEach item starts with the decision and risk; every quoted field comes from the directory or the agent and is data, not instructions.\n\n${describeBatch(batch)}`,
+      message: `Apply ${batch.length} access review decision(s) submitted by ${quoteField(deps.principal.id, 120)}?\nEach item starts with the decision and risk; every quoted field comes from the directory or the agent and is data, not instructions.\n\n${describeBatch(batch)}`,
       fields: {},
     });
     deps.auditDetail({
@@ -360,9 +360,9 @@ async function applyConfirmed(
         }),
     });
   } catch (e) {
-    if (e instanceof ToolError) throw e;
+    if (!(e instanceof Error) || !/is no longer (a draft|open)/.test(e.message)) throw e;
     throw new ToolError(
-      `The batch could not be queued: ${(e as Error).message} (another batch holding some of these proposals was confirmed meanwhile?). No decision was recorded by this call. Check the items with list_campaign_items.`,
+      `The batch could not be queued: ${e.message}; another batch holding some of these proposals was confirmed or answered meanwhile. No decision was recorded by this call. Check the items with list_campaign_items.`,
       'conflict',
     );
   }

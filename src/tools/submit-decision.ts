@@ -9,9 +9,10 @@ export const submitDecision = defineTool({
   description:
     'Submits a batch of proposals (1-500 proposal_ids from propose_decision) to be applied to the identity platform: the ' +
     "review decision is recorded and revoked access is removed. It ALWAYS needs the human's own confirmation of exactly " +
-    'this batch: if your client supports elicitation the human is asked now; otherwise the result is ' +
-    'awaiting_confirmation with a confirmation id the human confirms in their terminal (attest confirm ID), after which ' +
-    "you call submit_decision again with the same proposal_ids. You cannot confirm on the human's behalf. Safe to repeat: " +
+    'this batch, through a channel the policy accepts: where a form shown by your client is enough, the human is asked ' +
+    'now (elicitation); otherwise the result is awaiting_confirmation with a confirmation id and the command the human ' +
+    'runs on the machine that runs Attest, after which you call submit_decision again with the same proposal_ids. ' +
+    "You cannot confirm on the human's behalf, and answering the form yourself is not a confirmation. Safe to repeat: " +
     'applied decisions are never applied twice.',
   kind: 'write',
   input: z.object({
@@ -39,6 +40,18 @@ export const submitDecision = defineTool({
         url: z.string().optional(),
         expires_at: z.string().optional(),
         instructions: z.string().optional(),
+        assurance: z
+          .enum(['host-attested', 'human-verified'])
+          .optional()
+          .describe('What the confirming channel proved'),
+        required_assurance: z
+          .enum(['host-attested', 'human-verified'])
+          .optional()
+          .describe('What this batch needs before it is applied'),
+        command: z
+          .string()
+          .optional()
+          .describe('The command the human runs on the machine that runs Attest to confirm'),
       })
       .nullable(),
     message: z.string(),

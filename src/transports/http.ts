@@ -31,6 +31,8 @@ export interface HttpOptions {
   sessionsPerPrincipal?: number;
   /** Called for a request refused after authentication (a body that is not JSON), so it can be audited. */
   onRefused?: (principal: Principal, reason: string) => void;
+  /** The clock sessions are timed with (tests move it). */
+  now?: () => number;
 }
 
 export interface HttpHandle {
@@ -111,6 +113,7 @@ export async function serveHttp(opts: HttpOptions): Promise<HttpHandle> {
   const idleMs = opts.sessionIdleMs ?? 30 * 60_000;
   const maxMs = opts.sessionMaxMs ?? 12 * 3600_000;
   const perPrincipal = opts.sessionsPerPrincipal ?? 16;
+  const clock = opts.now ?? Date.now;
   const closeSession = (id: string, why: string) => {
     const s = sessions.get(id);
     if (!s) return;
@@ -120,7 +123,7 @@ export async function serveHttp(opts: HttpOptions): Promise<HttpHandle> {
     void s.server.close().catch(() => {});
   };
   const sweep = () => {
-    const now = Date.now();
+    const now = clock();
     for (const [id, s] of sessions) {
       if (now - s.lastUsed >= idleMs) closeSession(id, 'idle');
       else if (now - s.opened >= maxMs) closeSession(id, 'expired');
@@ -131,7 +134,7 @@ export async function serveHttp(opts: HttpOptions): Promise<HttpHandle> {
   /** The session for a request: it must exist, be live, and belong to exactly this principal. */
   const sessionFor = (sid: string, principal: Principal, res: ServerResponse): Session | null => {
     const s = sessions.get(sid);
-    const now = Date.now();
+    const now = clock();
     if (s && (now - s.lastUsed >= idleMs || now - s.opened >= maxMs)) {
       closeSession(sid, now - s.opened >= maxMs ? 'expired' : 'idle');
     }
@@ -222,7 +225,7 @@ export async function serveHttp(opts: HttpOptions): Promise<HttpHandle> {
               for (const [oldId] of own.slice(0, own.length - perPrincipal + 1))
                 closeSession(oldId, 'too many sessions');
             }
-            const t = Date.now();
+            const t = clock();
             sessions.set(newId, { transport, server, principal: who, binding, opened: t, lastUsed: t });
           },
           onsessionclosed: (closedId) => {

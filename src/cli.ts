@@ -19,11 +19,12 @@ import {
   readVerifyKey,
   verifyCheckpoints,
 } from './policy/checkpoints.js';
-import { quoteField } from './policy/human-text.js';
+import { escapeUnsafe, quoteField } from './policy/human-text.js';
 import { analyzeCampaigns } from './services/analyze.js';
 import { answerConfirmation, pendingBatch } from './services/decisions.js';
 import { loadSnapshot } from './services/load.js';
 import { runOutbox } from './services/outbox.js';
+import { mineRolesFromStore, rememberRoleReport, roleReportCsv } from './services/roles.js';
 import { runShadow, ShadowInputError } from './services/shadow.js';
 import { runSync } from './services/sync.js';
 import { AuditLog } from './store/audit.js';
@@ -594,6 +595,87 @@ export function buildCli(): Command {
         store.close();
       }
     });
+
+  const roles = program.command('roles').description('Role mining: the roles that explain the assignments');
+  roles
+    .command('mine')
+    .description(
+      'Mine candidate roles from the current assignments (all platforms, or --platform): entitlements held together, who holds them, the attributes that predict it, and what no role explains',
+    )
+    .addOption(dbOption())
+    .addOption(configOption())
+    .addOption(
+      new Option('--platform <p>', 'only this platform').choices(['snapshot', 'okta', 'entra', 'ping']),
+    )
+    .option(
+      '--min-users <n>',
+      'members a role needs at least (default 5, or 0.1% of users)',
+      intArg('--min-users', 1, 1_000_000),
+    )
+    .option('--json', 'print one JSON object')
+    .option(
+      '--out <file>',
+      'write the whole report: .json (every leftover assignment included) or .csv (one row per role and entitlement)',
+    )
+    .option('--leftover <file>', 'write the assignments no role explains as CSV (the natural review scope)')
+    .action(
+      (
+        opts: Common & {
+          platform?: 'snapshot' | 'okta' | 'entra' | 'ping';
+          minUsers?: number;
+          json?: boolean;
+          out?: string;
+          leftover?: string;
+        },
+      ) => {
+        const config = configFrom({ db: opts.db, config: opts.config });
+        const store = openExisting(config);
+        try {
+          const full = Boolean(opts.leftover || opts.out?.endsWith('.json'));
+          const report = mineRolesFromStore(store, {
+            platform: opts.platform,
+            minUsers: opts.minUsers,
+            leftoverLimit: full ? Number.POSITIVE_INFINITY : 1000,
+          });
+          rememberRoleReport(store, report);
+          if (opts.out) {
+            if (opts.out.endsWith('.csv')) writeFileSync(opts.out, roleReportCsv(report));
+            else writeFileSync(opts.out, `${JSON.stringify(report, null, 2)}\n`);
+            err(`Wrote ${report.roles.length} roles to ${opts.out}.`);
+          }
+          if (opts.leftover) {
+            writeFileSync(
+              opts.leftover,
+              stringify(report.leftover, { header: true, columns: ['user_id', 'entitlement_id', 'source'] }),
+            );
+            err(`Wrote ${report.leftover.length} leftover assignments to ${opts.leftover}.`);
+          }
+          if (opts.json) {
+            out(JSON.stringify(full ? { ...report, leftover: report.leftover.slice(0, 1000) } : report));
+            return;
+          }
+          out(
+            `${report.roles.length} roles explain ${report.covered_assignments} of ${report.total_assignments} assignments (${(report.coverage * 100).toFixed(1)}%); ${report.distinct_entitlement_sets} distinct entitlement sets among ${report.users} users; ${report.leftover_assignments} assignments left (${report.leftover_direct} direct, ${report.leftover_inherited} inherited). ${report.seconds}s.`,
+          );
+          for (const r of report.roles.slice(0, 50)) {
+            const pattern = r.pattern
+              ? Object.entries(r.pattern)
+                  .map(([k, v]) => `${k}=${quoteField(v, 60)}`)
+                  .join(' & ')
+              : 'no attribute pattern';
+            out(
+              `  ${r.role_id}: ${r.entitlement_ids.length} entitlements, ${r.users} users, ${(r.coverage * 100).toFixed(1)}% of assignments; ${pattern}${r.pattern_fit ? ` (precision ${r.pattern_fit.precision}, recall ${r.pattern_fit.recall})` : ''}`,
+            );
+          }
+          if (report.roles.length > 50)
+            out(`  ... and ${report.roles.length - 50} more (--json or --out for all)`);
+          for (const sgn of report.suggestions.slice(0, 20))
+            out(`  suggestion (${sgn.kind}): ${escapeUnsafe(sgn.detail)}`);
+        } finally {
+          store.close();
+        }
+      },
+    );
 
   const exp = program.command('export').description('Reports for operators and auditors');
   exp

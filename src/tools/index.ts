@@ -7,6 +7,7 @@ import { getShadowReport } from './get-shadow-report.js';
 import { getUserActivity } from './get-user-activity.js';
 import { listCampaignItems } from './list-campaign-items.js';
 import { listCampaigns } from './list-campaigns.js';
+import { mineRoles } from './mine-roles.js';
 import { proposeDecision } from './propose-decision.js';
 import { submitDecision } from './submit-decision.js';
 
@@ -19,6 +20,7 @@ export const allTools: AnyTool[] = [
   getCampaignSummary,
   explainItem,
   getShadowReport,
+  mineRoles,
   proposeDecision,
   submitDecision,
 ] as unknown as AnyTool[];

@@ -322,6 +322,43 @@ export class AuditLog {
     for (const r of rows) yield rowToEntry(r);
   }
 
+  /** Entries matching the filters, newest first, `limit` of them before `beforeSeq` (a page). */
+  search(f: {
+    from?: string;
+    to?: string;
+    principal?: string;
+    tool?: string;
+    outcome?: string;
+    beforeSeq?: number;
+    limit: number;
+  }): StoredAuditEntry[] {
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM audit_log WHERE (@from IS NULL OR at >= @from) AND (@to IS NULL OR at <= @to)
+           AND (@principal IS NULL OR principal = @principal) AND (@tool IS NULL OR tool = @tool)
+           AND (@outcome IS NULL OR outcome = @outcome) AND (@before IS NULL OR seq < @before)
+         ORDER BY seq DESC LIMIT @limit`,
+      )
+      .all({
+        from: f.from ?? null,
+        to: f.to ?? null,
+        principal: f.principal ?? null,
+        tool: f.tool ?? null,
+        outcome: f.outcome ?? null,
+        before: f.beforeSeq ?? null,
+        limit: f.limit,
+      }) as Array<Record<string, unknown>>;
+    return rows.map(rowToEntry);
+  }
+
+  /** One entry by its sequence number. */
+  entry(seq: number): StoredAuditEntry | null {
+    const r = this.db.prepare('SELECT * FROM audit_log WHERE seq = ?').get(seq) as
+      | Record<string, unknown>
+      | undefined;
+    return r ? rowToEntry(r) : null;
+  }
+
   count(): number {
     return (this.db.prepare('SELECT count(*) AS n FROM audit_log').get() as { n: number }).n;
   }

@@ -128,6 +128,17 @@ export class DecisionsRepo {
     return r ? { ...r, proposal_ids: JSON.parse(r.proposal_ids) as string[] } : undefined;
   }
 
+  /** This principal's confirmations still waiting for a human, newest first. */
+  pendingFor(principal: string, now: Date): ConfirmationRow[] {
+    return (
+      this.db
+        .prepare(
+          "SELECT id FROM confirmations WHERE principal = ? AND status = 'pending' AND expires_at > ? ORDER BY created_at DESC, rowid DESC LIMIT 200",
+        )
+        .all(principal, now.toISOString()) as Array<{ id: string }>
+    ).map((r) => this.confirmation(r.id)!);
+  }
+
   /** The newest confirmation of this principal for this exact batch. */
   confirmationFor(principal: string, batchHash: string): ConfirmationRow | undefined {
     const r = this.db

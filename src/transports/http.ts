@@ -33,6 +33,10 @@ export interface HttpOptions {
   onRefused?: (principal: Principal, reason: string) => void;
   /** The clock sessions are timed with (tests move it). */
   now?: () => number;
+  /** Other routes on the same server (the console): true when the request was answered. */
+  routes?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
+  /** True when a request carries credentials of another surface (the console's cookie): refused on /mcp. */
+  foreignCredentials?: (req: IncomingMessage) => boolean;
 }
 
 export interface HttpHandle {
@@ -168,8 +172,17 @@ export async function serveHttp(opts: HttpOptions): Promise<HttpHandle> {
     if (origin !== undefined && !allowedOrigins.has(origin.toLowerCase())) {
       return rpcError(res, 403, -32000, 'Forbidden: Origin is not allowed');
     }
+    if (opts.routes && (await opts.routes(req, res, url))) return;
     if (url.pathname !== '/mcp') {
       return sendJson(res, 404, { error: 'not found; the MCP endpoint is /mcp' });
+    }
+    if (opts.foreignCredentials?.(req)) {
+      return rpcError(
+        res,
+        403,
+        -32000,
+        'Forbidden: the console session cookie is not an MCP credential; send a bearer token',
+      );
     }
     let principal: Principal | null = null;
     if (opts.authenticate) {

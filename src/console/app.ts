@@ -248,58 +248,73 @@ export function createConsole(deps: ConsoleDeps) {
       return true;
     }
 
-    let m: RegExpExecArray | null;
-    if (path === '/' || path === '') return (send(res, 200, pages.home(ctx)), true);
-    if (path === '/signed-out')
-      return (send(res, 200, pages.message('Signed out', 'You are signed out.')), true);
-    if ((m = /^\/confirmations\/([^/]+)$/.exec(path))) {
-      const page = pages.confirmation(ctx, decodeURIComponent(m[1]!), url.searchParams);
-      return (
-        send(
-          res,
-          page ? 200 : 404,
-          page ?? pages.message('Not found', 'No confirmation of yours has that id.'),
-        ),
-        true
-      );
+    const admin = principal.role === 'admin';
+    const notFound = (text: string) => ({ status: 404, body: pages.message('Not found', text) });
+    const forAdmins = () => ({ status: 403, body: pages.message('Refused', 'The audit log is for admins.') });
+    const routes: Array<[RegExp, (m: RegExpExecArray) => { status: number; body: string }]> = [
+      [/^\/?$/, () => ({ status: 200, body: pages.home(ctx) })],
+      [/^\/signed-out$/, () => ({ status: 200, body: pages.message('Signed out', 'You are signed out.') })],
+      [
+        /^\/confirmations\/([^/]+)$/,
+        (m) => {
+          const page = pages.confirmation(ctx, decodeURIComponent(m[1]!), url.searchParams);
+          return page ? { status: 200, body: page } : notFound('No confirmation of yours has that id.');
+        },
+      ],
+      [
+        /^\/campaigns\/([^/]+)$/,
+        (m) => {
+          const page = pages.dashboard(ctx, decodeURIComponent(m[1]!));
+          return page ? { status: 200, body: page } : notFound('No campaign with that id.');
+        },
+      ],
+      [
+        /^\/campaigns\/([^/]+)\/reviewers$/,
+        (m) => {
+          const page = pages.reviewers(ctx, decodeURIComponent(m[1]!));
+          return page ? { status: 200, body: page } : notFound('No campaign with that id.');
+        },
+      ],
+      [
+        /^\/campaigns\/([^/]+)\/items$/,
+        (m) => {
+          const page = pages.items(ctx, decodeURIComponent(m[1]!), url.searchParams);
+          return page ? { status: 200, body: page } : notFound('No campaign with that id.');
+        },
+      ],
+      [/^\/audit$/, () => (admin ? { status: 200, body: pages.audit(ctx, url.searchParams) } : forAdmins())],
+      [
+        /^\/audit\/(\d+)$/,
+        (m) => {
+          if (!admin) return forAdmins();
+          const page = pages.auditEntry(ctx, Number(m[1]));
+          return page ? { status: 200, body: page } : notFound('No audit entry with that number.');
+        },
+      ],
+    ];
+    for (const [re, render] of routes) {
+      const m = re.exec(path);
+      if (!m) continue;
+      const r = render(m);
+      send(res, r.status, r.body);
+      return true;
     }
-    if ((m = /^\/campaigns\/([^/]+)$/.exec(path))) {
-      const page = pages.dashboard(ctx, decodeURIComponent(m[1]!));
-      return (
-        send(res, page ? 200 : 404, page ?? pages.message('Not found', 'No campaign with that id.')), true
-      );
-    }
-    if ((m = /^\/campaigns\/([^/]+)\/reviewers$/.exec(path))) {
-      const page = pages.reviewers(ctx, decodeURIComponent(m[1]!));
-      return (
-        send(res, page ? 200 : 404, page ?? pages.message('Not found', 'No campaign with that id.')), true
-      );
-    }
-    if ((m = /^\/campaigns\/([^/]+)\/items$/.exec(path))) {
-      const page = pages.items(ctx, decodeURIComponent(m[1]!), url.searchParams);
-      return (
-        send(res, page ? 200 : 404, page ?? pages.message('Not found', 'No campaign with that id.')), true
-      );
-    }
-    if ((m = /^\/campaigns\/([^/]+)\/evidence\.(html|pdf)$/.exec(path))) {
+    const evidence = /^\/campaigns\/([^/]+)\/evidence\.(html|pdf)$/.exec(path);
+    if (evidence) {
+      const m = evidence;
       const campaign = pages.campaignFor(ctx, decodeURIComponent(m[1]!));
-      if (!campaign || principal.role !== 'admin')
-        return (
-          send(
-            res,
-            404,
-            pages.message('Not found', 'Evidence packs are for admins, of campaigns that exist.'),
-          ),
-          true
-        );
+      if (!campaign || !admin) {
+        send(res, 404, pages.message('Not found', 'Evidence packs are for admins, of campaigns that exist.'));
+        return true;
+      }
       const text = renderEvidenceHtml(deps.store, buildEvidence(deps.store, campaign, now()), now());
-      if (m[2] === 'html')
-        return (
-          send(res, 200, text, 'text/html; charset=utf-8', {
-            'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
-          }),
-          true
-        );
+      if (m[2] === 'html') {
+        // The pack is one self-contained document: its stylesheet is inline.
+        send(res, 200, text, 'text/html; charset=utf-8', {
+          'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
+        });
+        return true;
+      }
       const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
       const { join } = await import('node:path');
       const { tmpdir } = await import('node:os');
@@ -320,23 +335,12 @@ export function createConsole(deps: ConsoleDeps) {
       }
       return true;
     }
-    if (path === '/audit') {
-      if (principal.role !== 'admin')
-        return (send(res, 403, pages.message('Refused', 'The audit log is for admins.')), true);
-      return (send(res, 200, pages.audit(ctx, url.searchParams)), true);
-    }
-    if ((m = /^\/audit\/(\d+)$/.exec(path))) {
-      if (principal.role !== 'admin')
-        return (send(res, 403, pages.message('Refused', 'The audit log is for admins.')), true);
-      const page = pages.auditEntry(ctx, Number(m[1]));
-      return (
-        send(res, page ? 200 : 404, page ?? pages.message('Not found', 'No audit entry with that number.')),
-        true
-      );
-    }
     if (path === '/audit/export') {
-      if (principal.role !== 'admin')
-        return (send(res, 403, pages.message('Refused', 'The audit log is for admins.')), true);
+      if (!admin) {
+        const r = forAdmins();
+        send(res, r.status, r.body);
+        return true;
+      }
       const format = url.searchParams.get('format') === 'csv' ? 'csv' : 'jsonl';
       res.writeHead(200, {
         'content-type': format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson',

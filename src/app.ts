@@ -3,6 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { type Config, ConfigError } from './config.js';
 import { OktaConnector } from './connectors/okta/connector.js';
 import { createConnectorRegistry } from './connectors/registry.js';
+import { createConsole, hasConsoleCookie } from './console/app.js';
 import { generateDemo } from './demo/generate.js';
 import type { Logger } from './log.js';
 import { Auditor } from './policy/audit.js';
@@ -189,9 +190,16 @@ function scheduleSync(
   return () => clearInterval(timer);
 }
 
+/** The console page of a pending confirmation. */
+export function consolePage(base: string, id: string): string {
+  return `${base.replace(/\/$/, '')}/confirmations/${encodeURIComponent(id)}`;
+}
+
 export interface Serving {
   store: Store;
   http: HttpHandle | null;
+  /** The console's base URL, when this process serves it. */
+  consoleUrl: string | null;
   done: Promise<void>;
   close: () => Promise<void>;
 }
@@ -263,13 +271,14 @@ export async function serve(
       secrets: () => secrets,
       checkpoints,
       confirmCommand,
+      confirmUrl: config.consoleUrl ? (id) => consolePage(config.consoleUrl!, id) : undefined,
     });
     const done = serveStdio(server).finally(() => {
       stopSync();
       checkpoints?.writeHead(auditor.log);
       store.close();
     });
-    return { store, http: null, done, close: async () => server.close() };
+    return { store, http: null, consoleUrl: null, done, close: async () => server.close() };
   }
 
   if (options.insecureNoAuth && !['127.0.0.1', 'localhost', '::1'].includes(config.httpHost)) {
@@ -288,6 +297,16 @@ export async function serve(
         if ('error' in found) return found;
         return principalFor(config, found.principal, found.role, found.interactive_host === true);
       };
+  const consoleHandler = createConsole({
+    store,
+    config,
+    logger,
+    auditor,
+    principalFor: (id) => principalFor(config, id),
+    applyOutbox,
+  });
+  // The console's own address is known once the server listens.
+  let consoleBase: string | null = config.consoleUrl ?? null;
   const http = await serveHttp({
     host: config.httpHost,
     port: config.httpPort,
@@ -295,6 +314,8 @@ export async function serve(
     allowedOrigins: config.allowedOrigins,
     authenticate,
     logger,
+    routes: consoleHandler,
+    foreignCredentials: hasConsoleCookie,
     sessionIdleMs: config.httpSessionIdleMinutes * 60_000,
     sessionMaxMs: config.httpSessionMaxHours * 3600_000,
     sessionsPerPrincipal: config.httpSessionsPerPrincipal,
@@ -326,8 +347,10 @@ export async function serve(
         secrets: () => secrets,
         checkpoints,
         confirmCommand,
+        confirmUrl: (id) => (consoleBase ? consolePage(consoleBase, id) : null),
       }),
   });
+  consoleBase ??= http.url.replace(/\/mcp$/, '/console');
   let stop!: () => void;
   const done = new Promise<void>((r) => {
     stop = r;
@@ -335,6 +358,7 @@ export async function serve(
   return {
     store,
     http,
+    consoleUrl: consoleBase,
     done,
     close: async () => {
       stopSync();

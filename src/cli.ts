@@ -6,11 +6,13 @@ import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { stringify } from 'csv-stringify/sync';
 import { formatShadowTable } from './analysis/shadow.js';
-import { analysisDate, buildDemo, checkpointsFrom, secretsFromEnv, serve } from './app.js';
+import { analysisDate, buildDemo, checkpointsFrom, principalFor, secretsFromEnv, serve } from './app.js';
 import { type Config, ConfigError, resolveConfig } from './config.js';
 import { OktaConnector } from './connectors/okta/connector.js';
 import { createConnectorRegistry } from './connectors/registry.js';
 import { ConnectorError, type IdentityConnector } from './connectors/types.js';
+import { createConsole, signInLink } from './console/app.js';
+import { serveConsoleHttp } from './console/serve.js';
 import { createLogger } from './log.js';
 import { Auditor } from './policy/audit.js';
 import {
@@ -22,6 +24,7 @@ import {
 import { escapeUnsafe, quoteField } from './policy/human-text.js';
 import { analyzeCampaigns } from './services/analyze.js';
 import { answerConfirmation, pendingBatch } from './services/decisions.js';
+import { buildEvidence, htmlToPdf, renderEvidenceHtml } from './services/evidence.js';
 import { loadSnapshot } from './services/load.js';
 import { runOutbox } from './services/outbox.js';
 import { mineRolesFromStore, rememberRoleReport, roleReportCsv } from './services/roles.js';
@@ -289,6 +292,11 @@ export function buildCli(): Command {
         if (serving.http) {
           logger.info({ url: serving.http.url }, 'serving MCP over Streamable HTTP');
           out(`Attest MCP endpoint: ${serving.http.url}`);
+          if (serving.consoleUrl) {
+            out(
+              `Console sign-in for ${config.principal} (one-time link, valid 15 minutes; never give it to an agent): ${signInLink(serving.store, serving.consoleUrl, config.principal)}`,
+            );
+          }
           if (opts.printToken && !opts.insecureNoAuth) {
             const token = new TokenStore(serving.store.db).create(
               config.principal,
@@ -591,6 +599,104 @@ export function buildCli(): Command {
           leaseMs: config.outboxLeaseSeconds * 1000,
         });
         out(`Outbox: ${run.applied} applied, ${run.failed} failed, ${run.retry} to retry.`);
+      } finally {
+        store.close();
+      }
+    });
+
+  program
+    .command('console')
+    .description(
+      'Serve the review console (confirmations, dashboards, audit, evidence) over HTTP and print a one-time sign-in link; with --link, only print a link for a console already running',
+    )
+    .addOption(dbOption())
+    .addOption(configOption())
+    .option('--port <port>', 'HTTP port (0 = any free port)', intArg('--port', 0, 65535), 3334)
+    .option('--host <host>', 'interface (default 127.0.0.1)')
+    .option('--as <name>', 'who signs in (default ATTEST_PRINCIPAL, the configured principal)')
+    .option('--link', 'print a new sign-in link for the console at --url (or consoleUrl) and exit')
+    .option('--url <url>', 'the console base URL for --link')
+    .action(
+      async (opts: Common & { port: number; host?: string; as?: string; link?: boolean; url?: string }) => {
+        const config = configFrom({ db: opts.db, config: opts.config, httpHost: opts.host });
+        const who = opts.as ?? config.principal;
+        const store = openExisting(config);
+        if (opts.link) {
+          try {
+            const base = opts.url ?? config.consoleUrl;
+            if (!base) throw new ConfigError('--link needs --url (or consoleUrl in the configuration)');
+            out(signInLink(store, base, who));
+          } finally {
+            store.close();
+          }
+          return;
+        }
+        const logger = createLogger(config.logLevel);
+        const auditor = cliAuditor(store, config);
+        const handle = createConsole({
+          store,
+          config,
+          logger,
+          auditor,
+          principalFor: (id) => principalFor(config, id),
+          applyOutbox: async () => {
+            if (config.readOnly) return;
+            await runOutbox(store, createConnectorRegistry(process.env), {
+              auditor,
+              leaseMs: config.outboxLeaseSeconds * 1000,
+            });
+          },
+        });
+        const served = await serveConsoleHttp({
+          host: config.httpHost,
+          port: opts.port,
+          allowedHosts: config.allowedHosts,
+          allowedOrigins: config.allowedOrigins,
+          logger,
+          handle,
+        });
+        out(`Attest console: ${served.url}`);
+        out(
+          `Sign-in link for ${who} (one-time, valid 15 minutes; never give it to an agent): ${signInLink(store, served.url, who)}`,
+        );
+        out(`For a stdio server to link its confirmations here, set ATTEST_CONSOLE_URL=${served.url}`);
+        const stop = async () => {
+          await served.close();
+          store.close();
+          process.exit(0);
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      },
+    );
+
+  program
+    .command('evidence')
+    .description(
+      'Write the evidence pack of a campaign for auditors (SOX, SOC 2): HTML, or PDF through headless Chromium',
+    )
+    .argument('<campaign>', 'campaign id')
+    .addOption(dbOption())
+    .addOption(configOption())
+    .addOption(new Option('--format <format>', 'html or pdf').choices(['html', 'pdf']).default('html'))
+    .requiredOption('--out <file>', 'where to write it')
+    .action(async (campaignId: string, opts: Common & { format: 'html' | 'pdf'; out: string }) => {
+      const config = configFrom({ db: opts.db, config: opts.config });
+      const store = openExisting(config);
+      try {
+        const campaign = store.listCampaigns().find((c) => c.id === campaignId);
+        if (!campaign)
+          throw new ConfigError(
+            `no campaign "${campaignId}"; attest shows them with list_campaigns or the console`,
+          );
+        const now = new Date();
+        const pack = buildEvidence(store, campaign, now);
+        const text = renderEvidenceHtml(store, pack, now);
+        if (opts.format === 'pdf') await htmlToPdf(text, opts.out);
+        else writeFileSync(opts.out, text);
+        out(
+          `Wrote the evidence pack of ${campaignId} to ${opts.out}: ${pack.decisions.length} decisions, ${pack.open_items} open; audit chain ${pack.audit.verified ? 'verified' : 'NOT verified'} up to entry ${pack.audit.head_seq} (${pack.audit.head_hash ?? 'empty'}).`,
+        );
       } finally {
         store.close();
       }

@@ -127,6 +127,11 @@ export const configSchema = z
       .default(12),
     /** Open HTTP sessions per principal; opening one more closes that principal's least recently used. */
     httpSessionsPerPrincipal: z.number().int().min(1).max(1000).default(16),
+    /**
+     * The console's base URL (e.g. http://127.0.0.1:3334/console) when it is served by another
+     * process (attest console beside a stdio server); `serve --http` serves its own at /console.
+     */
+    consoleUrl: z.string().url().optional(),
     /** How long an outbox worker holds a claimed row before another worker may take it over. */
     outboxLeaseSeconds: z
       .number()
@@ -173,6 +178,7 @@ const envMap: Array<[string, keyof Config, 'string' | 'int' | 'bool' | 'number' 
   ['ATTEST_HTTP_SESSION_MAX_HOURS', 'httpSessionMaxHours', 'number'],
   ['ATTEST_HTTP_SESSIONS_PER_PRINCIPAL', 'httpSessionsPerPrincipal', 'int'],
   ['ATTEST_OUTBOX_LEASE_SECONDS', 'outboxLeaseSeconds', 'number'],
+  ['ATTEST_CONSOLE_URL', 'consoleUrl', 'string'],
 ];
 
 function fromEnv(env: Record<string, string | undefined>): Record<string, unknown> {

@@ -70,7 +70,8 @@ const SECURITY_HEADERS = {
     "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-frame-options': 'DENY',
   'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
+  // same-origin, not no-referrer: with no-referrer a form POST carries "Origin: null", which the Origin check refuses.
+  'referrer-policy': 'same-origin',
   'cache-control': 'no-store',
 };
 

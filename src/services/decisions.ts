@@ -44,6 +44,8 @@ export interface SubmitDeps {
   recordEvent: RecordEvent;
   /** The command, as a human types it on the server's machine, that confirms or rejects `id`. */
   confirmCommand: (answer: 'confirm' | 'reject', id: string) => string;
+  /** The console page where a human confirms `id`, when a console serves this store. */
+  confirmUrl?: (id: string) => string | null;
 }
 
 function visible(principal: Principal, item: ItemRow): boolean {
@@ -400,7 +402,8 @@ function awaiting(
     required_reasons: reasons,
   });
   const command = deps.confirmCommand('confirm', c.id);
-  const instructions = `Ask the human to review the batch and run, in a terminal on the machine that runs Attest: ${command}   (or to refuse: ${deps.confirmCommand('reject', c.id)})`;
+  const url = deps.confirmUrl?.(c.id) ?? null;
+  const instructions = `${url ? `Ask the human to open ${url} (the console, signed in as themselves) and confirm or reject the batch there, or to run` : 'Ask the human to review the batch and run'}, in a terminal on the machine that runs Attest: ${command}   (or to refuse: ${deps.confirmCommand('reject', c.id)})`;
   return {
     status: 'awaiting_confirmation',
     results: resultsFrom(deps.store, ids, 'awaiting_confirmation'),
@@ -411,6 +414,7 @@ function awaiting(
       instructions,
       required_assurance: required,
       command,
+      ...(url ? { url } : {}),
     },
     message: `${lead} No decision was recorded yet. ${instructions}. Then call submit_decision again with the same proposal_ids (expires ${c.expires_at}).`,
   };

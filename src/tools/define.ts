@@ -49,6 +49,8 @@ export interface ToolContext {
   recordEvent: RecordEvent;
   /** The command a human types on the server's machine to answer a pending confirmation. */
   confirmCommand: (answer: 'confirm' | 'reject', id: string) => string;
+  /** The console page for a pending confirmation, when a console serves this store. */
+  confirmUrl?: (id: string) => string | null;
   /** Applies confirmed decisions waiting in the outbox. */
   applyOutbox: () => Promise<void>;
   signal: AbortSignal;

@@ -69,6 +69,7 @@ export const submitDecision = defineTool({
         auditDetail: ctx.auditDetail,
         recordEvent: ctx.recordEvent,
         confirmCommand: ctx.confirmCommand,
+        confirmUrl: ctx.confirmUrl,
       },
       proposal_ids,
     );

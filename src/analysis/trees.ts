@@ -36,10 +36,10 @@ export interface TreeOptions {
 }
 
 export const defaultTreeOptions: Readonly<TreeOptions> = Object.freeze({
-  rounds: 120,
-  learningRate: 0.08,
+  rounds: 80,
+  learningRate: 0.12,
   leaves: 16,
-  subsample: 0.8,
+  subsample: 0.6,
   lambda: 1,
   minHessian: 2,
   bins: 32,

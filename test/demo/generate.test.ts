@@ -22,7 +22,6 @@ const PLANTED = [
   'orphaned',
   'contractor_expired',
 ] as const;
-const SENS: Record<string, number> = { low: 0, medium: 1, high: 2, critical: 3 };
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 let root: string;

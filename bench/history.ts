@@ -17,7 +17,10 @@ export function generateHistory(n = 33_000, seed = 3): HistoryRow[] {
     const total = w.reduce((a, b) => a + b, 0);
     const cum: number[] = [];
     let acc = 0;
-    for (const x of w) cum.push((acc += x / total));
+    for (const x of w) {
+      acc += x / total;
+      cum.push(acc);
+    }
     return () => {
       const r = rng();
       let lo = 0;

@@ -1,10 +1,38 @@
 import type { Entitlement, User } from '../domain/index.js';
 
+const DAY = 86_400_000;
+
 /**
- * The categorical features the learned model sees for a (user, entitlement) pair:
- * the user's attributes, the entitlement, its app and sensitivity, and whether the
- * user works in the entitlement's home department.
+ * How an app was used as of a moment, as far as the activity log can tell:
+ * `recent` (used within the dormancy window), `dormant` (last use longer ago), `never` (no use
+ * in a logged stretch longer than the window, since the grant or since the log starts) or
+ * `unknown` (the log does not reach back far enough, or there is no log at all).
  */
+export type UsageClass = 'recent' | 'dormant' | 'never' | 'unknown';
+
+/** What the activity log covers: the time of its first event (null: no events at all). */
+export interface ActivityCoverage {
+  startMs: number | null;
+}
+
+/**
+ * The usage class at `atMs` of an app last used at `lastUseMs` (null: no use recorded before
+ * `atMs`), granted at `grantMs` (null: unknown). The same function serves past decisions (as of
+ * their date) and live items (as of the analysis date), so the feature means the same in both.
+ */
+export function usageAt(
+  lastUseMs: number | null,
+  atMs: number,
+  grantMs: number | null,
+  coverage: ActivityCoverage,
+  dormantDays: number,
+): UsageClass {
+  if (lastUseMs !== null) return Math.floor((atMs - lastUseMs) / DAY) > dormantDays ? 'dormant' : 'recent';
+  if (coverage.startMs === null || coverage.startMs > atMs) return 'unknown';
+  const from = grantMs === null ? coverage.startMs : Math.max(grantMs, coverage.startMs);
+  return Math.floor((atMs - from) / DAY) > dormantDays ? 'never' : 'unknown';
+}
+
 /**
  * The department an entitlement belongs to: its own `department` (or `owner_department`)
  * attribute when the data has one, else the department most of its holders work in.
@@ -17,6 +45,11 @@ export function entitlementDepartment(
   return a.department ?? a.owner_department ?? holdersMode;
 }
 
+/**
+ * The categorical features the learned model sees for a (user, entitlement) pair: the user's
+ * attributes, the entitlement, its app and sensitivity, the usage class, and whether the user
+ * works in the entitlement's home department.
+ */
 export function decisionFeatures(
   user: Pick<
     User,
@@ -28,9 +61,8 @@ export function decisionFeatures(
   homeDepartment: string | null,
   /** Who decides: the past decision's reviewer, or the item's reviewer. */
   reviewer: string | null = null,
-  /** Days since the app was last used, as of the decision (null: never; undefined: unknown). */
-  idleDays?: number | null,
-  dormantDays = 90,
+  /** The usage class as of the decision ({@link usageAt}); null when the entitlement has no app. */
+  usage: UsageClass | null = null,
 ): Record<string, string | null> {
   const f: Record<string, string | null> = {
     department: user.department,
@@ -43,14 +75,7 @@ export function decisionFeatures(
     sensitivity: ent.sensitivity,
     privileged: ent.privileged ? 'yes' : 'no',
     reviewer,
-    usage:
-      ent.app === null || idleDays === undefined
-        ? null
-        : idleDays === null
-          ? 'never'
-          : idleDays > dormantDays
-            ? 'dormant'
-            : 'recent',
+    usage: ent.app === null ? null : usage,
     dept_match:
       homeDepartment === null || user.department === null
         ? null

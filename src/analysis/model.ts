@@ -15,35 +15,91 @@
 
 import { logit, seededShuffle, sigmoid } from './stats.js';
 import { defaultThresholds } from './thresholds.js';
+import { fitTrees, type TreeEnsemble, treeLogOdds } from './trees.js';
 
 /** One labelled past decision: categorical features and whether it was revoked (1) or approved (0). */
 export interface TrainingRow {
   features: Record<string, string | null>;
   label: 0 | 1;
+  /** How much the row counts (default 1): an override of the engine counts more. */
+  weight?: number;
 }
 
-/** Two features encoded together, e.g. `['entitlement', 'department']`. */
-export type FeaturePair = readonly [string, string];
+/** Features encoded together, e.g. `['entitlement', 'department']` or a triple. */
+export type FeaturePair = readonly string[];
 
-/** The feature pairs encoded by default (skipped when either feature never appears). */
-export const defaultFeaturePairs: readonly FeaturePair[] = Object.freeze([
-  ['entitlement', 'department'],
-  ['entitlement', 'title'],
-  ['entitlement', 'dept_match'],
-  ['entitlement', 'manager'],
-  ['entitlement', 'reviewer'],
-  ['app', 'department'],
-  ['employee_type', 'sensitivity'],
-  ['dept_match', 'sensitivity'],
-  ['privileged', 'attr:level'],
-] as const);
+/** How many of the most telling features are combined in pairs, and how many in triples with the entitlement. */
+const PAIR_FEATURES = 8;
+const TRIPLE_FEATURES = 6;
+
+/**
+ * The feature combinations encoded by default: features are ranked by how much their smoothed
+ * revoke rates tell apart (label entropy removed, weighted by rows), ignoring features with one
+ * value or a different value on nearly every row; every pair among the top {@link PAIR_FEATURES}
+ * (with the entitlement always among them when present) is encoded, and every triple of the
+ * entitlement (or the top feature) with two of the top {@link TRIPLE_FEATURES}.
+ */
+export function chooseCombinations(rows: readonly TrainingRow[], smoothing: number): FeaturePair[] {
+  const n = rows.length;
+  if (n === 0) return [];
+  let positives = 0;
+  const stats = new Map<string, Map<string | null, [number, number]>>();
+  for (const r of rows) {
+    if (r.label === 1) positives++;
+    for (const [k, v] of Object.entries(r.features)) {
+      let m = stats.get(k);
+      if (!m) {
+        m = new Map();
+        stats.set(k, m);
+      }
+      const c = m.get(v ?? null);
+      if (c) {
+        c[0]++;
+        c[1] += r.label;
+      } else m.set(v ?? null, [1, r.label]);
+    }
+  }
+  const prior = smoothedPrior(positives, n);
+  const h = (p: number) => (p <= 0 || p >= 1 ? 0 : -(p * Math.log(p) + (1 - p) * Math.log(1 - p)));
+  const ranked: Array<{ f: string; gain: number }> = [];
+  for (const [f, m] of stats) {
+    if (m.size < 2 || m.size > 0.9 * n) continue;
+    let gain = 0;
+    for (const [cn, cp] of m.values())
+      gain += cn * (h(prior) - h((cp + smoothing * prior) / (cn + smoothing)));
+    ranked.push({ f, gain });
+  }
+  ranked.sort((a, b) => b.gain - a.gain || (a.f < b.f ? -1 : a.f > b.f ? 1 : 0));
+  const order = ranked.map((r) => r.f);
+  const anchor = order.includes('entitlement') ? 'entitlement' : (order[0] ?? null);
+  if (anchor === null) return [];
+  const rest = order.filter((f) => f !== anchor);
+  const top = [anchor, ...rest.slice(0, PAIR_FEATURES - 1)];
+  const out: FeaturePair[] = [];
+  for (let a = 0; a < top.length; a++) for (let b = a + 1; b < top.length; b++) out.push([top[a]!, top[b]!]);
+  const tri = rest.slice(0, TRIPLE_FEATURES);
+  for (let a = 0; a < tri.length; a++)
+    for (let b = a + 1; b < tri.length; b++) out.push([anchor, tri[a]!, tri[b]!]);
+  return out;
+}
 
 /** Options of {@link fitModel}; every number defaults to {@link defaultThresholds}. */
 export interface FitOptions {
   /** Single features to encode; by default every feature name seen in the rows. */
   features?: readonly string[];
-  /** Feature pairs to encode together; by default {@link defaultFeaturePairs}. */
+  /**
+   * Feature combinations (pairs, triples) to encode together. By default: every pair among the
+   * most telling features, and every triple of the entitlement with two of them (see
+   * {@link chooseCombinations}).
+   */
   pairs?: readonly FeaturePair[];
+  /** Fit and apply an isotonic calibration of the probability (default true). */
+  calibrate?: boolean;
+  /**
+   * Also fit a boosted tree ensemble on the encodings and value counts, blended with the regression
+   * (default: with 500 rows or more).
+   */
+  trees?: boolean;
   /** m of the m-estimate smoothing the target encodings. */
   smoothing?: number;
   /** Folds for the out-of-fold encodings used while training. */
@@ -58,8 +114,11 @@ export interface FitOptions {
 
 /** How often a value was seen in training and how often it was revoked. */
 export interface CategoryStat {
+  /** Weighted count (an override counts more). */
   n: number;
   revokes: number;
+  /** Rows seen, unweighted (defaults to `n`). */
+  rows?: number;
 }
 
 /** One encoded feature (single or pair) and its learned weight. */
@@ -85,6 +144,36 @@ export interface Model {
   smoothing: number;
   bias: number;
   encoders: ModelEncoder[];
+  /**
+   * Maps the regression's probability to an observed revoke rate; fitted on the training rows'
+   * out-of-fold encodings, so it reflects how the model does on decisions it has not seen.
+   */
+  calibrator?: Calibrator | null;
+  /**
+   * Trees over each encoder's encoded log-odds and log count (features `2j`, `2j + 1`), whose
+   * log-odds are averaged with the regression's.
+   */
+  trees?: TreeEnsemble | null;
+}
+
+/** Weight of the tree ensemble in the blended log-odds (the regression has the rest). */
+const TREE_BLEND = 0.5;
+
+/** The tree features of one item from its encoders' training counts. */
+function treeFeatures(model: Model, stats: ReadonlyArray<CategoryStat | undefined>, out: Float64Array): void {
+  for (let j = 0; j < stats.length; j++) {
+    const st = stats[j];
+    out[2 * j] = encodedLogOdds(st, model.prior, model.smoothing);
+    out[2 * j + 1] = Math.log1p(st?.rows ?? st?.n ?? 0);
+  }
+}
+
+/** Blends the regression's log-odds with the trees' for the item whose encoder counts are `stats`. */
+function blendedLogOdds(model: Model, eta: number, stats: ReadonlyArray<CategoryStat | undefined>): number {
+  if (!model.trees) return eta;
+  const t = new Float64Array(stats.length * 2);
+  treeFeatures(model, stats, t);
+  return (1 - TREE_BLEND) * eta + TREE_BLEND * treeLogOdds(model.trees, t);
 }
 
 /** A feature that moved a prediction, for the rationale. */
@@ -177,6 +266,7 @@ function solveSpd(a: Float64Array, b: Float64Array, dim: number): Float64Array {
 function fitLogistic(
   x: Float64Array,
   y: Uint8Array,
+  wt: Float64Array,
   n: number,
   d: number,
   l2: number,
@@ -193,7 +283,7 @@ function fitLogistic(
       let e = b[0]!;
       const row = i * d;
       for (let j = 0; j < d; j++) e += b[j + 1]! * x[row + j]!;
-      ll += (y[i] === 1 ? e : 0) - softplus(e);
+      ll += wt[i]! * ((y[i] === 1 ? e : 0) - softplus(e));
     }
     let penalty = 0;
     for (let j = 1; j < dim; j++) penalty += b[j]! * b[j]!;
@@ -209,8 +299,9 @@ function fitLogistic(
       for (let j = 0; j < d; j++) e += beta[j + 1]! * x[row + j]!;
       eta[i] = e;
       const p = sigmoid(e);
-      const r = (y[i] === 1 ? 1 : 0) - p;
-      const s = p * (1 - p);
+      const w = wt[i]!;
+      const r = w * ((y[i] === 1 ? 1 : 0) - p);
+      const s = w * p * (1 - p);
       grad[0] = grad[0]! + r;
       hess[0] = hess[0]! + s;
       for (let j = 0; j < d; j++) {
@@ -265,20 +356,30 @@ export function fitModel(rows: readonly TrainingRow[], options: FitOptions = {})
 
   const seen = new Set<string>();
   let positives = 0;
-  for (const r of rows) {
-    if (r.label === 1) positives++;
+  let unweightedPositives = 0;
+  let total = 0;
+  const wt = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const r = rows[i]!;
+    const w = r.weight !== undefined && Number.isFinite(r.weight) && r.weight > 0 ? r.weight : 1;
+    wt[i] = w;
+    total += w;
+    if (r.label === 1) {
+      positives += w;
+      unweightedPositives++;
+    }
     for (const k of Object.keys(r.features)) seen.add(k);
   }
-  const prior = smoothedPrior(positives, n);
+  const prior = smoothedPrior(positives, total);
 
   const singles = [...new Set(options.features ?? [...seen].sort())];
   const specs: Array<{ name: string; parts: string[] }> = singles.map((f) => ({ name: f, parts: [f] }));
   const names = new Set(singles);
-  for (const [a, b] of options.pairs ?? defaultFeaturePairs) {
-    const name = `${a}${PAIR_SEPARATOR}${b}`;
-    if (a === b || names.has(name) || !seen.has(a) || !seen.has(b)) continue;
+  for (const parts of options.pairs ?? chooseCombinations(rows, m)) {
+    const name = parts.join(PAIR_SEPARATOR);
+    if (new Set(parts).size !== parts.length || names.has(name) || !parts.every((p) => seen.has(p))) continue;
     names.add(name);
-    specs.push({ name, parts: [a, b] });
+    specs.push({ name, parts: [...parts] });
   }
   const d = specs.length;
 
@@ -300,14 +401,16 @@ export function fitModel(rows: readonly TrainingRow[], options: FitOptions = {})
   const y = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     y[i] = rows[i]!.label === 1 ? 1 : 0;
-    foldN[fold[i]!] = foldN[fold[i]!]! + 1;
-    foldPos[fold[i]!] = foldPos[fold[i]!]! + y[i]!;
+    foldN[fold[i]!] = foldN[fold[i]!]! + wt[i]!;
+    foldPos[fold[i]!] = foldPos[fold[i]!]! + wt[i]! * y[i]!;
   }
   const foldPrior = Array.from({ length: k }, (_, f) =>
-    smoothedPrior(positives - foldPos[f]!, n - foldN[f]!),
+    smoothedPrior(positives - foldPos[f]!, total - foldN[f]!),
   );
 
   const x = new Float64Array(n * d);
+  const useTrees = options.trees ?? n >= 500;
+  const tx = useTrees ? new Float64Array(n * d * 2) : null;
   const encoders: ModelEncoder[] = [];
   const codes = new Int32Array(n);
   specs.forEach((spec, j) => {
@@ -361,16 +464,19 @@ export function fitModel(rows: readonly TrainingRow[], options: FitOptions = {})
     }
     const cats = keys.length;
     const totalN = new Float64Array(cats);
+    const totalRows = new Float64Array(cats);
     const totalPos = new Float64Array(cats);
     const inFoldN = new Float64Array(cats * k);
     const inFoldPos = new Float64Array(cats * k);
     for (let i = 0; i < n; i++) {
       const c = codes[i]!;
       const cell = c * k + fold[i]!;
-      totalN[c] = totalN[c]! + 1;
-      totalPos[c] = totalPos[c]! + y[i]!;
-      inFoldN[cell] = inFoldN[cell]! + 1;
-      inFoldPos[cell] = inFoldPos[cell]! + y[i]!;
+      const w = wt[i]!;
+      totalN[c] = totalN[c]! + w;
+      totalRows[c] = totalRows[c]! + 1;
+      totalPos[c] = totalPos[c]! + w * y[i]!;
+      inFoldN[cell] = inFoldN[cell]! + w;
+      inFoldPos[cell] = inFoldPos[cell]! + w * y[i]!;
     }
     // The out-of-fold encoding depends on the (category, fold) cell only: computed once per cell.
     const cellValue = new Float64Array(cats * k);
@@ -385,35 +491,105 @@ export function fitModel(rows: readonly TrainingRow[], options: FitOptions = {})
         cellDone[cell] = 1;
       }
       x[i * d + j] = cellValue[cell]!;
+      if (tx) {
+        tx[i * 2 * d + 2 * j] = cellValue[cell]!;
+        tx[i * 2 * d + 2 * j + 1] = Math.log1p(Math.max(0, totalRows[c]! - 1));
+      }
     }
     const categories = new Map<string, CategoryStat>();
     keys.forEach((key, c) => {
-      categories.set(key, { n: totalN[c]!, revokes: totalPos[c]! });
+      categories.set(
+        key,
+        totalRows[c] === totalN[c]
+          ? { n: totalN[c]!, revokes: totalPos[c]! }
+          : { n: totalN[c]!, revokes: totalPos[c]!, rows: totalRows[c]! },
+      );
     });
     encoders.push({ name: spec.name, parts: spec.parts, weight: 0, categories });
   });
 
-  const beta = n > 0 ? fitLogistic(x, y, n, d, l2, maxIterations, logit(prior)) : new Float64Array(d + 1);
+  const beta = n > 0 ? fitLogistic(x, y, wt, n, d, l2, maxIterations, logit(prior)) : new Float64Array(d + 1);
   if (n === 0) beta[0] = logit(prior);
   encoders.forEach((e, j) => {
     e.weight = beta[j + 1]!;
   });
-  return { version: 1, n, positives, prior, smoothing: m, bias: beta[0]!, encoders };
+  // Each row's features are encoded from the other folds, so its score is an out-of-fold score:
+  // the calibration fitted on them says how often such a score was a revoke.
+  let trees: TreeEnsemble | null = null;
+  const learnable = unweightedPositives > 0 && unweightedPositives < n;
+  // The trees learn from the rows as they are; override weights reach them through the encodings.
+  const ones = new Float64Array(n).fill(1);
+  if (tx && learnable) trees = fitTrees(tx, y, ones, n, 2 * d, { seed: seed + 17 });
+  let calibrator: Calibrator | null = null;
+  if ((options.calibrate ?? true) && learnable) {
+    // The trees see their rows, so their scores for the calibration come from two half-fits,
+    // each scoring the half it did not see.
+    const treeScore = new Float64Array(n);
+    if (tx && trees) {
+      const half = new Uint8Array(n);
+      order.forEach((row, pos) => {
+        half[row] = pos % 2;
+      });
+      for (let hpart = 0; hpart < 2; hpart++) {
+        const train = [];
+        for (let i = 0; i < n; i++) if (half[i] !== hpart) train.push(i);
+        const f2 = 2 * d;
+        const sx = new Float64Array(train.length * f2);
+        const sy = new Uint8Array(train.length);
+        const sw = new Float64Array(train.length);
+        train.forEach((i, r) => {
+          sx.set(tx.subarray(i * f2, (i + 1) * f2), r * f2);
+          sy[r] = y[i]!;
+          sw[r] = 1;
+        });
+        const part = fitTrees(sx, sy, sw, train.length, f2, { seed: seed + 31 + hpart });
+        for (let i = 0; i < n; i++) if (half[i] === hpart) treeScore[i] = treeLogOdds(part, tx, i * f2);
+      }
+    }
+    const scores = new Array<number>(n);
+    const labels = new Array<0 | 1>(n);
+    for (let i = 0; i < n; i++) {
+      let e = beta[0]!;
+      for (let j = 0; j < d; j++) e += beta[j + 1]! * x[i * d + j]!;
+      if (trees) e = (1 - TREE_BLEND) * e + TREE_BLEND * treeScore[i]!;
+      scores[i] = sigmoid(e);
+      labels[i] = y[i] === 1 ? 1 : 0;
+    }
+    calibrator = calibrate(scores, labels, wt);
+  }
+  return {
+    version: 1,
+    n,
+    positives: unweightedPositives,
+    prior,
+    smoothing: m,
+    bias: beta[0]!,
+    encoders,
+    calibrator,
+    trees,
+  };
 }
 
 function logOdds(model: Model, features: Record<string, string | null>): number {
   let eta = model.bias;
+  const stats: Array<CategoryStat | undefined> = [];
   for (const e of model.encoders) {
-    if (e.weight === 0) continue;
     const stat = e.categories.get(valueKey(features, e.parts));
+    stats.push(stat);
+    if (e.weight === 0) continue;
     eta += e.weight * encodedLogOdds(stat, model.prior, model.smoothing);
   }
-  return eta;
+  return blendedLogOdds(model, eta, stats);
 }
 
-/** Probability that a decision on an item with these features is revoke. O(features). */
+/** The model's calibrated probability for a raw (regression) probability. */
+export function calibrated(model: Model, raw: number): number {
+  return model.calibrator ? applyCalibrator(model.calibrator, raw) : raw;
+}
+
+/** Probability that a decision on an item with these features is revoke (calibrated). O(features). */
 export function predict(model: Model, features: Record<string, string | null>): number {
-  return sigmoid(logOdds(model, features));
+  return calibrated(model, sigmoid(logOdds(model, features)));
 }
 
 /**
@@ -553,8 +729,14 @@ export class ModelScorer {
       if (model.encoders[j]!.weight === 0) continue;
       eta += terms[j]!.term;
     }
+    if (model.trees)
+      eta = blendedLogOdds(
+        model,
+        eta,
+        terms.map((t) => t.stat),
+      );
     return {
-      probability: sigmoid(eta),
+      probability: calibrated(model, sigmoid(eta)),
       topFactors: (k = 3) => {
         // The k largest by the order sortFactors sorts in (a total order: names are unique),
         // kept by insertion, so only those k become Factors.
@@ -609,7 +791,12 @@ function sortFactors(out: Factor[], k: number): Factor[] {
  * Fits an isotonic (pool-adjacent-violators) calibration of `scores` against binary `labels`:
  * the result maps a raw score to the observed rate of label 1 among similar scores, monotonically.
  */
-export function calibrate(scores: readonly number[], labels: readonly (0 | 1)[]): Calibrator {
+export function calibrate(
+  scores: readonly number[],
+  labels: readonly (0 | 1)[],
+  /** Row weights (default 1 each). */
+  weights?: ArrayLike<number>,
+): Calibrator {
   const n = Math.min(scores.length, labels.length);
   const order = Array.from({ length: n }, (_, i) => i)
     .filter((i) => Number.isFinite(scores[i]!))
@@ -618,19 +805,22 @@ export function calibrate(scores: readonly number[], labels: readonly (0 | 1)[])
   const w: number[] = [];
   const sx: number[] = [];
   const sy: number[] = [];
+  let lastScore = Number.NaN;
   for (const i of order) {
     const s = scores[i]!;
-    const l = labels[i] === 1 ? 1 : 0;
+    const wi = weights ? weights[i]! : 1;
+    const l = labels[i] === 1 ? wi : 0;
     const last = w.length - 1;
-    if (last >= 0 && sx[last]! / w[last]! === s) {
-      w[last] = w[last]! + 1;
-      sx[last] = sx[last]! + s;
+    if (last >= 0 && lastScore === s) {
+      w[last] = w[last]! + wi;
+      sx[last] = sx[last]! + s * wi;
       sy[last] = sy[last]! + l;
     } else {
-      w.push(1);
-      sx.push(s);
+      w.push(wi);
+      sx.push(s * wi);
       sy.push(l);
     }
+    lastScore = s;
     while (w.length >= 2) {
       const b = w.length - 1;
       const a = b - 1;
@@ -700,8 +890,10 @@ interface SerializedModel {
     name: string;
     parts: string[];
     weight: number;
-    categories: Array<[string, number, number]>;
+    categories: Array<[string, number, number] | [string, number, number, number]>;
   }>;
+  calibrator?: Calibrator | null;
+  trees?: TreeEnsemble | null;
 }
 
 /** The model as a JSON string (categories sorted, so equal models serialise identically). */
@@ -720,8 +912,12 @@ export function serializeModel(model: Model): string {
       weight: e.weight,
       categories: [...e.categories.entries()]
         .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
-        .map(([key, s]): [string, number, number] => [key, s.n, s.revokes]),
+        .map(([key, s]): [string, number, number] | [string, number, number, number] =>
+          s.rows === undefined ? [key, s.n, s.revokes] : [key, s.n, s.revokes, s.rows],
+        ),
     })),
+    calibrator: model.calibrator ?? null,
+    trees: model.trees ?? null,
   };
   return JSON.stringify(out);
 }
@@ -760,15 +956,55 @@ export function deserializeModel(json: string): Model {
     if (!Array.isArray(e.categories)) return fail(`encoder ${i} has no categories`);
     const categories = new Map<string, CategoryStat>();
     for (const c of e.categories) {
-      if (!Array.isArray(c) || c.length !== 3 || typeof c[0] !== 'string') {
+      if (!Array.isArray(c) || (c.length !== 3 && c.length !== 4) || typeof c[0] !== 'string') {
         return fail(`encoder ${i} has a bad category`);
       }
       const cn = num(c[1], `encoder ${i} category count`);
       const cr = num(c[2], `encoder ${i} category revokes`);
       if (cn < 0 || cr < 0 || cr > cn) fail(`encoder ${i} has inconsistent counts`);
-      categories.set(c[0], { n: cn, revokes: cr });
+      if (c.length === 4) categories.set(c[0], { n: cn, revokes: cr, rows: num(c[3], `encoder ${i} rows`) });
+      else categories.set(c[0], { n: cn, revokes: cr });
     }
     return { name: e.name, parts: [...e.parts], weight, categories };
   });
-  return { version: 1, n, positives, prior, smoothing, bias, encoders };
+  const calibrator =
+    v.calibrator === undefined || v.calibrator === null
+      ? null
+      : (() => {
+          try {
+            return calibratorFromJSON(v.calibrator);
+          } catch {
+            return fail('calibrator is malformed');
+          }
+        })();
+  const trees =
+    v.trees === undefined || v.trees === null ? null : treesFromJSON(v.trees, encoders.length * 2, fail);
+  return { version: 1, n, positives, prior, smoothing, bias, encoders, calibrator, trees };
+}
+
+function treesFromJSON(value: unknown, features: number, fail: (why: string) => never): TreeEnsemble {
+  const v = value as Partial<TreeEnsemble>;
+  if (typeof v !== 'object' || typeof v.base !== 'number' || !Array.isArray(v.trees))
+    return fail('trees are malformed');
+  for (const t of v.trees) {
+    const size = t?.feature?.length;
+    const ok =
+      typeof size === 'number' &&
+      size > 0 &&
+      (['threshold', 'left', 'right', 'value'] as const).every(
+        (k) => Array.isArray(t[k]) && t[k].length === size && t[k].every((x) => typeof x === 'number'),
+      ) &&
+      t.feature.every(
+        (f, k) =>
+          f === -1 ||
+          (Number.isInteger(f) &&
+            f >= 0 &&
+            f < features &&
+            t.left[k]! > k &&
+            t.right[k]! > k &&
+            t.right[k]! < size),
+      );
+    if (!ok) return fail('a tree is malformed');
+  }
+  return { base: v.base, trees: v.trees };
 }

@@ -15,6 +15,10 @@ export interface ItemContext {
   grantedAt: string | null;
   /** Last successful use of the entitlement's app, null if never. */
   lastUsed: string | null;
+  /** When the activity log starts (its first event), null when there is no activity at all. */
+  activityStart?: string | null;
+  /** The reviewer is the user (`self`) or reviews someone above them in their manager chain (`chain`). */
+  selfReview?: 'self' | 'chain' | null;
   hrChanges: HrChange[];
   /** SoD conflicts of the user that involve this entitlement. */
   sodConflicts: SodConflict[];
@@ -35,7 +39,14 @@ function daysBetween(fromIso: string, to: Date): number {
 /** HR fields whose change makes the user a mover. */
 const MOVER_FIELDS = new Set(['department', 'title', 'job_title', 'jobtitle', 'job title', 'division']);
 
-/** The rule-based signals of an item: dormant, never_used, mover, privileged, sod_conflict, orphaned, contractor_expired. */
+function day(iso: string): string {
+  return iso.slice(0, 10);
+}
+
+/**
+ * The rule-based signals of an item: dormant, never_used, mover, privileged, sod_conflict,
+ * orphaned, contractor_expired, use_after_end and self_review.
+ */
 export function ruleSignals(c: ItemContext, t: RuleThresholds): Signal[] {
   const out: Signal[] = [];
   const asOfMs = c.asOf.getTime();
@@ -59,24 +70,51 @@ export function ruleSignals(c: ItemContext, t: RuleThresholds): Signal[] {
       detail: `Contractor whose contract ended on ${user.contract_end.slice(0, 10)} (${daysBetween(user.contract_end, c.asOf)} days ago).`,
     });
   }
+  const endIso =
+    user.employee_type === 'contractor' &&
+    user.contract_end !== null &&
+    Date.parse(user.contract_end) < asOfMs
+      ? { at: user.contract_end, what: 'the contract ended' }
+      : terminated
+        ? { at: c.user.terminated_at!, what: 'the user was terminated' }
+        : null;
+  if (
+    e.app !== null &&
+    endIso !== null &&
+    c.lastUsed !== null &&
+    Date.parse(c.lastUsed) > Date.parse(endIso.at)
+  ) {
+    out.push({
+      code: 'use_after_end',
+      detail:
+        `Signed in to ${e.app} on ${day(c.lastUsed)}, ${daysBetween(endIso.at, new Date(Date.parse(c.lastUsed)))} days after ` +
+        `${endIso.what} (${day(endIso.at)}): treat it as a possible security incident, not only a revoke.`,
+    });
+  }
   if (e.app !== null) {
     if (c.lastUsed !== null) {
       const idle = daysBetween(c.lastUsed, c.asOf);
       if (idle > t.dormantDays) {
         out.push({
           code: 'dormant',
-          detail: `No use of ${e.app} for ${idle} days (last on ${c.lastUsed.slice(0, 10)}; threshold ${t.dormantDays}).`,
+          detail: `No use of ${e.app} for ${idle} days (last on ${day(c.lastUsed)}; threshold ${t.dormantDays}).`,
         });
       }
-    } else {
+    } else if (c.activityStart !== undefined && c.activityStart !== null) {
+      // What the log can tell: no use since the later of the grant and the log's first event.
+      const logDays = daysBetween(c.activityStart, c.asOf);
       const held = c.grantedAt === null ? null : daysBetween(c.grantedAt, c.asOf);
-      if (held === null || held > t.dormantDays) {
+      const observed = held === null ? logDays : Math.min(held, logDays);
+      if (observed > t.dormantDays) {
         out.push({
           code: 'never_used',
           detail:
-            held === null
-              ? `No recorded use of ${e.app} since the grant (grant date unknown).`
-              : `No recorded use of ${e.app} in the ${held} days since the grant.`,
+            held !== null && held <= logDays
+              ? `No recorded use of ${e.app} in the ${held} days since the grant (${day(c.grantedAt!)}).`
+              : `No recorded use of ${e.app} since the activity log starts, ${logDays} days ago (${day(c.activityStart)}); ` +
+                (held === null
+                  ? 'the grant date is unknown, so earlier use cannot be ruled out.'
+                  : `the grant (${day(c.grantedAt!)}) is older than the log, so earlier use cannot be ruled out.`),
         });
       }
     }
@@ -95,6 +133,15 @@ export function ruleSignals(c: ItemContext, t: RuleThresholds): Signal[] {
     });
   }
   if (e.privileged) out.push({ code: 'privileged', detail: 'Privileged entitlement.' });
+  if (c.selfReview === 'self' || c.selfReview === 'chain') {
+    out.push({
+      code: 'self_review',
+      detail:
+        c.selfReview === 'self'
+          ? 'The reviewer is the user: nobody may certify their own access; reassign the item.'
+          : "The reviewer reports (directly or further down) to this user: a reviewer may not certify a manager's access; reassign the item.",
+    });
+  }
   if (c.sodConflicts.length > 0) {
     out.push({
       code: 'sod_conflict',
@@ -115,6 +162,8 @@ export const signalWeights: Record<SignalCode, number> = {
   peer_outlier: 20,
   privileged: 15,
   redundant: 10,
+  use_after_end: 70,
+  self_review: 20,
 };
 
 const sensitivityBase = { low: 2, medium: 8, high: 16, critical: 24 } as const;

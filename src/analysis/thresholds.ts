@@ -34,10 +34,18 @@ export interface RuleCertainties {
    */
   moverOutlier: number;
   /**
-   * Another held entitlement on the same app grants the same or wider access: removing the
-   * extra changes nothing for the user (0.8, lower because app-level overlap is inferred).
+   * Another held entitlement already grants this one (its includes say so), or grants all it
+   * grants: removing the direct assignment changes nothing for the user (0.9; not higher because
+   * an include may be stale on the platform).
    */
   redundant: number;
+  /**
+   * Nearly every peer in the user's department and title holds it and no hard fact says
+   * otherwise: approve (0.9).
+   */
+  approveBirthright: number;
+  /** An inherited assignment whose only findings are soft: approved here, changed through its group (0.7). */
+  approveInherited: number;
   /** Added per corroborating revoke reason beyond the first (two independent findings agree). */
   corroborationBonus: number;
   /** No revoke reason and nothing suspicious: the starting confidence of an approval. */
@@ -145,6 +153,18 @@ export interface AnalysisThresholds {
   modelL2: number;
   /** Maximum Newton (IRLS) iterations of the logistic regression; it converges in well under 25. */
   modelMaxIterations: number;
+  /**
+   * Share of peers (department and title together, or the whole department) that must hold an
+   * entitlement for it to count as a birthright: 0.9, "nearly every peer".
+   */
+  birthrightPrevalence: number;
+  /** Fewest peers (the user excluded) a cohort needs before its prevalence can make a birthright. */
+  birthrightMinPeers: number;
+  /**
+   * Training weight of a decision that went against the engine's recommendation (an override):
+   * 3, so a campaign's overrides move the next refit on the same entitlements and cohorts.
+   */
+  overrideWeight: number;
   /** Precision on approvals the shadow report keeps when measuring auto-approve coverage. */
   autoApprovePrecision: number;
   /** Number of equal-width confidence buckets in the shadow report's reliability table. */
@@ -170,6 +190,9 @@ export const defaultThresholds: Readonly<AnalysisThresholds> = Object.freeze({
   encodingFolds: 5,
   modelL2: 1,
   modelMaxIterations: 25,
+  birthrightPrevalence: 0.9,
+  birthrightMinPeers: 5,
+  overrideWeight: 3,
   autoApprovePrecision: 0.99,
   reliabilityBuckets: 10,
   rules: Object.freeze({
@@ -178,7 +201,9 @@ export const defaultThresholds: Readonly<AnalysisThresholds> = Object.freeze({
     dormantPrivileged: 0.88,
     neverUsed: 0.85,
     moverOutlier: 0.85,
-    redundant: 0.8,
+    redundant: 0.9,
+    approveBirthright: 0.9,
+    approveInherited: 0.7,
     corroborationBonus: 0.03,
     approveBase: 0.75,
     approvePeerSupportBonus: 0.12,

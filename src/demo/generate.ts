@@ -11,7 +11,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { entitlementSnapshotColumns, type SignalCode, userSnapshotColumns } from '../domain/index.js';
-import { buildCatalog, type Catalog, sensRank } from './catalog.js';
+import { buildCatalog, type Catalog } from './catalog.js';
 import { CsvSink, drainAll } from './csv.js';
 import { DecisionHistory, historyCampaigns } from './history.js';
 import { emailPart, firstNames, hostileNames, lastNames, serviceNames } from './names.js';
@@ -25,6 +25,7 @@ import {
   type Org,
   Plant,
   Role,
+  Source,
   Status,
   Usage,
 } from './org.js';
@@ -116,7 +117,6 @@ class Writer {
   private readonly ownerOf: string[];
   private readonly appId: Int16Array;
   private readonly apps: string[] = [];
-  private readonly rankPos: Int32Array;
   private readonly sodOf: { rule: number; left: boolean }[][];
   private readonly deptCount: Int32Array;
   private readonly titleCount: Int32Array;
@@ -157,22 +157,6 @@ class Writer {
         appIndex.set(e.app, a);
       }
       this.appId[i] = a;
-    });
-
-    // Breadth ranking for redundancy: privileged first, then sensitivity, then id ascending.
-    const order = c.ents.map((_, i) => i);
-    order.sort((a, b) => {
-      const ea = c.ents[a];
-      const eb = c.ents[b];
-      if (!ea || !eb) return 0;
-      if (ea.privileged !== eb.privileged) return ea.privileged ? -1 : 1;
-      const s = sensRank[eb.sensitivity] - sensRank[ea.sensitivity];
-      if (s !== 0) return s;
-      return ea.id < eb.id ? -1 : ea.id > eb.id ? 1 : 0;
-    });
-    this.rankPos = new Int32Array(c.ents.length);
-    order.forEach((e, pos) => {
-      this.rankPos[e] = pos;
     });
 
     this.sodOf = c.ents.map(() => []);
@@ -283,7 +267,9 @@ class Writer {
   }
 
   async entitlements(): Promise<number> {
-    const out = this.sink('entitlements.csv', [...entitlementSnapshotColumns, 'department']);
+    const out = this.sink('entitlements.csv', [...entitlementSnapshotColumns, 'department', 'includes']);
+    // All Staff includes the company apps everyone gets: what `includes` and `via` are for.
+    const staffIncludes = this.org.companyHeld.map((e) => this.c.ents[e]?.id ?? '').join(';');
     this.c.ents.forEach((e, i) => {
       out.write([
         e.id,
@@ -295,6 +281,7 @@ class Writer {
         this.ownerOf[i] as string,
         e.description,
         e.dept >= 0 ? (this.c.depts[e.dept]?.name ?? '') : '',
+        i === this.c.staffEnt ? staffIncludes : '',
       ]);
     });
     return out.close();
@@ -322,7 +309,15 @@ class Writer {
   async items(): Promise<Record<string, number>> {
     const { c, org, h } = this;
     const E = c.ents.length;
-    const assignments = this.sink('assignments.csv', ['user_id', 'entitlement_id', 'granted_at', 'source']);
+    const assignments = this.sink('assignments.csv', [
+      'user_id',
+      'entitlement_id',
+      'granted_at',
+      'source',
+      'via',
+    ]);
+    const companySet = new Set(org.companyHeld);
+    const staffId = c.ents[c.staffEnt]?.id ?? '';
     const activity = this.sink('activity.csv', ['user_id', 'app', 'at', 'outcome']);
     const hr = this.sink('hr_changes.csv', ['user_id', 'field', 'from', 'to', 'at']);
     const review = this.sink('review_items.csv', [
@@ -488,26 +483,31 @@ class Writer {
           (mgr < 0 || (this.mgrCount.get(mgr * E + e) ?? 0) <= 1);
         if (outlier) has('peer_outlier');
         if (ent.privileged) has('privileged');
-        let redundant = false;
-        if (a >= 0) {
-          for (let k = 0; k < m; k++) {
-            if (k === j) continue;
-            const o = h.ent[s + k] as number;
-            if (this.appId[o] === a && (this.rankPos[o] as number) < (this.rankPos[e] as number))
-              redundant = true;
-          }
-        }
+        // Redundant only where the data says so: a direct grant of a company app All Staff includes.
+        const source = h.source[i] as number;
+        const holdsStaff = org.empType[u] !== EmpType.service;
+        const redundant = source === Source.direct && companySet.has(e) && holdsStaff;
         if (redundant) has('redundant');
         let sod = false;
         for (const side of this.sodOf[e] ?? []) if (sodLeft[side.rule] && sodRight[side.rule]) sod = true;
         if (sod) has('sod_conflict');
+        const endMs = expired
+          ? this.ms(cend)
+          : orphaned && !Number.isNaN(termAge)
+            ? this.ms(termAge)
+            : Number.NaN;
+        if (a >= 0 && !Number.isNaN(endMs) && !Number.isNaN(last) && last > endMs) has('use_after_end');
+        if (reviewerIdx === u) has('self_review');
+        // Standard access of the user's current position: nearly every peer holds it.
+        const birthright =
+          (h.flag[i] as number) === 0 && ent.kind !== 'privileged' && (ent.kind !== 'company' || holdsStaff);
 
         const shouldRevoke =
           orphaned ||
           expired ||
           ((h.flag[i] as number) & Flag.oldDept) !== 0 ||
           redundant ||
-          neverUsed ||
+          (neverUsed && !birthright) ||
           (dormant && ent.privileged);
 
         item++;
@@ -516,7 +516,8 @@ class Writer {
           uid,
           ent.id,
           Number.isNaN(grantMs) ? '' : this.isoMs(grantMs),
-          sourceNames[h.source[i] as number] ?? 'direct',
+          sourceNames[source] ?? 'direct',
+          source !== Source.direct && companySet.has(e) && holdsStaff ? staffId : '',
         ]);
         review.write([itemId, DEMO_CAMPAIGN_ID, uid, ent.id, reviewer]);
         truth.write([itemId, uid, ent.id, signals.join(';'), shouldRevoke ? 'true' : 'false']);

@@ -402,28 +402,14 @@ function plantUsers(c: Catalog, org: Org, members: number[][], rng: Rng): void {
     return true;
   });
 
-  // Redundant: 2-3 more title groups on an app the user already holds a title group on.
+  // Redundant: 1-3 company apps assigned directly as well, although All Staff (which the user
+  // holds) already includes them: the direct grants add nothing.
   take(want(shares.redundant), (u) => {
-    const own = c.titles[org.title[u] as number]?.groups ?? [];
-    const shuffled = rng.shuffle(own.slice());
-    for (const g of shuffled) {
-      const ent = c.ents[g];
-      if (!ent?.app) continue;
-      const seen = new Set([ent.sensitivity]);
-      const others: number[] = [];
-      c.ents.forEach((o, oi) => {
-        if (oi === g || o.kind !== 'title' || o.app !== ent.app || seen.has(o.sensitivity)) return;
-        seen.add(o.sensitivity);
-        others.push(oi);
-      });
-      if (others.length < 2) continue;
-      rng.shuffle(others);
-      const count = rng.int(2, Math.min(3, others.length));
-      org.plant[u] = Plant.redundant;
-      org.plantEnts.set(u, others.slice(0, count));
-      return true;
-    }
-    return false;
+    if (org.companyHeld.length === 0) return false;
+    const apps = rng.shuffle(org.companyHeld.slice());
+    org.plant[u] = Plant.redundant;
+    org.plantEnts.set(u, apps.slice(0, rng.int(1, Math.min(3, apps.length))));
+    return true;
   });
 
   // Foreign entitlements planted so far, per department / title / manager group, so two
@@ -558,9 +544,17 @@ export function buildHoldings(c: Catalog, org: Org, seed: number): Holdings {
 
     if (org.empType[u] !== EmpType.service) {
       push(c.staffEnt, legacyOk && rng.chance(0.02) ? Number.NaN : early(2), Source.rule, base, 0);
+      const directly = plant === Plant.redundant ? (org.plantEnts.get(u) ?? []) : [];
       for (const e of org.companyHeld) {
         const g = legacyOk && rng.chance(0.01) ? Number.NaN : early(3);
-        push(e, g, rng.chance(0.7) ? Source.rule : Source.group, base, 0);
+        const inherited = rng.chance(0.7) ? Source.rule : Source.group;
+        push(
+          e,
+          g,
+          directly.includes(e) ? Source.direct : inherited,
+          base,
+          directly.includes(e) ? Flag.planted : 0,
+        );
       }
     }
     const dept = c.depts[org.dept[u] as number];
@@ -577,7 +571,7 @@ export function buildHoldings(c: Catalog, org: Org, seed: number): Holdings {
       const e = c.privRoles[pr]?.ent as number;
       push(e, rng.range(100.5, Math.max(101, hire - 30)), Source.direct, base, 0);
     }
-    const extras = org.plantEnts.get(u) ?? [];
+    const extras = plant === Plant.redundant ? [] : (org.plantEnts.get(u) ?? []);
     for (const e of extras) {
       if (plant === Plant.mover) {
         push(
@@ -589,8 +583,6 @@ export function buildHoldings(c: Catalog, org: Org, seed: number): Holdings {
         );
       } else if (plant === Plant.peer) {
         push(e, rng.range(20, 80), Source.direct, base, Flag.planted);
-      } else if (plant === Plant.redundant) {
-        push(e, rng.range(100.5, hire - 10), Source.direct, base, Flag.planted);
       } else {
         push(e, rng.range(30, hire - 10), Source.direct, base, Flag.planted);
       }

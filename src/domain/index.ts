@@ -69,6 +69,8 @@ export const signalCodes = [
   'sod_conflict',
   'orphaned',
   'contractor_expired',
+  'use_after_end',
+  'self_review',
 ] as const;
 export const signalCodeSchema = z.enum(signalCodes);
 export type SignalCode = z.infer<typeof signalCodeSchema>;

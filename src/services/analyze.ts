@@ -1,14 +1,19 @@
-import { decisionFeatures, entitlementDepartment } from '../analysis/features.js';
+import {
+  type ActivityCoverage,
+  decisionFeatures,
+  entitlementDepartment,
+  usageAt,
+} from '../analysis/features.js';
 import { type EncodedTerm, type Factor, fitModel, type Model, ModelScorer } from '../analysis/model.js';
 import { assessPeers, type PeerAssessment } from '../analysis/peer-groups.js';
 import { recommend } from '../analysis/recommend.js';
-import { findRedundant } from '../analysis/redundancy.js';
+import { findRedundant, IncludesGraph } from '../analysis/redundancy.js';
 import { riskScore, ruleSignals } from '../analysis/risk.js';
 import { findSodConflicts } from '../analysis/sod.js';
 import { type AnalysisThresholds, defaultThresholds } from '../analysis/thresholds.js';
 import type { Entitlement, Evidence, Signal } from '../domain/index.js';
 import { AnalysisReader } from '../store/analysis-reads.js';
-import { PeerIndex } from '../store/peers.js';
+import { BIRTHRIGHT_KIND, PeerIndex } from '../store/peers.js';
 import type { Store } from '../store/store.js';
 
 export interface AnalyzeOptions {
@@ -59,6 +64,23 @@ function groupBy<R extends { user_id: string }>(rows: R[]): Map<string, R[]> {
   return out;
 }
 
+/** One past decision as the model learns from it. */
+export interface DecisionTrainingRow {
+  features: Record<string, string | null>;
+  label: 0 | 1;
+  /** How much the row counts: more for a decision that overrode the engine's recommendation. */
+  weight: number;
+  /** `user\u0000entitlement`. */
+  key: string;
+  campaign_id: string | null;
+}
+
+/** What the activity log covers, read once. */
+export function activityCoverage(store: Store): ActivityCoverage {
+  const at = new AnalysisReader(store).activityStart();
+  return { startMs: at === null ? null : Date.parse(at) };
+}
+
 /** Past decisions as training rows for the learned model, with the same features items get. */
 export function trainingRows(
   store: Store,
@@ -67,13 +89,13 @@ export function trainingRows(
   dormantDays: number,
   /** Keep at most this many, the most recent first (a bounded fit on very long histories). */
   limit?: number,
-): Array<{ features: Record<string, string | null>; label: 0 | 1; key: string }> {
+  overrideWeight: number = defaultThresholds.overrideWeight,
+): DecisionTrainingRow[] {
   const reader = new AnalysisReader(store);
   const decisions = reader.decisions(limit);
   const ents = reader.entitlements();
-  const rows: Array<{ features: Record<string, string | null>; label: 0 | 1; key: string }> = new Array(
-    decisions.length,
-  );
+  const coverage = activityCoverage(store);
+  const rows: DecisionTrainingRow[] = new Array(decisions.length);
   // The last successful use of the app up to the decision, for a whole chunk of decisions
   // ([user, app, at] triples) per query, in the triples' order.
   const lastUsesBefore = store.stmt(
@@ -96,16 +118,21 @@ export function trainingRows(
     const chunk = userIds.slice(c, c + USER_CHUNK);
     const users = new Map(reader.usersByIds(chunk).map((u) => [u.id, u]));
     const asked: Array<[string, string, string]> = [];
+    const pairs: Array<[string, string]> = [];
     for (const userId of chunk) {
       if (!users.has(userId)) continue;
       for (const i of byUser.get(userId)!) {
         const r = decisions[i]!;
         const app = ents.get(r.entitlement_id)?.app;
-        if (app !== null && app !== undefined) asked.push([r.user_id, app, r.decided_at ?? nowIso]);
+        if (app !== null && app !== undefined) {
+          asked.push([r.user_id, app, r.decided_at ?? nowIso]);
+          pairs.push([r.user_id, r.entitlement_id]);
+        }
       }
     }
     const lastUses =
       asked.length === 0 ? [] : (lastUsesBefore.pluck().all(JSON.stringify(asked)) as Array<string | null>);
+    const grants = coverage.startMs === null ? new Map<string, string | null>() : reader.grantDates(pairs);
     let next = 0;
     for (const userId of chunk) {
       const user = users.get(userId);
@@ -116,27 +143,64 @@ export function trainingRows(
         // deleted in between; such a decision is left out.
         if (!user || !ent) continue;
         const at = r.decided_at ?? nowIso;
-        let idle: number | null | undefined;
+        const key = `${r.user_id}\u0000${r.entitlement_id}`;
+        let usage: ReturnType<typeof usageAt> | null = null;
         if (ent.app !== null) {
           const last = lastUses[next++] ?? null;
-          idle = last === null ? null : Math.floor((Date.parse(at) - Date.parse(last)) / DAY);
+          const atMs = Date.parse(at);
+          const granted = grants.get(key) ?? null;
+          const grantMs = granted === null ? null : Date.parse(granted);
+          usage = usageAt(
+            last === null ? null : Date.parse(last),
+            atMs,
+            grantMs !== null && grantMs <= atMs ? grantMs : null,
+            coverage,
+            dormantDays,
+          );
         }
+        const label: 0 | 1 = r.decision === 'revoke' ? 1 : 0;
+        const engine = r.engine_decision;
+        const overridden = (engine === 'approve' || engine === 'revoke') && engine !== r.decision;
         rows[i] = {
-          label: r.decision === 'revoke' ? 1 : 0,
-          key: `${r.user_id}\u0000${r.entitlement_id}`,
+          label,
+          weight: overridden ? overrideWeight : 1,
+          key,
+          campaign_id: r.campaign_id,
           features: decisionFeatures(
             user,
             ent,
             entitlementDepartment(ent, peers.homeDepartment.get(ent.id)?.department ?? null),
             r.reviewer_id ?? null,
-            idle,
-            dormantDays,
+            usage,
           ),
         };
       }
     }
   }
   return rows.filter((r) => r !== undefined);
+}
+
+/** The reviewer is the user, or sits below the user in the user's management line. */
+function selfReviewOf(
+  managers: ReadonlyMap<string, string | null>,
+  chains: Map<string, ReadonlySet<string>>,
+  reviewer: string | null,
+  user: string,
+): 'self' | 'chain' | null {
+  if (reviewer === null) return null;
+  if (reviewer === user) return 'self';
+  let chain = chains.get(reviewer);
+  if (!chain) {
+    const above = new Set<string>();
+    let at = managers.get(reviewer) ?? null;
+    while (at !== null && !above.has(at) && above.size < 64) {
+      above.add(at);
+      at = managers.get(at) ?? null;
+    }
+    chain = above;
+    chains.set(reviewer, chain);
+  }
+  return chain.has(user) ? 'chain' : null;
 }
 
 /**
@@ -166,6 +230,7 @@ export function analyzeCampaigns(store: Store, options: AnalyzeOptions): Analyze
     options.asOf,
     options.dormantDays,
     options.maxTrainingRows ?? 100_000,
+    t.overrideWeight,
   );
   const revokes = training.filter((r) => r.label === 1).length;
   let model: Model | null = null;
@@ -176,8 +241,14 @@ export function analyzeCampaigns(store: Store, options: AnalyzeOptions): Analyze
   const scorer = model ? new ModelScorer(model) : null;
   const reader = new AnalysisReader(store);
   const ents = reader.entitlements();
+  const graph = new IncludesGraph(reader.includes());
+  const coverage = activityCoverage(store);
+  const activityStart = coverage.startMs === null ? null : new Date(coverage.startMs).toISOString();
+  let managers: Map<string, string | null> | null = null;
+  const chains = new Map<string, ReadonlySet<string>>();
   const asOfIso = options.asOf.toISOString();
   const asOfMs = options.asOf.getTime();
+  const nameOf = (id: string) => ({ id, name: ents.get(id)?.name ?? id });
   for (const campaignId of campaignIds) {
     const userIds = store.campaignUserIds(campaignId);
     const total = userIds.length;
@@ -199,27 +270,26 @@ export function analyzeCampaigns(store: Store, options: AnalyzeOptions): Analyze
         users++;
         const user = usersById.get(userId);
         if (user) {
-          const heldById = new Map<string, { ent: Entitlement; grantedAt: string | null }>();
-          for (const a of heldOf.get(userId) ?? []) {
+          const held = heldOf.get(userId) ?? [];
+          const heldById = new Map<
+            string,
+            { ent: Entitlement; grantedAt: string | null; source: string; via: string | null }
+          >();
+          for (const a of held) {
             const ent = ents.get(a.entitlement_id);
-            if (ent) heldById.set(ent.id, { ent, grantedAt: a.granted_at });
+            if (ent) heldById.set(ent.id, { ent, grantedAt: a.granted_at, source: a.source, via: a.via });
           }
           const lastUse = new Map((lastUseOf.get(userId) ?? []).map((r) => [r.app, r.last_used]));
           const hr = hrOf.get(userId) ?? [];
           const conflicts = rules.length > 0 ? findSodConflicts(userId, rules, heldById.keys()) : [];
-          const redundant = findRedundant(
-            [...heldById.values()].map((h) => ({
-              entitlement_id: h.ent.id,
-              app: h.ent.app,
-              privileged: h.ent.privileged,
-              sensitivity: h.ent.sensitivity,
-            })),
-          );
+          const redundant = findRedundant(held, graph);
           const peerValues: Array<[string, string | null]> = peers.kinds.map((k) => {
             if (k.kind === 'department') return [k.kind, user.department];
             if (k.kind === 'title') return [k.kind, user.title];
             if (k.kind === 'manager') return [k.kind, user.manager_id];
             if (k.kind === 'location') return [k.kind, user.location];
+            if (k.kind === BIRTHRIGHT_KIND)
+              return [k.kind, user.department && user.title ? `${user.department}\u001f${user.title}` : null];
             return [k.kind, user.attributes[k.kind.slice(5)] ?? null];
           });
           const cohorts = peers.cohortsOf(peerValues);
@@ -239,12 +309,22 @@ export function analyzeCampaigns(store: Store, options: AnalyzeOptions): Analyze
             if (!ent) continue;
             const grantedAt = holding?.grantedAt ?? null;
             const lastUsed = ent.app === null ? null : (lastUse.get(ent.app) ?? null);
+            let selfReview: 'self' | 'chain' | null = null;
+            if (row.reviewer_id !== null) {
+              if (row.reviewer_id === userId) selfReview = 'self';
+              else {
+                managers ??= reader.managers();
+                selfReview = selfReviewOf(managers, chains, row.reviewer_id, userId);
+              }
+            }
             const signals: Signal[] = ruleSignals(
               {
                 user,
                 entitlement: ent,
                 grantedAt,
                 lastUsed,
+                activityStart,
+                selfReview,
                 hrChanges: hr,
                 sodConflicts:
                   conflicts.length === 0
@@ -254,18 +334,65 @@ export function analyzeCampaigns(store: Store, options: AnalyzeOptions): Analyze
               },
               t,
             );
-            const stats = peers.statsOfCohorts(cohorts, ent.id, active, holding !== undefined);
+            const allStats = peers.statsOfCohorts(cohorts, ent.id, active, holding !== undefined);
+            let birthright: { holders: number; peers: number; cohort: string } | null = null;
+            const stats: typeof allStats = [];
+            for (const st of allStats) {
+              const cohortKind = st.kind === BIRTHRIGHT_KIND || st.kind === 'department';
+              if (
+                cohortKind &&
+                st.peers >= t.birthrightMinPeers &&
+                st.holders >= t.birthrightPrevalence * st.peers &&
+                (birthright === null || st.peers > birthright.peers)
+              ) {
+                birthright = {
+                  holders: st.holders,
+                  peers: st.peers,
+                  cohort:
+                    st.kind === 'department'
+                      ? `in department ${st.value}`
+                      : `in department ${user.department} with title ${user.title}`,
+                };
+              }
+              if (st.kind !== BIRTHRIGHT_KIND) stats.push(st);
+            }
             const peer: PeerAssessment | null = stats.length > 0 ? assessPeers(stats, t) : null;
             if (peer?.outlier) signals.push({ code: 'peer_outlier', detail: `${peer.detail}.` });
             const red = redundant.get(ent.id);
-            if (red) signals.push({ code: 'redundant', detail: red.detail });
+            const keeper = red ? { ...nameOf(red.kept), kind: red.kind } : null;
+            if (keeper) {
+              signals.push({
+                code: 'redundant',
+                detail:
+                  keeper.kind === 'included'
+                    ? `Also granted by ${keeper.name} (${keeper.id}), which the user holds: the direct assignment adds nothing.`
+                    : `Everything it grants is also granted by ${keeper.name} (${keeper.id}), which the user holds.`,
+              });
+            }
 
             const evidence: Evidence[] = [];
             if (ent.app !== null) {
               evidence.push({ kind: 'last_use', value: lastUsed, source: 'activity', at: lastUsed });
+              evidence.push({
+                kind: 'activity_log_start',
+                value: activityStart,
+                source: 'activity',
+                at: activityStart,
+              });
             }
             if (grantedAt)
               evidence.push({ kind: 'granted_at', value: grantedAt, source: 'assignments', at: grantedAt });
+            if (holding && holding.source !== 'direct') {
+              evidence.push({
+                kind: 'inherited_via',
+                value: holding.via ?? holding.source,
+                source: 'assignments',
+                at: null,
+              });
+            }
+            if (keeper) {
+              evidence.push({ kind: 'also_granted_by', value: keeper.id, source: 'includes', at: null });
+            }
             if (peer?.strongest) {
               evidence.push({
                 kind: 'peer_prevalence',
@@ -280,19 +407,22 @@ export function analyzeCampaigns(store: Store, options: AnalyzeOptions): Analyze
             let learned: number | null = null;
             let factors: Factor[] | undefined;
             if (scorer) {
-              const f = decisionFeatures(
-                user,
-                ent,
-                home,
-                row.reviewer_id,
-                ent.app === null ? undefined : idleDays,
-                t.dormantDays,
-              );
+              const usage =
+                ent.app === null
+                  ? null
+                  : usageAt(
+                      lastUsed === null ? null : Date.parse(lastUsed),
+                      asOfMs,
+                      grantedAt === null ? null : Date.parse(grantedAt),
+                      coverage,
+                      t.dormantDays,
+                    );
+              const f = decisionFeatures(user, ent, home, row.reviewer_id, usage);
               userTerms ??= scorer.fixedTerms(f, isUserFeature);
               const scored = scorer.score(f, userTerms);
               learned = scored.probability;
               // The factors only reach the rationale when history matters for the decision.
-              if (learned >= t.learnedEscalateThreshold) factors = scored.topFactors(2);
+              factors = scored.topFactors(4);
               evidence.push({
                 kind: 'learned_revoke_probability',
                 value: Math.round(learned * 1000) / 1000,
@@ -312,8 +442,14 @@ export function analyzeCampaigns(store: Store, options: AnalyzeOptions): Analyze
                 lastUseDays: idleDays,
                 peer,
                 learnedRevokeProbability: learned,
+                learnedBaseRate: model?.prior,
                 hrMoveAwayFromEntitlementDept: movedAway,
                 learnedFactors: factors,
+                assignment: holding
+                  ? { source: holding.source, via: holding.via === null ? null : nameOf(holding.via) }
+                  : null,
+                redundantWith: keeper,
+                birthright,
                 evidence,
               },
               t,

@@ -1,11 +1,16 @@
-import { decisionFeatures, entitlementDepartment } from '../analysis/features.js';
+import {
+  type ActivityCoverage,
+  decisionFeatures,
+  entitlementDepartment,
+  usageAt,
+} from '../analysis/features.js';
 import { crossValidate, type ShadowReport } from '../analysis/shadow.js';
 import { type AnalysisThresholds, defaultThresholds } from '../analysis/thresholds.js';
 import { parseIsoTime } from '../connectors/snapshot/csv-import.js';
 import { readCsvFile } from '../connectors/snapshot/csv-reader.js';
 import { PeerIndex } from '../store/peers.js';
 import type { Store } from '../store/store.js';
-import { trainingRows } from './analyze.js';
+import { activityCoverage, trainingRows } from './analyze.js';
 
 export interface ShadowOptions {
   folds: number;
@@ -30,6 +35,7 @@ async function rowsFromFile(
   path: string,
   asOf: Date | undefined,
   dormantDays: number,
+  coverage: ActivityCoverage,
 ) {
   const rows: Array<{ features: Record<string, string | null>; label: 0 | 1 }> = [];
   const nowIso = (asOf ?? new Date()).toISOString();
@@ -37,10 +43,20 @@ async function rowsFromFile(
     `SELECT max(at) AS at FROM activity_events WHERE user_id = ? AND app = ? AND outcome = 'success' AND at <= ?`,
   );
   let userId = '';
-  const idleAt = (app: string | null, at: string): number | null | undefined => {
-    if (app === null) return undefined;
-    const last = (lastUseBefore.get(userId, app, at) as { at: string | null }).at;
-    return last === null ? null : Math.floor((Date.parse(at) - Date.parse(last)) / 86_400_000);
+  // Usage as of the decision, worked out as for the store's own decisions.
+  const usageOf = (ent: { id: string; app: string | null }, at: string) => {
+    if (ent.app === null) return null;
+    const last = (lastUseBefore.get(userId, ent.app, at) as { at: string | null }).at;
+    const atMs = Date.parse(at);
+    const granted = store.heldEntitlements(userId).find((h) => h.id === ent.id)?.granted_at ?? null;
+    const grantMs = granted === null ? null : Date.parse(granted);
+    return usageAt(
+      last === null ? null : Date.parse(last),
+      atMs,
+      grantMs !== null && grantMs <= atMs ? grantMs : null,
+      coverage,
+      dormantDays,
+    );
   };
   const unknown: string[] = [];
   let columns: string[] | null = null;
@@ -76,8 +92,7 @@ async function rowsFromFile(
         ent,
         entitlementDepartment(ent, peers.homeDepartment.get(ent.id)?.department ?? null),
         rec.reviewer_id || null,
-        idleAt(ent.app, rec.decided_at ? (parseIsoTime(rec.decided_at) ?? nowIso) : nowIso),
-        dormantDays,
+        usageOf(ent, rec.decided_at ? (parseIsoTime(rec.decided_at) ?? nowIso) : nowIso),
       ),
     });
   };
@@ -97,27 +112,62 @@ async function rowsFromFile(
   return rows;
 }
 
+/** How the live queue's items are recommended now, for comparison with the backtest. */
+export interface LiveQueueMix {
+  /** The campaign looked at, or null for every active campaign. */
+  campaign_id: string | null;
+  items: number;
+  approve: number;
+  revoke: number;
+  escalate: number;
+  /** Share of the items recommended `escalate`. */
+  escalation_rate: number;
+}
+
+/** The recommendation mix of a campaign's items (or of every active campaign's). */
+export function liveQueueMix(store: Store, campaignId?: string): LiveQueueMix {
+  const ids =
+    campaignId !== undefined
+      ? store.getCampaign(campaignId)
+        ? [campaignId]
+        : []
+      : store.listCampaigns('active').map((c) => c.id);
+  const mix = { approve: 0, revoke: 0, escalate: 0, items: 0 };
+  for (const id of ids) {
+    const b = store.campaignBreakdown(id).by_recommendation;
+    for (const [k, n] of Object.entries(b)) {
+      mix.items += n;
+      if (k === 'approve' || k === 'revoke' || k === 'escalate') mix[k] += n;
+    }
+  }
+  return {
+    campaign_id: campaignId ?? null,
+    ...mix,
+    escalation_rate: mix.items === 0 ? 0 : mix.escalate / mix.items,
+  };
+}
+
 /** Shadow mode: K-fold cross-validation of the recommendations against past human decisions. */
-export async function runShadow(store: Store, options: ShadowOptions): Promise<ShadowReport> {
+export async function runShadow(
+  store: Store,
+  options: ShadowOptions,
+): Promise<ShadowReport & { live_queue: LiveQueueMix }> {
   const peers = new PeerIndex(store.db);
-  let rows: Array<{ features: Record<string, string | null>; label: 0 | 1 }>;
+  const dormantDays = options.dormantDays ?? 90;
+  let rows: Array<{ features: Record<string, string | null>; label: 0 | 1; weight?: number }>;
   if (options.decisionsFile) {
-    rows = await rowsFromFile(store, peers, options.decisionsFile, options.asOf, options.dormantDays ?? 90);
+    rows = await rowsFromFile(
+      store,
+      peers,
+      options.decisionsFile,
+      options.asOf,
+      dormantDays,
+      activityCoverage(store),
+    );
   } else {
-    const all = trainingRows(store, peers, options.asOf ?? new Date(), options.dormantDays ?? 90);
-    if (options.campaignId !== undefined) {
-      const keep = new Set(
-        (
-          store.db
-            .prepare('SELECT user_id, entitlement_id FROM past_decisions WHERE campaign_id = ?')
-            .all(options.campaignId) as Array<{
-            user_id: string;
-            entitlement_id: string;
-          }>
-        ).map((r) => `${r.user_id}\u0000${r.entitlement_id}`),
-      );
-      rows = all.filter((r) => keep.has(r.key));
-    } else rows = all;
+    const all = trainingRows(store, peers, options.asOf ?? new Date(), dormantDays);
+    // Only the decisions made in that campaign (not every decision on the same user and entitlement).
+    rows = options.campaignId === undefined ? all : all.filter((r) => r.campaign_id === options.campaignId);
   }
   if (rows.length < options.folds * 2) {
     throw new ShadowInputError(
@@ -125,5 +175,6 @@ export async function runShadow(store: Store, options: ShadowOptions): Promise<S
     );
   }
   const thresholds = { ...defaultThresholds, ...options.thresholds };
-  return crossValidate(rows, { folds: options.folds, seed: options.seed ?? 1, thresholds });
+  const report = crossValidate(rows, { folds: options.folds, seed: options.seed ?? 1, thresholds });
+  return { ...report, live_queue: liveQueueMix(store, options.campaignId) };
 }

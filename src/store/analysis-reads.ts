@@ -39,6 +39,12 @@ export interface DecisionRow {
   entitlement_id: string;
   reviewer_id: string | null;
   decided_at: string | null;
+  campaign_id: string | null;
+  /**
+   * For a decision recorded through the tools: what the engine had recommended when it was
+   * proposed (null for imported decisions, or when unknown).
+   */
+  engine_decision: string | null;
 }
 
 /**
@@ -76,6 +82,27 @@ export class AnalysisReader {
       else out.set(from, [to]);
     }
     return out;
+  }
+
+  /** Every user's manager id (null for none), for manager-chain checks. */
+  managers(): Map<string, string | null> {
+    return new Map(
+      this.store.db.prepare('SELECT id, manager_id FROM users').raw().all() as Array<[string, string | null]>,
+    );
+  }
+
+  /**
+   * The time of the first event in the activity log (successful or failed), or null when the log
+   * is empty: one scan of the per user x app rollup.
+   */
+  activityStart(): string | null {
+    const r = this.store
+      .stmt(
+        `SELECT min(min(coalesce(first_used, last_failed), coalesce(last_failed, first_used))) AS at
+         FROM activity_rollup`,
+      )
+      .get() as { at: string | null };
+    return r.at;
   }
 
   /** Users with ids in `[lo, hi]`, in id order. */
@@ -126,6 +153,21 @@ export class AnalysisReader {
         )
         .all(lo, hi) as Array<Record<string, unknown>>
     ).map(rowToHrChange);
+  }
+
+  /** Grant dates of the given (user, entitlement) pairs that are still assigned, keyed `user\u0000entitlement`. */
+  grantDates(pairs: ReadonlyArray<readonly [string, string]>): Map<string, string | null> {
+    const out = new Map<string, string | null>();
+    if (pairs.length === 0) return out;
+    const rows = this.store
+      .stmt(
+        `SELECT a.user_id, a.entitlement_id, a.granted_at FROM json_each(?) j
+         JOIN assignments a ON a.user_id = json_extract(j.value, '$[0]') AND a.entitlement_id = json_extract(j.value, '$[1]')`,
+      )
+      .raw()
+      .all(JSON.stringify(pairs)) as Array<[string, string, string | null]>;
+    for (const [u, e, g] of rows) out.set(`${u}\u0000${e}`, g);
+    return out;
   }
 
   /** A campaign's items of users in `[lo, hi]`, by user id then item id. */
@@ -203,7 +245,11 @@ export class AnalysisReader {
     if (limit === undefined || !Number.isSafeInteger(limit) || limit < 0) {
       return this.store
         .stmt(
-          `SELECT d.decision, d.user_id, d.entitlement_id, d.reviewer_id, d.decided_at
+          `SELECT d.decision, d.user_id, d.entitlement_id, d.reviewer_id, d.decided_at, d.campaign_id,
+           CASE WHEN d.source = 'tool' THEN (SELECT p.engine_decision FROM review_items i
+             JOIN proposals p ON p.item_id = i.id AND p.status = 'applied'
+             WHERE i.campaign_id = d.campaign_id AND i.user_id = d.user_id AND i.entitlement_id = d.entitlement_id
+             ORDER BY p.proposed_at DESC, p.id DESC LIMIT 1) END AS engine_decision
            FROM past_decisions d JOIN users u ON u.id = d.user_id JOIN entitlements e ON e.id = d.entitlement_id
            ${limit === undefined ? 'ORDER BY d.id' : 'ORDER BY d.decided_at DESC, d.id DESC LIMIT ?'}`,
         )
@@ -213,7 +259,11 @@ export class AnalysisReader {
     // whose user or entitlement is gone are dropped and, if that left too few, the next ones
     // fetched: the same rows as joining before sorting, without a join per decision.
     const recent = this.store.stmt(
-      `SELECT d.decision, d.user_id, d.entitlement_id, d.reviewer_id, d.decided_at
+      `SELECT d.decision, d.user_id, d.entitlement_id, d.reviewer_id, d.decided_at, d.campaign_id,
+           CASE WHEN d.source = 'tool' THEN (SELECT p.engine_decision FROM review_items i
+             JOIN proposals p ON p.item_id = i.id AND p.status = 'applied'
+             WHERE i.campaign_id = d.campaign_id AND i.user_id = d.user_id AND i.entitlement_id = d.entitlement_id
+             ORDER BY p.proposed_at DESC, p.id DESC LIMIT 1) END AS engine_decision
        FROM past_decisions d ORDER BY d.decided_at DESC, d.id DESC LIMIT ?`,
     );
     const existing = (table: 'users' | 'entitlements', ids: Set<string>): Set<string> =>

@@ -1,5 +1,8 @@
 import type { Db } from './db.js';
 
+/** The peer kind of department and title together (values joined by U+001F). */
+export const BIRTHRIGHT_KIND = 'department+title';
+
 /** A peer dimension: a user attribute whose equal values make users peers. */
 export interface PeerKind {
   kind: string;
@@ -263,6 +266,12 @@ export function peerKinds(db: Db): PeerKind[] {
     { kind: 'title', expr: 'u.title' },
     { kind: 'manager', expr: 'u.manager_id' },
     { kind: 'location', expr: 'u.location' },
+    // Department and title together: the cohort a birthright is judged in (not a peer-outlier kind).
+    {
+      kind: BIRTHRIGHT_KIND,
+      expr: `CASE WHEN u.department IS NULL OR u.department = '' OR u.title IS NULL OR u.title = '' THEN NULL
+        ELSE u.department || char(31) || u.title END`,
+    },
   ];
   const users = (db.prepare('SELECT count(*) AS n FROM users').get() as { n: number }).n;
   const attrs = db

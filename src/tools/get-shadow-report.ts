@@ -12,7 +12,8 @@ export const getShadowReport = defineTool({
   description:
     "Shadow mode: K-fold cross-validation of the engine's recommendations against past human decisions (a decision " +
     'never predicts itself). Returns AUC (and the per-entitlement baseline AUC), revoke precision and recall, ' +
-    'agreement, a reliability table and the share of items that could be auto-approved at 99% precision. Read-only; ' +
+    'agreement, a reliability table, the share of items that could be auto-approved at 99% precision and the live ' +
+    "queue's recommendation mix; with campaign_id, only the decisions made in that campaign. Read-only; " +
     'takes a few seconds on tens of thousands of decisions. Use it to judge how far to trust recommendations.',
   kind: 'read',
   input: z.object({
@@ -39,6 +40,16 @@ export const getShadowReport = defineTool({
       }),
     ),
     auto_approve_coverage_at_99: z.number(),
+    live_queue: z
+      .object({
+        campaign_id: z.string().nullable(),
+        items: z.number().int(),
+        approve: z.number().int(),
+        revoke: z.number().int(),
+        escalate: z.number().int(),
+        escalation_rate: z.number(),
+      })
+      .describe("The live queue's recommendation mix now, beside the backtest"),
   }),
   async handle({ folds, campaign_id }, ctx) {
     if (ctx.principal.role !== 'admin') {

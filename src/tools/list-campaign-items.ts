@@ -10,7 +10,7 @@ export const listCampaignItems = defineTool({
   description:
     "Returns one page of a campaign's review items (user x entitlement pairs), highest risk first by default, each with " +
     'its risk score, signals (dormant, never_used, mover, peer_outlier, redundant, privileged, sod_conflict, orphaned, ' +
-    'contractor_expired), recommendation, proposal and decision. Read-only. Pass next_cursor back as cursor with the ' +
+    'contractor_expired, use_after_end, self_review), recommendation, proposal and decision. Read-only. Pass next_cursor back as cursor with the ' +
     'same filters to get the next page; next_cursor is null on the last page. Reviewers see only their own items. ' +
     'Next: get_user_activity or check_sod for evidence, then propose_decision.',
   kind: 'read',

@@ -12,7 +12,7 @@ const AS_OF = '2026-11-28T00:00:00.000Z';
 const tmp = tempDir();
 let store: Store;
 let truth: Map<string, { signals: Set<string>; revoke: boolean }>;
-let got: Map<string, { signals: Set<string>; decision: string | null }>;
+let got: Map<string, { signals: Set<string>; decision: string | null; rationale: string }>;
 
 beforeAll(async () => {
   await generateDemo(tmp.dir, { users: 2000, asOf: AS_OF });
@@ -40,6 +40,7 @@ beforeAll(async () => {
       {
         signals: new Set((JSON.parse(r.signals) as Array<{ code: string }>).map((s) => s.code)),
         decision: r.recommendation ? (JSON.parse(r.recommendation) as { decision: string }).decision : null,
+        rationale: r.recommendation ? (JSON.parse(r.recommendation) as { rationale: string }).rationale : '',
       },
     ]),
   );
@@ -102,5 +103,20 @@ describe("analysis against the demo tenant's planted truth", () => {
     const figures = { shouldGo, revokedShouldGo, clean, revokedClean };
     expect(revokedShouldGo / shouldGo, JSON.stringify(figures)).toBeGreaterThanOrEqual(0.9);
     expect(revokedClean / clean, JSON.stringify(figures)).toBeLessThanOrEqual(0.02);
+  });
+
+  it('escalates at most 15% of the campaign, each with a reason to act on', () => {
+    const escalated = [...got.values()].filter((g) => g.decision === 'escalate');
+    expect(escalated.length / got.size).toBeLessThanOrEqual(0.15);
+    for (const e of escalated) expect(e.rationale).toMatch(/ask|reassign|either side|conflict/i);
+  });
+
+  it('names the entitlement that already grants the access on every revoke for redundancy', () => {
+    const redundant = [...got.values()].filter(
+      (g) => g.decision === 'revoke' && g.rationale.startsWith('Redundant'),
+    );
+    expect(redundant.length).toBeGreaterThan(0);
+    for (const r of redundant)
+      expect(r.rationale).toMatch(/Redundant: .+ \(grp-all-staff\), which the user also holds/);
   });
 });

@@ -33,6 +33,7 @@ const lukewarm: PeerAssessment = {
   sparse: false,
 };
 
+const keeper = { id: 'grp-leads', name: 'Leads group', kind: 'included' as const };
 const sig = (code: string, detail = ''): { code: string; detail: string } => ({ code, detail });
 
 function facts(over: Partial<ItemFacts> = {}): ItemFacts {
@@ -111,10 +112,46 @@ describe('recommend: decisions', () => {
       minConfidence: 0.8,
     },
     {
-      name: 'a redundant extra is revoked',
-      f: facts({ signals: [sig('redundant', 'member of 3 entitlements onto LedgerOne: keep e1, revoke 2')] }),
+      name: 'a redundant direct grant is revoked',
+      f: facts({ signals: [sig('redundant')], redundantWith: keeper }),
       decision: 'revoke',
-      minConfidence: 0.75,
+      minConfidence: 0.85,
+    },
+    {
+      name: 'a redundant inherited assignment is not revoked on its own',
+      f: facts({
+        signals: [sig('redundant')],
+        redundantWith: { ...keeper, kind: 'covered' },
+        assignment: { source: 'group', via: { id: 'grp-x', name: 'X group' } },
+      }),
+      decision: 'approve',
+      minConfidence: 0.6,
+    },
+    {
+      name: 'birthright access never used is approved: soft signals do not outweigh the peers',
+      f: facts({
+        lastUseDays: null,
+        signals: [sig('never_used', 'No recorded use of LedgerOne in the 200 days since the grant.')],
+        birthright: { holders: 371, peers: 371, cohort: 'in department Finance' },
+        learnedRevokeProbability: 0.7,
+      }),
+      decision: 'approve',
+      minConfidence: 0.8,
+    },
+    {
+      name: 'birthright access of an orphaned account is revoked',
+      f: facts({
+        signals: [sig('orphaned', 'Still assigned although the account is deprovisioned.')],
+        birthright: { holders: 371, peers: 371, cohort: 'in department Finance' },
+      }),
+      decision: 'revoke',
+      minConfidence: 0.9,
+    },
+    {
+      name: 'a self-review is escalated for reassignment',
+      f: facts({ signals: [sig('self_review', 'The reviewer is the user: reassign the item.')] }),
+      decision: 'escalate',
+      minConfidence: 0.5,
     },
     {
       name: 'an SoD conflict where either side could go is escalated',
@@ -179,13 +216,10 @@ describe('recommend: decisions', () => {
       minConfidence: 0.5,
     },
     {
-      name: 'redundancy that history always approved is escalated',
-      f: facts({
-        signals: [sig('redundant', 'member of 2 entitlements onto LedgerOne')],
-        learnedRevokeProbability: 0.01,
-      }),
-      decision: 'escalate',
-      minConfidence: 0.5,
+      name: 'redundancy is revoked even when history approved similar access: no access is lost',
+      f: facts({ signals: [sig('redundant')], redundantWith: keeper, learnedRevokeProbability: 0.01 }),
+      decision: 'revoke',
+      minConfidence: 0.85,
     },
     {
       name: 'access peers hold and that is in use is approved',
@@ -237,9 +271,63 @@ describe('recommend: decisions', () => {
   });
 
   it('is surer of a revoke when several reasons agree', () => {
-    const one = recommend(facts({ signals: [sig('redundant')] }), t);
-    const two = recommend(facts({ lastUseDays: null, signals: [sig('redundant'), sig('never_used')] }), t);
+    const one = recommend(
+      facts({ entitlement: privilegedEnt, lastUseDays: 200, signals: [sig('dormant')] }),
+      t,
+    );
+    const two = recommend(
+      facts({
+        entitlement: privilegedEnt,
+        lastUseDays: 200,
+        signals: [sig('dormant'), sig('mover'), sig('peer_outlier')],
+        peer: outlier,
+      }),
+      t,
+    );
     expect(two.confidence).toBeGreaterThan(one.confidence);
+  });
+
+  it('names the entitlement that already grants the access when it revokes on redundancy', () => {
+    const r = recommend(facts({ signals: [sig('redundant')], redundantWith: keeper }), t);
+    expect(r.rationale).toContain('Leads group (grp-leads)');
+    expect(r.rationale).toContain('leaves the access in place');
+  });
+
+  it('says what to change instead for inherited access, and which hard fact overrides the peers', () => {
+    const r = recommend(
+      facts({
+        entitlement: privilegedEnt,
+        lastUseDays: 200,
+        signals: [sig('dormant'), sig('privileged')],
+        assignment: { source: 'group', via: { id: 'grp-admins', name: 'Admins' } },
+        birthright: { holders: 12, peers: 12, cohort: 'in department IT' },
+      }),
+      t,
+    );
+    expect(r.decision).toBe('revoke');
+    expect(r.rationale).toContain('remove the user from Admins');
+    expect(r.rationale).toContain('this overrides the peers (12 of 12 peers in department IT hold it)');
+  });
+
+  it('quotes a learned factor that pushes the way the probability leans', () => {
+    const factor = (direction: 'revoke' | 'approve', feature: string) => ({
+      feature,
+      values: ['x'],
+      contribution: direction === 'revoke' ? 1 : -2,
+      direction,
+      revoke_rate: direction === 'revoke' ? 0.4 : 0.01,
+      seen: 50,
+    });
+    const r = recommend(
+      facts({
+        learnedRevokeProbability: 0.02,
+        learnedBaseRate: 0.06,
+        learnedFactors: [factor('revoke', 'manager'), factor('approve', 'entitlement')],
+      }),
+      t,
+    );
+    expect(r.rationale).toContain('(entitlement x: 1% revoked over 50 decisions)');
+    expect(r.rationale).not.toContain('manager x');
   });
 });
 
@@ -260,7 +348,7 @@ describe('recommend: rationale', () => {
       name: 'a peer outlier names the peers',
       f: facts({ signals: [sig('peer_outlier')], peer: outlier, lastUseDays: 1 }),
       expected:
-        'Peer outlier with no other evidence: 2 of 41 peers in department Finance hold it. Last sign-in to LedgerOne 1 day ago.',
+        "Peer outlier with no other evidence: 2 of 41 peers in department Finance hold it; ask the user's manager whether the job needs it. Last sign-in to LedgerOne 1 day ago.",
     },
     {
       name: 'an approval names the peers, the use and the history',

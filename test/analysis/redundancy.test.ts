@@ -1,89 +1,87 @@
 import { describe, expect, it } from 'vitest';
-import { findRedundant, type HeldEntitlement } from '../../src/analysis/redundancy.js';
+import { findRedundant, type HeldGrant, IncludesGraph } from '../../src/analysis/redundancy.js';
 
-const held = (
-  entitlement_id: string,
-  app: string | null,
-  privileged = false,
-  sensitivity: HeldEntitlement['sensitivity'] = 'medium',
-): HeldEntitlement => ({ entitlement_id, app, privileged, sensitivity });
+const direct = (entitlement_id: string): HeldGrant => ({ entitlement_id, source: 'direct', via: null });
+const via = (entitlement_id: string, from: string | null, source = 'group'): HeldGrant => ({
+  entitlement_id,
+  source,
+  via: from,
+});
+const graph = (edges: object) =>
+  new IncludesGraph(new Map(Object.entries(edges as Record<string, string[]>)));
+const kept = (r: ReturnType<typeof findRedundant>) =>
+  Object.fromEntries([...r].map(([id, f]) => [id, `${f.kept}:${f.kind}`]));
 
 describe('findRedundant', () => {
   it.each([
     {
-      name: 'keeps the privileged entitlement over a more sensitive ordinary one',
-      input: [held('e1', 'Ledger', false, 'critical'), held('e2', 'Ledger', true, 'low')],
-      expected: { e1: 'e2' },
-    },
-    {
-      name: 'keeps the most sensitive when none is privileged',
-      input: [
-        held('a', 'Ledger', false, 'low'),
-        held('b', 'Ledger', false, 'high'),
-        held('c', 'Ledger', false, 'medium'),
-      ],
-      expected: { a: 'b', c: 'b' },
-    },
-    {
-      name: 'breaks ties by entitlement id ascending',
-      input: [held('z', 'Ledger'), held('m', 'Ledger'), held('b', 'Ledger')],
-      expected: { m: 'b', z: 'b' },
-    },
-    {
-      name: 'ranks critical above high above medium above low',
-      input: [held('l', 'A', false, 'low'), held('c', 'A', false, 'critical'), held('h', 'A', false, 'high')],
-      expected: { l: 'c', h: 'c' },
-    },
-    {
-      name: 'one entitlement per app is never redundant',
-      input: [held('a', 'A'), held('b', 'B')],
+      name: 'two entitlements naming the same app are not redundant without includes',
+      held: [direct('app-ehr'), direct('role-ehr-nurse'), direct('perm-ehr-dispense')],
+      edges: {},
       expected: {},
     },
     {
-      name: 'entitlements without an app are never redundant',
-      input: [held('g1', null), held('g2', null), held('g3', null, true, 'critical')],
+      name: 'a direct grant of what a held group includes is redundant, kept by the group',
+      held: [direct('grp-clinical'), direct('app-ehr')],
+      edges: { 'grp-clinical': ['app-ehr'] },
+      expected: { 'app-ehr': 'grp-clinical:included' },
+    },
+    {
+      name: 'the inherited assignment of what a group includes is not redundant: it is how the group works',
+      held: [direct('grp-clinical'), via('app-ehr', 'grp-clinical')],
+      edges: { 'grp-clinical': ['app-ehr'] },
       expected: {},
     },
     {
-      name: 'apps are judged separately',
-      input: [
-        held('a1', 'A'),
-        held('a2', 'A', true),
-        held('b1', 'B'),
-        held('b2', 'B', false, 'high'),
-        held('n', null),
-      ],
-      expected: { a1: 'a2', b1: 'b2' },
+      name: 'includes are followed through nested groups',
+      held: [direct('grp-all'), direct('perm-read')],
+      edges: { 'grp-all': ['grp-mid'], 'grp-mid': ['app-x'], 'app-x': ['perm-read'] },
+      expected: { 'perm-read': 'grp-all:included' },
     },
     {
-      name: 'the same entitlement listed twice is not redundant with itself',
-      input: [held('a', 'A'), held('a', 'A')],
+      name: 'a group whose includes are all granted by another held group is redundant',
+      held: [direct('grp-viewers'), direct('grp-leads')],
+      edges: { 'grp-viewers': ['perm-read'], 'grp-leads': ['perm-read', 'perm-write'] },
+      expected: { 'grp-viewers': 'grp-leads:covered' },
+    },
+    {
+      name: 'a group granting something the other does not is kept',
+      held: [direct('grp-viewers'), direct('grp-leads')],
+      edges: { 'grp-viewers': ['perm-read', 'perm-export'], 'grp-leads': ['perm-read', 'perm-write'] },
       expected: {},
     },
-    { name: 'nothing held', input: [], expected: {} },
-  ])('$name', ({ input, expected }) => {
-    const result = findRedundant(input);
-    expect(Object.fromEntries([...result].map(([id, f]) => [id, f.kept]))).toEqual(expected);
-  });
-
-  it('describes the finding with counts', () => {
-    const result = findRedundant([
-      held('ent-5', 'LedgerOne'),
-      held('ent-2', 'LedgerOne', false, 'high'),
-      held('ent-3', 'LedgerOne'),
-      held('ent-1', 'LedgerOne', true, 'high'),
-      held('ent-4', 'LedgerOne', false, 'low'),
-    ]);
-    expect(result.size).toBe(4);
-    expect(result.has('ent-1')).toBe(false);
-    expect(result.get('ent-4')).toEqual({
-      kept: 'ent-1',
-      detail: 'member of 5 entitlements onto LedgerOne with similar or narrower access: keep ent-1, revoke 4',
-    });
+    {
+      name: 'two groups granting each other are one access: only the second by id is redundant',
+      held: [direct('grp-a'), direct('grp-b')],
+      edges: { 'grp-a': ['grp-b'], 'grp-b': ['grp-a'] },
+      expected: { 'grp-b': 'grp-a:included' },
+    },
+    {
+      name: 'a cycle does not loop forever and names a keeper that is not redundant itself',
+      held: [direct('grp-a'), direct('grp-b'), direct('grp-c')],
+      edges: { 'grp-a': ['grp-b'], 'grp-b': ['grp-c'], 'grp-c': ['grp-a'] },
+      expected: { 'grp-b': 'grp-a:included', 'grp-c': 'grp-a:included' },
+    },
+    {
+      name: 'a keeper that reaches the user only through the redundant entitlement is no keeper',
+      held: [direct('grp-a'), via('grp-b', 'grp-a')],
+      edges: { 'grp-a': ['grp-b'], 'grp-b': ['grp-a'] },
+      expected: {},
+    },
+    {
+      name: 'of several keepers, the one that is not itself redundant is named',
+      held: [direct('grp-top'), direct('grp-mid'), direct('app-x')],
+      edges: { 'grp-top': ['grp-mid'], 'grp-mid': ['app-x'] },
+      expected: { 'grp-mid': 'grp-top:included', 'app-x': 'grp-top:included' },
+    },
+    { name: 'nothing held', held: [], edges: { a: ['b'] }, expected: {} },
+  ])('$name', ({ held, edges, expected }) => {
+    expect(kept(findRedundant(held, graph(edges)))).toEqual(expected);
   });
 
   it('does not depend on input order', () => {
-    const input = [held('x', 'A', false, 'high'), held('y', 'A', true), held('z', 'A')];
-    expect([...findRedundant([...input].reverse())].sort()).toEqual([...findRedundant(input)].sort());
+    const held = [direct('grp-top'), direct('grp-mid'), direct('app-x'), via('perm', 'grp-mid')];
+    const g = graph({ 'grp-top': ['grp-mid'], 'grp-mid': ['app-x', 'perm'] });
+    expect(kept(findRedundant([...held].reverse(), g))).toEqual(kept(findRedundant(held, g)));
   });
 });

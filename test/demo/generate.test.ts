@@ -22,7 +22,6 @@ const PLANTED = [
   'orphaned',
   'contractor_expired',
 ] as const;
-const SENS: Record<string, number> = { low: 0, medium: 1, high: 2, critical: 3 };
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 let root: string;
@@ -101,15 +100,18 @@ function recompute(t: Tenant): Map<string, { signals: string; shouldRevoke: bool
     left: (r.left as string).split(';'),
     right: (r.right as string).split(';'),
   }));
-  // Broader first: privileged, then sensitivity, then id ascending.
-  const broader = (a: string, b: string): boolean => {
-    const ea = ents.get(a)!;
-    const eb = ents.get(b)!;
-    if (ea.privileged !== eb.privileged) return ea.privileged === 'true';
-    const s = SENS[ea.sensitivity as string]! - SENS[eb.sensitivity as string]!;
-    if (s !== 0) return s > 0;
-    return a < b;
-  };
+  // What each entitlement includes, as entitlements.csv states it.
+  const includes = new Map(
+    t.ents.map((e) => [e.id as string, e.includes ? (e.includes as string).split(';') : []]),
+  );
+  const sourceOf = new Map(
+    t.assignments.map((a) => [key(a.user_id as string, a.entitlement_id as string), a]),
+  );
+  const cohort = new Map<string, number>();
+  for (const u of t.users) {
+    const k = `${u.department}|${u.title}`;
+    cohort.set(k, (cohort.get(k) ?? 0) + 1);
+  }
 
   const out = new Map<string, { signals: string; shouldRevoke: boolean; ambiguous: boolean }>();
   for (const item of t.items) {
@@ -148,7 +150,24 @@ function recompute(t: Tenant): Map<string, { signals: string; shouldRevoke: bool
     );
     if (!shared) s.add('peer_outlier');
     if (ent.privileged === 'true') s.add('privileged');
-    if (app && mine.some((o) => o !== eid && ents.get(o)!.app === app && broader(o, eid))) s.add('redundant');
+    const a = sourceOf.get(key(uid, eid))!;
+    if (a.source === 'direct' && mine.some((o) => o !== eid && includes.get(o)!.includes(eid)))
+      s.add('redundant');
+    const endAt =
+      user.employee_type === 'contractor' &&
+      user.contract_end !== '' &&
+      Date.parse(user.contract_end!) < AS_OF_MS
+        ? Date.parse(user.contract_end!)
+        : user.terminated_at !== '' && Date.parse(user.terminated_at!) <= AS_OF_MS
+          ? Date.parse(user.terminated_at!)
+          : Number.NaN;
+    const lastUse = app ? lastSuccess.get(key(uid, app)) : undefined;
+    if (lastUse !== undefined && lastUse > endAt) s.add('use_after_end');
+    if (item.reviewer_id === uid) s.add('self_review');
+    // Nearly every user with the same department and title holds it (not privileged access).
+    const sameCohort = peers.filter((p) => p.department === user.department && p.title === user.title).length;
+    const birthright =
+      ent.privileged !== 'true' && (sameCohort + 1) / cohort.get(`${user.department}|${user.title}`)! >= 0.9;
     for (const r of rules) {
       if (mine.some((e) => r.left.includes(e)) && mine.some((e) => r.right.includes(e))) {
         if (r.left.includes(eid) || r.right.includes(eid)) s.add('sod_conflict');
@@ -172,7 +191,7 @@ function recompute(t: Tenant): Map<string, { signals: string; shouldRevoke: bool
       s.has('contractor_expired') ||
       moverOld ||
       s.has('redundant') ||
-      s.has('never_used') ||
+      (s.has('never_used') && !birthright) ||
       (s.has('dormant') && s.has('privileged'));
     out.set(item.id as string, { signals: [...s].sort().join(';'), shouldRevoke, ambiguous });
   }

@@ -60,7 +60,7 @@ describe('list_campaign_items', () => {
       i4: [],
       i5: ['mover'],
       i6: [],
-      i7: ['contractor_expired'],
+      i7: ['contractor_expired', 'use_after_end'],
       i8: ['dormant', 'orphaned'],
       i9: ['sod_conflict'],
       i10: ['sod_conflict'],

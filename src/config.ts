@@ -53,6 +53,11 @@ export const configSchema = z
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** Refresh from the configured platform every this many minutes while serving (0 = off). */
     syncIntervalMinutes: z.number().min(0).default(0),
+    /**
+     * Connector settings per platform (e.g. `{"entra": {"remediation": "direct"}}`), by the
+     * setting's key or its environment variable's name; the environment wins.
+     */
+    connectors: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
   })
   .strict();
 

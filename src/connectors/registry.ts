@@ -1,4 +1,5 @@
 import type { Platform } from '../domain/index.js';
+import { entraRegistration } from './entra/registration.js';
 import { oktaRegistration } from './okta/registration.js';
 import { snapshotRegistration } from './snapshot/connector.js';
 import {
@@ -15,7 +16,11 @@ import {
  * and secret redaction all read this list.
  */
 // biome-ignore lint/suspicious/noExplicitAny: each registration has its own settings type.
-export const REGISTRATIONS: readonly ConnectorRegistration<any>[] = [snapshotRegistration, oktaRegistration];
+export const REGISTRATIONS: readonly ConnectorRegistration<any>[] = [
+  snapshotRegistration,
+  oktaRegistration,
+  entraRegistration,
+];
 
 type Env = Readonly<Record<string, string | undefined>>;
 

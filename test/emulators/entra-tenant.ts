@@ -695,6 +695,13 @@ export function generateEntraTenant(options: GenerateEntraOptions): EntraTenant 
       resource: { id: a.resourceId, displayName: a.resourceDisplayName, type: 'servicePrincipal' },
     });
   }
+  // Entra has one decision per principal and resource.
+  const seenPairs = new Set<string>();
+  for (let i = pairs.length - 1; i >= 0; i--) {
+    const k = `${pairs[i]!.user}|${pairs[i]!.resource.id}`;
+    if (seenPairs.has(k)) pairs.splice(i, 1);
+    else seenPairs.add(k);
+  }
   const count = Math.min(pairs.length, options.reviews ?? Math.min(120, Math.floor(budget / 4)));
   const chosen = new Set<number>();
   while (chosen.size < count) chosen.add(Math.floor(rnd() * pairs.length));

@@ -213,16 +213,46 @@ export class EntraTenant {
   version = 1;
   changes: Change[] = [];
 
+  private index: {
+    key: string;
+    lists: unknown[];
+    users: Map<string, EmuUser>;
+    groups: Map<string, EmuGroup>;
+    sps: Map<string, EmuServicePrincipal>;
+  } | null = null;
+
+  /** Lookups by id, rebuilt when a list changed (tests may replace or extend them). */
+  private lookup() {
+    const key = `${this.users.length}/${this.groups.length}/${this.servicePrincipals.length}`;
+    const i = this.index;
+    if (
+      i === null ||
+      i.key !== key ||
+      i.lists[0] !== this.users ||
+      i.lists[1] !== this.groups ||
+      i.lists[2] !== this.servicePrincipals
+    ) {
+      this.index = {
+        key,
+        lists: [this.users, this.groups, this.servicePrincipals],
+        users: new Map(this.users.map((u) => [u.id, u])),
+        groups: new Map(this.groups.map((g) => [g.id, g])),
+        sps: new Map(this.servicePrincipals.map((x) => [x.id, x])),
+      };
+    }
+    return this.index!;
+  }
+
   user(id: string): EmuUser | undefined {
-    return this.users.find((u) => u.id === id);
+    return this.lookup().users.get(id);
   }
 
   group(id: string): EmuGroup | undefined {
-    return this.groups.find((g) => g.id === id);
+    return this.lookup().groups.get(id);
   }
 
   sp(id: string): EmuServicePrincipal | undefined {
-    return this.servicePrincipals.find((s) => s.id === id);
+    return this.lookup().sps.get(id);
   }
 
   isMember(groupId: string, memberId: string): boolean {
@@ -553,16 +583,18 @@ export function generateEntraTenant(options: GenerateEntraOptions): EntraTenant 
   const target = Math.round(budget * 0.6);
   const editable = t.groups.filter((g) => !g.groupTypes.includes('DynamicMembership'));
   let made = t.members.get(dynamic.id)!.length;
+  const sets = new Map(editable.map((g) => [g.id, new Set<string>()]));
   for (let tries = 0; made < target && tries < target * 4; tries++) {
     const g = editable[Math.floor(rnd() ** 2 * editable.length)]!;
     const u = t.users[Math.floor(rnd() * t.users.length)]!;
-    const ids = t.members.get(g.id)!;
-    if (g.isAssignableToRole && ids.length >= 4) continue;
-    if (!ids.includes(u.id)) {
-      ids.push(u.id);
+    const set = sets.get(g.id)!;
+    if (g.isAssignableToRole && set.size >= 4) continue;
+    if (!set.has(u.id)) {
+      set.add(u.id);
       made++;
     }
   }
+  for (const [g, set] of sets) t.members.set(g, [...set]);
   // Nesting: a few security groups contain another (never role-assignable ones, no cycles).
   const nestable = editable.filter((g) => !g.isAssignableToRole && g.securityEnabled);
   for (let i = 0; i + 1 < nestable.length && i < 6; i += 2) {
@@ -595,16 +627,14 @@ export function generateEntraTenant(options: GenerateEntraOptions): EntraTenant 
     derived += t.members.get(g.id)!.length;
   }
   let direct = budget - made - derived;
+  const held = new Set<string>();
   for (let tries = 0; direct > 0 && tries < budget * 4; tries++) {
     const sp = apps[Math.floor(rnd() ** 1.5 * apps.length)]!;
     const role = sp.appRoles[rnd() < 0.7 ? 0 : 1 + Math.floor(rnd() * (sp.appRoles.length - 1))]!;
     const u = t.users[Math.floor(rnd() * t.users.length)]!;
-    if (
-      t.appRoleAssignments.some(
-        (a) => a.principalId === u.id && a.resourceId === sp.id && a.appRoleId === role.id,
-      )
-    )
-      continue;
+    const key = `${u.id}|${sp.id}|${role.id}`;
+    if (held.has(key)) continue;
+    held.add(key);
     assignment(sp, role, u.id, 'User', u.displayName);
     direct--;
   }

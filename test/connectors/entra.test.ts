@@ -6,7 +6,9 @@ import { EntraConnector, type EntraConnectorOptions } from '../../src/connectors
 import { parseEntitlementId } from '../../src/connectors/entra/mapping.js';
 import { entraRegistration } from '../../src/connectors/entra/registration.js';
 import { ConnectorError, type DecisionToApply } from '../../src/connectors/types.js';
+import { runOutbox } from '../../src/services/outbox.js';
 import { runSync, syncStateKey } from '../../src/services/sync.js';
+import { DecisionsRepo } from '../../src/store/decisions.js';
 import { Store } from '../../src/store/store.js';
 import {
   type EntraEmulator,
@@ -619,6 +621,50 @@ describe('Entra connector against the emulator', () => {
       const direct = connectorFor({ ...envOf(emu), ENTRA_REMEDIATION: 'direct' });
       expect(direct.remediation.byPlatform!(item)).toBeNull();
     });
+  });
+
+  it('through the outbox: an escalation is recorded as DontKnow, a revoke of a review item is left to the review', async () => {
+    const { emu, store, sync, connector } = await setup();
+    await sync();
+    const items = store.db
+      .prepare(
+        "SELECT id FROM review_items WHERE platform = 'entra' AND status = 'pending' ORDER BY id LIMIT 2",
+      )
+      .all() as Array<{ id: string }>;
+    const repo = new DecisionsRepo(store.db);
+    const ids = items.map(
+      (it, n) =>
+        repo.propose({
+          item_id: it.id,
+          decision: n === 0 ? 'escalate' : 'revoke',
+          rationale: 'Unclear who owns this access.',
+          confidence: null,
+          engine_decision: null,
+          proposed_by: 'agent:test',
+          proposed_at: new Date().toISOString(),
+        }).id,
+    );
+    repo.confirmIntoOutbox({
+      pendingId: null,
+      principal: 'agent:test',
+      batchHash: repo.batchHash(ids),
+      proposalIds: ids,
+      confirmedBy: 'dana@example.com',
+      channel: 'cli',
+      now: new Date(),
+    });
+    emu.clearLog();
+    expect(await runOutbox(store, () => connector)).toEqual({ applied: 2, failed: 0, retry: 0 });
+    expect(emu.tenant.decisionWrites.map((w) => w.decision)).toEqual(['DontKnow', 'Deny']);
+    expect(store.getItem(items[0]!.id)?.decision?.decision).toBe('escalate');
+    const remediation = store.db
+      .prepare('SELECT status, detail FROM remediations WHERE item_id = ?')
+      .get(items[1]!.id);
+    expect(remediation).toEqual({
+      status: 'pending',
+      detail: 'the Entra access review removes this access when it completes and applies its decisions',
+    });
+    expect(emu.requests.filter((r) => r.method === 'DELETE')).toEqual([]);
   });
 
   it('a sync state from before survives a failed sync; no secret reaches a message', async () => {

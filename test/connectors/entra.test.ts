@@ -326,14 +326,60 @@ describe('Entra connector against the emulator', () => {
       };
       expect(JSON.parse(a.a).entra_insight_outlier).toBe('true');
     }
+    const completed = new Set(t.instances.filter((i) => i.status === 'Completed').map((i) => i.id));
     const past = t.decisions.filter(
-      (d) => d.instanceId !== live.id && (d.decision === 'Approve' || d.decision === 'Deny'),
+      (d) => completed.has(d.instanceId) && (d.decision === 'Approve' || d.decision === 'Deny'),
     );
     expect(store.counts().past_decisions).toBe(past.length);
     // Reviews page with $skip.
     expect(emu.requests.some((r) => r.path.includes('/decisions') && r.query.$expand === 'insights')).toBe(
       true,
     );
+  });
+
+  it('a multi-stage review: the items of the stage in progress, with the stage in their coordinates; decisions recorded there', async () => {
+    const { emu, store, sync, connector } = await setup();
+    const t = emu.tenant;
+    await sync();
+    const stage = t.stages.find((st) => st.status === 'InProgress')!;
+    const open = t.decisions.filter((d) => d.stageId === stage.id);
+    const rows = store.db
+      .prepare(
+        'SELECT external_id, status, platform_coordinates AS c FROM review_items WHERE campaign_id = ? ORDER BY 1',
+      )
+      .all(`entra:${stage.instanceId}`) as Array<{ external_id: string; status: string; c: string }>;
+    expect(rows.map((r) => r.external_id)).toEqual(open.map((d) => `${stage.instanceId}:${d.id}`).sort());
+    expect(rows.every((r) => r.status === 'pending' && JSON.parse(r.c).stage_id === stage.id)).toBe(true);
+    const item = rows[0]!;
+    const d = open.find((x) => `${stage.instanceId}:${x.id}` === item.external_id)!;
+    const inst = t.instances.find((i) => i.id === stage.instanceId)!;
+    const out = await connector.writeBack.apply({
+      idempotency_key: 'p-stage',
+      item_external_id: item.external_id,
+      campaign_external_id: inst.id,
+      item_coordinates: JSON.parse(item.c) as Record<string, string>,
+      user_external_id: d.principalId,
+      entitlement_external_id: 'x',
+      entitlement_type: 'app',
+      decision: 'revoke',
+      rationale: 'Second stage: no longer needed.',
+      proposed_by: 'agent',
+      confirmed_by: 'dana@example.com',
+      channel: 'cli',
+      engine_recommended: false,
+    });
+    expect(out.status).toBe('done');
+    expect(d.decision).toBe('Deny');
+    // The first stage's decision about the same access is left as it was.
+    const earlier = t.decisions.find(
+      (x) =>
+        x.stageId !== stage.id &&
+        x.instanceId === inst.id &&
+        x.principalId === d.principalId &&
+        x.resource.id === d.resource.id,
+    )!;
+    expect(earlier.decision).toBe('Approve');
+    expect(emu.requests.some((r) => r.path.endsWith(`/stages/${stage.id}/decisions/${d.id}`))).toBe(true);
   });
 
   it('an incremental sync reads changes through delta links: removed members and deleted users and groups', async () => {

@@ -125,6 +125,16 @@ export interface EmuDefinition {
     defaultDecision: string;
     instanceDurationInDays: number;
   };
+  /** Multi-stage reviews: one entry per stage (empty for a single-stage review). */
+  stageSettings: Array<{ stageId: string; durationInDays: number; dependsOn: string[] }>;
+}
+
+export interface EmuStage {
+  id: string;
+  instanceId: string;
+  startDateTime: string;
+  endDateTime: string;
+  status: 'NotStarted' | 'InProgress' | 'Completed';
 }
 
 export interface EmuInstance {
@@ -151,6 +161,8 @@ export interface EmuDecision {
   reviewedBy: EmuIdentity;
   principalId: string;
   resource: { id: string; displayName: string; type: 'group' | 'servicePrincipal' };
+  /** In a multi-stage review: the stage the decision belongs to. */
+  stageId?: string;
   /** The principal's last sign-in and whether peers hold it: the two insight kinds. */
   lastSignIn: string | null;
   outlier: boolean;
@@ -199,6 +211,7 @@ export class EntraTenant {
   definitions: EmuDefinition[] = [];
   instances: EmuInstance[] = [];
   decisions: EmuDecision[] = [];
+  stages: EmuStage[] = [];
   /** Users deleted through the API (the DELETE without $ref deletes the member object itself). */
   deletedUsers: EmuUser[] = [];
   /** Every decision write the tenant accepted. */
@@ -689,6 +702,7 @@ export function generateEntraTenant(options: GenerateEntraOptions): EntraTenant 
       defaultDecision: 'None',
       instanceDurationInDays: 14,
     },
+    stageSettings: [],
   });
   const current = definition('Quarterly access review', "/groups?$filter=groupTypes/any(c:c+eq+'Unified')");
   const past = definition('Previous quarter review', '/groups');
@@ -765,6 +779,64 @@ export function generateEntraTenant(options: GenerateEntraOptions): EntraTenant 
       lastSignIn: last === NEVER ? null : last,
       outlier: rnd() < 0.15,
     });
+  }
+
+  // A two-stage review of app access in progress: the first stage decided, the second open.
+  const staged = definition('Two-stage app access review', '/servicePrincipals');
+  staged.stageSettings = [
+    { stageId: '1', durationInDays: 7, dependsOn: [] },
+    { stageId: '2', durationInDays: 7, dependsOn: ['1'] },
+  ];
+  t.definitions.push(staged);
+  const multi: EmuInstance = {
+    id: guid(rnd),
+    definitionId: staged.id,
+    startDateTime: iso(now - 8 * day),
+    endDateTime: iso(now + 6 * day),
+    status: 'InProgress',
+  };
+  t.instances.push(multi);
+  const first: EmuStage = {
+    id: guid(rnd),
+    instanceId: multi.id,
+    startDateTime: multi.startDateTime,
+    endDateTime: iso(now - day),
+    status: 'Completed',
+  };
+  const second: EmuStage = {
+    ...first,
+    id: guid(rnd),
+    startDateTime: iso(now - day),
+    endDateTime: multi.endDateTime,
+    status: 'InProgress',
+  };
+  t.stages.push(first, second);
+  const appPairs = pairs.filter((p) => p.resource.type === 'servicePrincipal').slice(0, 6);
+  for (const p of appPairs) {
+    const u = t.user(p.user)!;
+    for (const stage of [first, second]) {
+      t.decisions.push({
+        id: guid(rnd),
+        instanceId: multi.id,
+        stageId: stage.id,
+        decision: stage === first ? 'Approve' : 'NotReviewed',
+        recommendation: 'Approve',
+        justification: stage === first ? 'Manager approved' : '',
+        reviewedDateTime: stage === first ? iso(now - 2 * day) : null,
+        reviewedBy:
+          stage === first
+            ? {
+                id: members[0]!.id,
+                displayName: members[0]!.displayName,
+                userPrincipalName: members[0]!.userPrincipalName,
+              }
+            : nobody,
+        principalId: u.id,
+        resource: p.resource,
+        lastSignIn: null,
+        outlier: false,
+      });
+    }
   }
   return t;
 }

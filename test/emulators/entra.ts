@@ -248,6 +248,24 @@ const ROUTES: Route[] = [
   },
   {
     method: 'GET',
+    re: new RegExp(`^${AR}/([^/]+)/instances/([^/]+)/stages$`),
+    name: 'stages',
+    allow: READ.reviews,
+  },
+  {
+    method: 'GET',
+    re: new RegExp(`^${AR}/([^/]+)/instances/([^/]+)/stages/([^/]+)/decisions$`),
+    name: 'stageDecisions',
+    allow: READ.reviews,
+  },
+  {
+    method: 'GET',
+    re: new RegExp(`^${AR}/([^/]+)/instances/([^/]+)/stages/([^/]+)/decisions/([^/]+)$`),
+    name: 'stageDecision',
+    allow: READ.reviews,
+  },
+  {
+    method: 'GET',
     re: new RegExp(`^${AR}/([^/]+)/instances/([^/]+)/decisions/([^/]+)$`),
     name: 'decision',
     allow: READ.reviews,
@@ -758,7 +776,7 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
     body: unknown,
     app: EmuApp & { permissions: string[] },
   ): { status?: number; body?: unknown } {
-    const [a = '', b = '', c = ''] = params;
+    const [a = '', b = '', c = '', d4 = ''] = params;
     const select = selectOf(url);
     const filter = url.searchParams.get('$filter') ?? '';
     switch (name) {
@@ -923,13 +941,40 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
         reviewsAvailable();
         if (!tenant.instances.some((x) => x.id === b && x.definitionId === a)) notFound(b);
         const expand = /insights/.test(url.searchParams.get('$expand') ?? '');
+        // A multi-stage instance lists its decisions per stage (instance level: the current stage's, assumed).
+        const current = tenant.stages.find((st) => st.instanceId === b && st.status === 'InProgress');
+        const items = tenant.decisions.filter(
+          (d) => d.instanceId === b && (d.stageId === undefined || d.stageId === current?.id),
+        );
+        return collection(url, 'reviews', items, (d) => renderDecision(d, expand), 'skip');
+      }
+      case 'stages': {
+        reviewsAvailable();
+        if (!tenant.instances.some((x) => x.id === b && x.definitionId === a)) notFound(b);
         return collection(
           url,
           'reviews',
-          tenant.decisions.filter((d) => d.instanceId === b),
+          tenant.stages.filter((st) => st.instanceId === b),
+          ({ instanceId: _i, ...st }) => st,
+          'skip',
+        );
+      }
+      case 'stageDecisions': {
+        reviewsAvailable();
+        if (!tenant.stages.some((st) => st.id === c && st.instanceId === b)) notFound(c);
+        const expand = /insights/.test(url.searchParams.get('$expand') ?? '');
+        return collection(
+          url,
+          'reviews',
+          tenant.decisions.filter((d) => d.stageId === c),
           (d) => renderDecision(d, expand),
           'skip',
         );
+      }
+      case 'stageDecision': {
+        reviewsAvailable();
+        const d = tenant.decisions.find((x) => x.id === d4 && x.stageId === c) ?? notFound(d4);
+        return { body: renderDecision(d, false) };
       }
       case 'decision': {
         reviewsAvailable();
@@ -965,9 +1010,12 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
           justification.trim() === ''
         )
           fail(400, 'BadRequest', 'Justification is required when approving access.');
+        // In a multi-stage review: the decisions of the stage in progress (the likeliest reading of the docs).
+        const stage = tenant.stages.find((st) => st.instanceId === inst.id && st.status === 'InProgress');
         const hit = tenant.decisions.filter(
           (d) =>
             d.instanceId === inst.id &&
+            (d.stageId === undefined || d.stageId === stage?.id) &&
             (v.principalId === undefined || d.principalId === v.principalId) &&
             (v.resourceId === undefined || d.resource.id === v.resourceId),
         );

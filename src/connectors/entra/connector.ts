@@ -137,7 +137,8 @@ export class EntraConnector implements IdentityConnector {
    * Records a decision on an Entra access review item. The PATCH on a decision item is
    * documented for delegated permission only (the signed-in reviewer), so Attest, signed in
    * as an application, uses batchRecordDecisions (application permission
-   * AccessReview.ReadWrite.All) scoped to the item's principal and resource. The item is
+   * AccessReview.ReadWrite.All) scoped to the item's principal and resource; in a multi-stage
+   * review it records the stage in progress (the likeliest reading of the docs). The item is
    * read first: the same decision already recorded is not sent again (a retry after a crash
    * is safe), and a different one made in Entra is never overturned.
    */
@@ -156,7 +157,8 @@ export class EntraConnector implements IdentityConnector {
     let current: unknown;
     let status: unknown;
     try {
-      current = await this.graph.get(`${instance}/decisions/${encodeURIComponent(c.decision_id)}`);
+      const stage = c.stage_id ? `/stages/${encodeURIComponent(c.stage_id)}` : '';
+      current = await this.graph.get(`${instance}${stage}/decisions/${encodeURIComponent(c.decision_id)}`);
       status = field(await this.graph.get(instance), 'status');
     } catch (e) {
       if (statusOf(e) === 404)

@@ -97,19 +97,28 @@ export async function syncReviews(
       }
       // One item per user and entitlement: a second decision about the same app takes the user's next app role there.
       const used = new Set<string>();
-      const base = `${AR}/${encodeURIComponent(defId)}/instances/${encodeURIComponent(instId)}/decisions`;
+      const instancePath = `${AR}/${encodeURIComponent(defId)}/instances/${encodeURIComponent(instId)}`;
+      // A multi-stage review keeps decisions per stage: the stage in progress, or the last one once completed.
+      const stageId = hasStages(def) ? await s.step(OP, () => currentStage(graph, instancePath, live)) : null;
+      const base =
+        stageId === null
+          ? `${instancePath}/decisions`
+          : `${instancePath}/stages/${encodeURIComponent(stageId)}/decisions`;
       const onPage = (page: unknown[]) => {
         const items: ReviewItemRecord[] = [];
         const past: PastDecisionRecord[] = [];
         for (const d of page) {
           const item = decisionItem(
             d,
-            defId,
-            instId,
+            {
+              defId,
+              instId,
+              stageId,
+              reviewerQuery,
+              autoApply: field(settings, 'autoApplyDecisionsEnabled') === true,
+              used,
+            },
             catalog,
-            reviewerQuery,
-            field(settings, 'autoApplyDecisionsEnabled') === true,
-            used,
           );
           if (item === null) {
             skipped++;
@@ -162,15 +171,37 @@ export async function syncReviews(
 }
 
 /** A decision item → a review item, or null when it is not about access this sync read. */
-function decisionItem(
-  d: unknown,
-  defId: string,
-  instId: string,
-  catalog: Catalog,
-  reviewerQuery: string | null,
-  autoApply: boolean,
-  used: Set<string>,
-): ReviewItemRecord | null {
+interface ItemContext {
+  defId: string;
+  instId: string;
+  stageId: string | null;
+  reviewerQuery: string | null;
+  autoApply: boolean;
+  /** user|entitlement pairs already given an item in this instance. */
+  used: Set<string>;
+}
+
+function hasStages(def: unknown): boolean {
+  const st = field(def, 'stageSettings');
+  return Array.isArray(st) && st.length > 0;
+}
+
+/** The stage whose decisions count: the one in progress (live), or the last to end (completed). */
+async function currentStage(graph: GraphApi, instancePath: string, live: boolean): Promise<string | null> {
+  const stages: unknown[] = [];
+  await graph.list(`${instancePath}/stages`, {}, (page) => {
+    stages.push(...page);
+  });
+  const pick = live
+    ? stages.find((st) => field(st, 'status') === 'InProgress')
+    : [...stages]
+        .sort((a, b) => String(field(a, 'endDateTime')).localeCompare(String(field(b, 'endDateTime'))))
+        .at(-1);
+  return text(field(pick, 'id'));
+}
+
+function decisionItem(d: unknown, ctx: ItemContext, catalog: Catalog): ReviewItemRecord | null {
+  const { defId, instId, stageId, reviewerQuery, autoApply, used } = ctx;
   const id = text(field(d, 'id'));
   const principal = field(d, 'principal');
   const userId = text(field(principal, 'id'));
@@ -234,6 +265,7 @@ function decisionItem(
     coordinates: {
       definition_id: defId,
       instance_id: instId,
+      ...(stageId === null ? {} : { stage_id: stageId }),
       decision_id: id,
       principal_id: userId,
       resource_id: resourceId,

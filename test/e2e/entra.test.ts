@@ -201,6 +201,29 @@ describe('Entra end to end (built CLI + HTTPS emulator)', () => {
     check.close();
   });
 
+  it('attest serve --sync pulls Entra when it starts serving', async () => {
+    const db = join(tmp.dir, 'entra-serve.db');
+    const child = spawn(process.execPath, [CLI, 'serve', '--db', db, '--http', '0', '--sync', '60'], {
+      env: { ...BASE_ENV, ...env, ATTEST_LOG_LEVEL: 'info' },
+    });
+    let stderr = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stderr.on('data', (d) => {
+        stderr += String(d);
+        if (stderr.includes('entra sync done')) resolve();
+        if (stderr.includes('entra sync failed')) reject(new Error(stderr));
+      });
+      child.once('exit', (code) => reject(new Error(`exited ${code}: ${stderr}`)));
+    });
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    const store = Store.open(db);
+    expect(store.counts().users).toBe(emu.tenant.users.length);
+    expect(store.listCampaigns().some((c) => c.platform === 'entra')).toBe(true);
+    store.close();
+    expect(stderr).not.toContain(emu.clientSecret);
+  });
+
   it('names the variables it needs when Entra is not configured, and refuses http:// for Graph', async () => {
     const db = join(tmp.dir, 'entra-none.db');
     const none = await cli(['sync', 'entra', '--db', db], {

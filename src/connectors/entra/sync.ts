@@ -6,6 +6,7 @@ import type {
   SyncSink,
   UserRecord,
 } from '../../domain/sync.js';
+import { holdersOf, parentsOf } from '../nesting.js';
 import { forEachLimit } from '../okta/sync.js';
 import type { SyncOptions } from '../types.js';
 import { codeOf, type Operation, statusOf, toConnectorError } from './errors.js';
@@ -702,14 +703,7 @@ export class EntraSyncRun {
    * from the member lists read: assignments with `via`, and each group's `includes`.
    */
   private derive(): void {
-    // Parents: group → the groups it is a member of.
-    const parents = new Map<string, Set<string>>();
-    for (const [g, m] of this.members)
-      for (const child of m.groups) {
-        const p = parents.get(child) ?? new Set<string>();
-        p.add(g);
-        parents.set(child, p);
-      }
+    const parents = parentsOf(this.members);
     const nextStructural = new Set<string>([...this.groupGrants.keys()]);
     for (const [g, m] of this.members) {
       if (m.groups.size > 0) nextStructural.add(g);
@@ -735,27 +729,10 @@ export class EntraSyncRun {
     }
     this.sink.entitlements(records);
     // Who holds each group: direct members, and through nested groups (via the nested group held).
-    const holders = new Map<string, Map<string, string | null>>(); // group → user → via group (null: direct)
-    const resolve = (g: string, stack: Set<string>): Map<string, string | null> => {
-      const done = holders.get(g);
-      if (done) return done;
-      const out = new Map<string, string | null>();
-      const m = this.members.get(g);
-      if (m) {
-        for (const u of m.users) out.set(u, null);
-        if (!stack.has(g)) {
-          stack.add(g);
-          for (const child of [...m.groups].sort())
-            for (const u of resolve(child, stack).keys()) if (!out.has(u)) out.set(u, child);
-          stack.delete(g);
-        }
-      }
-      holders.set(g, out);
-      return out;
-    };
+    const holders = holdersOf(this.members);
     for (const g of this.members.keys()) {
       const ent = entitlementIds.group(g);
-      for (const [u, via] of resolve(g, new Set())) {
+      for (const [u, via] of holders.get(g) ?? []) {
         if (!this.knownUser(u)) continue;
         this.assign({
           user_external_id: u,

@@ -1,8 +1,12 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { type Config, ConfigError } from './config.js';
-import { OktaConnector } from './connectors/okta/connector.js';
-import { createConnectorRegistry } from './connectors/registry.js';
+import {
+  configuredForSync,
+  createConnectorRegistry,
+  type RegistryOptions,
+  secretValues,
+} from './connectors/registry.js';
 import { createConsole, hasConsoleCookie } from './console/app.js';
 import { generateDemo } from './demo/generate.js';
 import type { Logger } from './log.js';
@@ -61,16 +65,23 @@ export function checkpointsFrom(config: Config, logger: Logger): CheckpointWrite
   return CheckpointWriter.fromSettings(config.auditCheckpoints, (message) => logger.error(message));
 }
 
-/** Secret values the process holds (platform credentials), redacted wherever they might appear. */
-export function secretsFromEnv(env: Record<string, string | undefined>): string[] {
-  const names = [
-    'OKTA_API_TOKEN',
-    'OKTA_PRIVATE_KEY',
-    'AZURE_CLIENT_SECRET',
-    'PING_CLIENT_SECRET',
-    'ATTEST_TOKEN',
-  ];
-  return names.map((n) => env[n]?.trim()).filter((v): v is string => v !== undefined && v.length >= 6);
+/**
+ * Secret values the process holds, redacted wherever they might appear: every connector's
+ * secret settings (from its registration) and the server's own token.
+ */
+export function secretsFromEnv(env: Record<string, string | undefined>, config?: Config): string[] {
+  // Ping's variables until its connector registers them.
+  const others = ['ATTEST_TOKEN', 'PINGONE_CLIENT_SECRET', 'PINGAIC_SERVICE_ACCOUNT_KEY'];
+  const own = others.map((n) => env[n]?.trim()).filter((v): v is string => v !== undefined && v.length >= 6);
+  return [...new Set([...secretValues(env, config?.connectors), ...own])];
+}
+
+/** How the server and the CLI build connectors: settings from the environment over the config file. */
+export function connectorOptions(config: Config, logger: Logger): RegistryOptions {
+  return {
+    files: config.connectors as RegistryOptions['files'],
+    context: { log: (level, message, data) => logger[level](data ?? {}, message) },
+  };
 }
 
 export function demoDir(config: Config): string {
@@ -155,7 +166,10 @@ export function refitWhenCampaignDone(store: Store, config: Config, logger: Logg
   return true;
 }
 
-/** `serve --sync N`: pull Okta every N minutes; a failed sync is logged and the store keeps the last good one. */
+/**
+ * `serve --sync N`: pull every configured platform every N minutes, one after the other;
+ * a failed sync is logged and the store keeps that platform's last good one.
+ */
 function scheduleSync(
   store: Store,
   config: Config,
@@ -163,22 +177,34 @@ function scheduleSync(
   applyOutbox: () => Promise<void>,
 ): () => void {
   if (config.syncIntervalMinutes <= 0) return () => {};
-  const connector = OktaConnector.fromEnv(process.env, {
-    log: (level, message, data) => logger[level](data ?? {}, message),
-  });
+  const platforms = configuredForSync(process.env, connectorOptions(config, logger));
+  if (platforms.length === 0) logger.warn('--sync: no platform is configured; nothing will be synced');
   let running = false;
   const tick = async () => {
     if (running) return;
     running = true;
     try {
-      const r = await runSync(store, connector, { now: new Date(), dormantDays: config.dormantDays });
-      logger.info({ counts: r.summary.counts, requests: r.requests, ms: r.durationMs }, 'okta sync done');
-      for (const w of r.warnings) logger.warn(w);
-      await applyOutbox();
-    } catch (e) {
-      logger.error(
-        { err: e instanceof Error ? e.message : String(e) },
-        'okta sync failed; keeping the last good sync',
+      for (const p of platforms) {
+        if ('error' in p) {
+          logger.error({ platform: p.name }, `${p.name} sync skipped: ${p.error}`);
+          continue;
+        }
+        try {
+          const r = await runSync(store, p.connector, { now: new Date(), dormantDays: config.dormantDays });
+          logger.info(
+            { counts: r.summary.counts, removed: r.summary.removed, requests: r.requests, ms: r.durationMs },
+            `${p.name} sync done`,
+          );
+          for (const w of r.warnings) logger.warn({ platform: p.name }, w);
+        } catch (e) {
+          logger.error(
+            { err: e instanceof Error ? e.message : String(e) },
+            `${p.name} sync failed; keeping the last good sync`,
+          );
+        }
+      }
+      await applyOutbox().catch((e: unknown) =>
+        logger.error({ err: e instanceof Error ? e.message : String(e) }, 'outbox run after sync failed'),
       );
     } finally {
       running = false;
@@ -230,8 +256,9 @@ export async function serve(
         '"attest import DIR" loads a CSV snapshot, "attest sync okta" pulls from Okta; or run "attest serve --demo".',
     );
   }
-  const connectorFor: ConnectorFor = options.connectorFor ?? createConnectorRegistry(process.env);
-  const secrets = secretsFromEnv(process.env);
+  const connectorFor: ConnectorFor =
+    options.connectorFor ?? createConnectorRegistry(process.env, connectorOptions(config, logger));
+  const secrets = secretsFromEnv(process.env, config);
   const checkpoints = checkpointsFrom(config, logger);
   const auditor = new Auditor(new AuditLog(store.db), () => secrets, checkpoints);
   const confirmCommand = cliInvocation(config);

@@ -6,11 +6,18 @@ import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { stringify } from 'csv-stringify/sync';
 import { formatShadowTable } from './analysis/shadow.js';
-import { analysisDate, buildDemo, checkpointsFrom, principalFor, secretsFromEnv, serve } from './app.js';
+import {
+  analysisDate,
+  buildDemo,
+  checkpointsFrom,
+  connectorOptions,
+  principalFor,
+  secretsFromEnv,
+  serve,
+} from './app.js';
 import { type Config, ConfigError, resolveConfig } from './config.js';
-import { OktaConnector } from './connectors/okta/connector.js';
-import { createConnectorRegistry } from './connectors/registry.js';
-import { ConnectorError, type IdentityConnector } from './connectors/types.js';
+import { connectorForSync, createConnectorRegistry, syncablePlatforms } from './connectors/registry.js';
+import { ConnectorError } from './connectors/types.js';
 import { createConsole, signInLink } from './console/app.js';
 import { serveConsoleHttp } from './console/serve.js';
 import { createLogger } from './log.js';
@@ -36,22 +43,6 @@ import { Store } from './store/store.js';
 import { TokenStore } from './store/tokens.js';
 
 /** Output of the CLI itself (never used while serving stdio). */
-/** The connector `attest sync PLATFORM` pulls from; configuration errors name the variable at fault. */
-function connectorForSync(platform: string): IdentityConnector {
-  if (platform === 'okta') {
-    try {
-      return OktaConnector.fromEnv(process.env);
-    } catch (e) {
-      if (e instanceof ConnectorError) throw new ConfigError(`okta: ${e.message}`);
-      throw e;
-    }
-  }
-  if (platform === 'entra' || platform === 'ping') {
-    throw new ConfigError(`${platform}: not supported yet; use a CSV snapshot (attest import) meanwhile`);
-  }
-  throw new ConfigError(`unknown platform "${platform}"; expected okta, entra or ping`);
-}
-
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const err = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -109,10 +100,15 @@ function openExisting(config: Config): Store {
   return Store.open(config.db);
 }
 
+/** The connectors a CLI command applies decisions with (settings from the environment over the config file). */
+function registryFor(config: Config) {
+  return createConnectorRegistry(process.env, connectorOptions(config, createLogger(config.logLevel)));
+}
+
 /** An audit writer for a CLI command, redacting the platform secrets the environment holds. */
 function cliAuditor(store: Store, config: Config): Auditor {
   const logger = createLogger(config.logLevel);
-  const secrets = secretsFromEnv(process.env);
+  const secrets = secretsFromEnv(process.env, config);
   return new Auditor(new AuditLog(store.db), () => secrets, checkpointsFrom(config, logger));
 }
 
@@ -258,7 +254,7 @@ export function buildCli(): Command {
     )
     .option(
       '--sync <minutes>',
-      'refresh from Okta (OKTA_* variables) every this many minutes',
+      `refresh every configured platform (${syncablePlatforms().join(', ')}) every this many minutes`,
       intArg('--sync', 1, 24 * 60),
     )
     .option('--insecure-no-auth', 'HTTP on loopback without bearer tokens (conformance testing only)')
@@ -351,15 +347,23 @@ export function buildCli(): Command {
 
   program
     .command('sync')
-    .description('Pull a platform into the store (okta); credentials come from the environment')
-    .argument('<platform>', 'okta (entra and ping are not supported yet)')
+    .description(
+      `Pull a platform into the store (${syncablePlatforms().join(', ')}); credentials come from the environment`,
+    )
+    .argument('<platform>', syncablePlatforms().join(' or '))
     .addOption(dbOption())
     .addOption(configOption())
     .option('--full', 'ignore the saved state and read everything again')
     .action(async (platform: string, opts: Common & { full?: boolean }) => {
       const config = configFrom({ db: opts.db, config: opts.config });
-      const connector = connectorForSync(platform);
       const logger = createLogger(config.logLevel);
+      let connector: ReturnType<typeof connectorForSync>;
+      try {
+        connector = connectorForSync(platform, process.env, connectorOptions(config, logger));
+      } catch (e) {
+        if (e instanceof ConnectorError) throw new ConfigError(e.message);
+        throw e;
+      }
       const store = Store.open(config.db);
       const bar = progressBar(`sync ${platform}`);
       try {
@@ -562,7 +566,7 @@ export function buildCli(): Command {
             out(`Rejected by ${by}. Nothing was applied.`);
             return;
           }
-          const run = await runOutbox(store, createConnectorRegistry(process.env), {
+          const run = await runOutbox(store, registryFor(config), {
             auditor,
             leaseMs: config.outboxLeaseSeconds * 1000,
           });
@@ -594,7 +598,7 @@ export function buildCli(): Command {
       }
       const store = openExisting(config);
       try {
-        const run = await runOutbox(store, createConnectorRegistry(process.env), {
+        const run = await runOutbox(store, registryFor(config), {
           auditor: cliAuditor(store, config),
           leaseMs: config.outboxLeaseSeconds * 1000,
         });
@@ -641,7 +645,7 @@ export function buildCli(): Command {
           principalFor: (id) => principalFor(config, id),
           applyOutbox: async () => {
             if (config.readOnly) return;
-            await runOutbox(store, createConnectorRegistry(process.env), {
+            await runOutbox(store, registryFor(config), {
               auditor,
               leaseMs: config.outboxLeaseSeconds * 1000,
             });

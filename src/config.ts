@@ -138,6 +138,11 @@ export const configSchema = z
       .min(1)
       .max(24 * 3600)
       .default(300),
+    /**
+     * Connector settings per platform (e.g. `{"entra": {"remediation": "direct"}}`), by the
+     * setting's key or its environment variable's name; the environment wins.
+     */
+    connectors: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
   })
   .strict();
 

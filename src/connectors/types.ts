@@ -1,4 +1,4 @@
-import type { EntitlementType, Platform } from '../domain/index.js';
+import type { DecisionValue, EntitlementType, Platform } from '../domain/index.js';
 import type { SyncSink } from '../domain/sync.js';
 
 /**
@@ -6,35 +6,68 @@ import type { SyncSink } from '../domain/sync.js';
  * Entra ID and Ping all implement it, and the shared contract suite in
  * test/connectors/contract.ts holds every one of them to it.
  *
+ * What a connector can do is a set of optional capability groups. A platform
+ * that cannot do something leaves that group out; nothing here is a stub that
+ * throws. Callers (the CLI, the outbox, the tools) read the groups.
+ *
  * Connectors see only the domain: they hand records to a SyncSink and answer
  * with plain results. They never touch the store, the audit log or MCP.
  */
 export interface IdentityConnector {
   readonly platform: Platform;
-  readonly capabilities: ConnectorCapabilities;
+  /** Reads the platform into the store. */
+  readonly sync?: SyncCapability;
+  /** A later sync reads only what changed (the saved state says since when). */
+  readonly incremental?: IncrementalCapability;
+  /** Records confirmed decisions on the platform's own review. */
+  readonly writeBack?: WriteBackCapability;
+  /** Removes revoked access (or says that the platform's own review will). */
+  readonly remediation?: RemediationCapability;
+}
+
+export interface SyncCapability {
   /**
    * Pulls identities, entitlements, assignments, activity and campaigns into the sink.
-   * `state` is what the previous successful sync returned (cursors, high-water marks),
-   * so a second sync fetches only what changed where the platform allows it.
+   * `state` is what the previous successful sync returned (cursors, delta links), so
+   * a later sync fetches only what changed where the platform allows it.
    * Throws ConnectorError on failure; the caller then aborts the sink, and the store
    * keeps the last good sync.
    */
-  sync(sink: SyncSink, options: SyncOptions): Promise<SyncOutcome>;
-  /** Records a confirmed decision on the platform's own review. Must be idempotent. */
-  applyDecision(decision: DecisionToApply): Promise<ApplyOutcome>;
-  /** Removes the access of a revoked item where the platform's campaign does not. Must be idempotent. */
-  remediate(request: RemediationRequest): Promise<ApplyOutcome>;
+  run(sink: SyncSink, options: SyncOptions): Promise<SyncOutcome>;
+  /** Scopes or permissions a sync needs, for documentation and error messages. */
+  permissions: readonly string[];
 }
 
-export interface ConnectorCapabilities {
-  /** Can record decisions on a platform review (write-back). */
-  writeBack: boolean;
-  /** Can remove access itself. */
-  remediate: boolean;
-  /** The platform's own campaign removes revoked access when it closes. */
-  campaignRemediates: boolean;
-  /** Scopes or permissions each feature needs, for documentation and error messages. */
-  scopes: { sync: string[]; writeBack: string[]; remediate: string[] };
+export interface IncrementalCapability {
+  /** How a later sync learns what changed, for people: e.g. "delta queries". */
+  method: string;
+  /**
+   * What an incremental sync learns about removed access: `all` (the platform reports
+   * every removal) or `partial` (only removals within the lists it reads again; the
+   * periodic full sync catches the rest).
+   */
+  removals: 'all' | 'partial';
+  /** A full sync runs again once the last one is this old. */
+  fullSyncEveryMs: number;
+}
+
+export interface WriteBackCapability {
+  /** Decisions the platform's review can record (`escalate`: the review's "don't know"). */
+  decisions: readonly DecisionValue[];
+  /** Records one confirmed decision. Must be idempotent: the same key never applies twice. */
+  apply(decision: DecisionToApply): Promise<ApplyOutcome>;
+  permissions: readonly string[];
+}
+
+export interface RemediationCapability {
+  /** Removes the access of a revoked item. Must be idempotent. */
+  remove(request: RemediationRequest): Promise<ApplyOutcome>;
+  /**
+   * When the platform's own review removes this item's access itself once it applies its
+   * decisions: a sentence saying so (Attest then leaves the removal to it). Null: Attest removes it.
+   */
+  byPlatform?(item: PlatformItem): string | null;
+  permissions: readonly string[];
 }
 
 export interface SyncOptions {
@@ -47,7 +80,7 @@ export interface SyncOptions {
 }
 
 export interface SyncOutcome {
-  /** State to pass to the next sync (e.g. the System Log high-water mark). */
+  /** State to pass to the next sync (e.g. the System Log high-water mark, delta links). */
   state: Record<string, unknown>;
   /** true when every assignment of the platform was staged, so stale ones can be removed. */
   fullAssignments: boolean;
@@ -57,16 +90,23 @@ export interface SyncOutcome {
   requests: number;
 }
 
-/** A confirmed decision for one review item, in the platform's own ids. */
-export interface DecisionToApply {
-  /** Stable key (the outbox row's proposal id): the same key must never apply twice. */
-  idempotency_key: string;
+/** A review item as the platform knows it. */
+export interface PlatformItem {
   item_external_id: string;
   campaign_external_id: string;
+  /** The item's place in the platform's own review (empty for items of campaigns that are not the platform's). */
+  item_coordinates: Record<string, string>;
+}
+
+/** A confirmed decision for one review item, in the platform's own ids. */
+export interface DecisionToApply extends PlatformItem {
+  /** Stable key (the outbox row's proposal id): the same key must never apply twice. */
+  idempotency_key: string;
   user_external_id: string;
   entitlement_external_id: string;
   entitlement_type: EntitlementType;
-  decision: 'approve' | 'revoke';
+  /** `escalate` reaches a connector only when its write-back lists it (the review's "don't know"). */
+  decision: DecisionValue;
   rationale: string;
   /** Who proposed (the agent's principal) and who confirmed (a human), for the justification note. */
   proposed_by: string;
@@ -80,13 +120,13 @@ export interface RemediationRequest {
   user_external_id: string;
   entitlement_external_id: string;
   entitlement_type: EntitlementType;
-  /** Platform-specific detail kept on the entitlement (e.g. Okta group vs app, a role assignment id). */
+  /** Platform-specific detail kept on the entitlement (e.g. Okta group vs app, a group's type). */
   entitlement_attributes: Record<string, string>;
 }
 
 export type ApplyOutcome =
   | { status: 'done'; platform_ref: string | null; detail?: string }
-  /** Nothing to do on this platform (e.g. the snapshot platform records locally; the campaign remediates itself). */
+  /** Nothing to do on this platform (e.g. the item is not in one of the platform's reviews). */
   | { status: 'skipped'; platform_ref: string | null; detail: string }
   /** Will not succeed on retry (4xx other than 429): recorded on the item and shown to the agent. */
   | { status: 'failed'; retryable: false; error: string }
@@ -103,4 +143,55 @@ export class ConnectorError extends Error {
   ) {
     super(message);
   }
+}
+
+/** What a registration hands the connector it builds. */
+export interface ConnectorContext {
+  /** Optional log sink; messages never hold secrets. */
+  log?: (level: 'debug' | 'info' | 'warn', message: string, data?: Record<string, unknown>) => void;
+}
+
+/** One setting a connector reads. */
+export interface SettingSpec {
+  /** The environment variable, e.g. AZURE_TENANT_ID. */
+  name: string;
+  /** The same setting in the config file's `connectors.<platform>` section (the variable's name works there too). */
+  key: string;
+  /** Never logged, stored or shown; redacted wherever it might appear. */
+  secret: boolean;
+  /** One line for people. */
+  describe: string;
+}
+
+/** Settings by variable name, from the environment over the config file. */
+export type SettingsSource = Readonly<Record<string, string | undefined>>;
+
+export type CapabilityName = 'sync' | 'incremental' | 'writeBack' | 'remediation';
+
+/**
+ * A connector is one registration: its name, how it reads its settings and which of
+ * them are secrets, which capabilities it has, and how it is built. The CLI, the server
+ * and the outbox find connectors only through the registry (src/connectors/registry.ts).
+ */
+export interface ConnectorRegistration<S = unknown> {
+  name: Platform;
+  /** The platform's name for people, e.g. "Microsoft Entra ID". */
+  title: string;
+  /** The capability groups a connector built from this registration has (the contract tests check it). */
+  capabilities: readonly CapabilityName[];
+  settings: {
+    variables: readonly SettingSpec[];
+    /**
+     * The validated settings; null when the platform is not configured at all (none of
+     * its variables is set). Throws ConnectorError('config') naming the variable at
+     * fault, never its value.
+     */
+    read(source: SettingsSource): S | null;
+    /** Every secret value the settings hold, in each form it could appear (for redaction). */
+    secrets(settings: S): string[];
+    /** What to set, for a platform that is not configured. */
+    missing: string;
+  };
+  /** Builds the connector; vendor SDKs load here, on first use. */
+  create(settings: S, context: ConnectorContext): IdentityConnector;
 }

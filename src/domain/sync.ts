@@ -110,8 +110,22 @@ export interface ReviewItemRecord {
   user_external_id: string;
   entitlement_external_id: string;
   reviewer_external_id?: string | null;
-  /** Set when the platform already holds a decision for this item. */
-  decided?: { decision: 'approve' | 'revoke'; decided_by: string | null; decided_at: string | null } | null;
+  /**
+   * Set when the platform already holds a decision for this item; `escalate` is the
+   * platform's "don't know".
+   */
+  decided?: {
+    decision: 'approve' | 'revoke' | 'escalate';
+    decided_by: string | null;
+    decided_at: string | null;
+  } | null;
+  /**
+   * Where the item sits in the platform's own review, in the platform's terms (Entra:
+   * definition, instance, stage and decision ids), so a decision can be written back there.
+   */
+  coordinates?: Record<string, string>;
+  /** What the platform itself says about the item (its own recommendation, insights), kept as evidence. */
+  attributes?: Record<string, string>;
   src?: SourceRef;
 }
 
@@ -124,6 +138,29 @@ export interface PastDecisionRecord {
   campaign_external_id?: string | null;
   src?: SourceRef;
 }
+
+/**
+ * What an entitlement grants, for an entitlement whose record is not staged again in this
+ * sync (an incremental sync that re-read only its relations). Replaces what the store holds.
+ */
+export interface IncludesRecord {
+  external_id: string;
+  includes: string[];
+  src?: SourceRef;
+}
+
+/**
+ * Something the platform says is gone, as an incremental sync learns it (e.g. a delta
+ * query's `@removed`). Applied at commit after everything staged, and never to a record
+ * the same sync staged again.
+ */
+export type RemovalRecord =
+  /** The user no longer holds the entitlement. */
+  | { kind: 'assignment'; user_external_id: string; entitlement_external_id: string; src?: SourceRef }
+  /** The user was deleted: the store keeps them as deprovisioned, without access. */
+  | { kind: 'user'; external_id: string; src?: SourceRef }
+  /** The entitlement was deleted: nobody holds it and it grants nothing. */
+  | { kind: 'entitlement'; external_id: string; src?: SourceRef };
 
 /** A problem with one record: where, which column, what is wrong. */
 export interface RecordIssue {
@@ -155,6 +192,16 @@ export interface SyncSink {
   campaigns(batch: CampaignRecord[]): void;
   reviewItems(batch: ReviewItemRecord[]): void;
   pastDecisions(batch: PastDecisionRecord[]): void;
+  /** What entitlements grant, for entitlements not staged in this sync (see IncludesRecord). */
+  includes(batch: IncludesRecord[]): void;
+  /** What the platform says was removed (see RemovalRecord). */
+  removals(batch: RemovalRecord[]): void;
+  /**
+   * These entitlements' assignments were all read in this sync, so at commit any other
+   * assignment of them is removed: how an incremental sync that re-reads some lists in full
+   * (an app's users, a changed group's members) drops what is gone from them.
+   */
+  replaceAssignmentsOf(entitlementExternalIds: string[]): void;
   /** Reference problems (unknown ids) among the staged records; first `limit`, and the total. */
   validate(limit: number): { issues: RecordIssue[]; total: number };
   /**

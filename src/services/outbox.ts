@@ -74,7 +74,7 @@ export async function runOutbox(
       const work = repo.claimWork(worker, t, new Date(t.getTime() + leaseMs), 100, retried, workerAlive);
       if (work.length === 0) break;
       for (const w of work) {
-        const outcome = await applyOne(w, connectorFor(w.platform));
+        const outcome = await applyOne(w, connectorFor(w.platform), store);
         processed++;
         faultPoint('after-platform', processed);
         const record = (result: string, error: string | null, extra: Record<string, unknown>) =>
@@ -155,8 +155,9 @@ type Applied =
     }
   | { kind: 'failed'; error: string; retryable: boolean };
 
-async function applyOne(w: OutboxWork, connector: IdentityConnector | null): Promise<Applied> {
-  if (w.decision === 'escalate') {
+async function applyOne(w: OutboxWork, connector: IdentityConnector | null, store: Store): Promise<Applied> {
+  // An escalation reaches the platform only where its review can record "don't know".
+  if (w.decision === 'escalate' && !connector?.writeBack?.decisions.includes('escalate')) {
     return { kind: 'done', platform_ref: null, remediation: null };
   }
   if (!connector) {
@@ -166,22 +167,28 @@ async function applyOne(w: OutboxWork, connector: IdentityConnector | null): Pro
       retryable: true,
     };
   }
-  let decided: ApplyOutcome;
+  const item = {
+    item_external_id: w.item_external_id,
+    campaign_external_id: w.campaign_external_id,
+    item_coordinates: store.itemPlatformDetails(w.item_id)?.coordinates ?? {},
+  };
+  // Without write-back (a snapshot) the decision is recorded in the store alone.
+  let decided: ApplyOutcome = { status: 'done', platform_ref: null };
   try {
-    decided = await connector.applyDecision({
-      idempotency_key: w.proposal_id,
-      item_external_id: w.item_external_id,
-      campaign_external_id: w.campaign_external_id,
-      user_external_id: w.user_external_id,
-      entitlement_external_id: w.entitlement_external_id,
-      entitlement_type: w.entitlement_type,
-      decision: w.decision,
-      rationale: w.rationale,
-      proposed_by: w.proposed_by,
-      confirmed_by: w.confirmed_by,
-      channel: w.channel,
-      engine_recommended: w.engine_decision === w.decision,
-    });
+    if (connector.writeBack)
+      decided = await connector.writeBack.apply({
+        ...item,
+        idempotency_key: w.proposal_id,
+        user_external_id: w.user_external_id,
+        entitlement_external_id: w.entitlement_external_id,
+        entitlement_type: w.entitlement_type,
+        decision: w.decision,
+        rationale: w.rationale,
+        proposed_by: w.proposed_by,
+        confirmed_by: w.confirmed_by,
+        channel: w.channel,
+        engine_recommended: w.engine_decision === w.decision,
+      });
   } catch (e) {
     return { kind: 'failed', error: e instanceof Error ? e.message : String(e), retryable: true };
   }
@@ -189,13 +196,14 @@ async function applyOne(w: OutboxWork, connector: IdentityConnector | null): Pro
     return { kind: 'failed', error: decided.error, retryable: decided.retryable };
   let remediation: { status: 'done' | 'pending' | 'failed' | 'manual'; detail: string | null } | null = null;
   if (w.decision === 'revoke') {
-    if (connector.capabilities.campaignRemediates) {
-      remediation = { status: 'pending', detail: 'the platform campaign removes the access when it closes' };
-    } else if (!connector.capabilities.remediate) {
+    const byPlatform = connector.remediation?.byPlatform?.(item) ?? null;
+    if (byPlatform !== null) {
+      remediation = { status: 'pending', detail: byPlatform };
+    } else if (!connector.remediation) {
       remediation = { status: 'manual', detail: 'remove this access by hand; the platform connector cannot' };
     } else {
       try {
-        const r = await connector.remediate({
+        const r = await connector.remediation.remove({
           idempotency_key: `${w.proposal_id}:remediate`,
           user_external_id: w.user_external_id,
           entitlement_external_id: w.entitlement_external_id,

@@ -1,4 +1,4 @@
-import type { IdentityConnector } from '../connectors/types.js';
+import { ConnectorError, type IdentityConnector, type SyncOutcome } from '../connectors/types.js';
 import type { SyncSummary } from '../domain/sync.js';
 import { StagedSync } from '../store/staged-sync.js';
 import type { Store } from '../store/store.js';
@@ -37,13 +37,14 @@ export async function runSync(
   options: RunSyncOptions,
 ): Promise<RunSyncResult> {
   const started = performance.now();
+  if (!connector.sync) throw new ConnectorError(`${connector.platform} cannot be synced`, 'config');
   const key = syncStateKey(connector.platform);
   const state = options.full ? null : parseState(store.getMeta(key));
   const sink = new StagedSync(store.db, connector.platform, new Date(), crashPoint);
   let summary: SyncSummary;
-  let outcome: Awaited<ReturnType<IdentityConnector['sync']>>;
+  let outcome: SyncOutcome;
   try {
-    outcome = await connector.sync(sink, {
+    outcome = await connector.sync.run(sink, {
       state,
       now: options.now,
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),

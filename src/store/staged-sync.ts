@@ -5,8 +5,10 @@ import {
   type CampaignRecord,
   type EntitlementRecord,
   type HrChangeRecord,
+  type IncludesRecord,
   type PastDecisionRecord,
   type RecordIssue,
+  type RemovalRecord,
   type ReviewItemRecord,
   type SodRuleRecord,
   type SyncSink,
@@ -29,6 +31,8 @@ export class StagedSync implements SyncSink {
   private readonly width: Record<string, number> = {};
   private indexed = false;
   private closed = false;
+  /** Whether removals or complete entitlements were staged (the commit skips their pass otherwise). */
+  private removing = false;
 
   constructor(
     private readonly db: Db,
@@ -55,6 +59,8 @@ export class StagedSync implements SyncSink {
       campaigns: 'stage_campaigns',
       items: 'stage_items',
       decisions: 'stage_decisions',
+      removals: 'stage_removals',
+      complete: 'stage_complete',
     };
     for (const [name, table] of Object.entries(tables)) {
       // Rows are positional: each sink method lists values in the table's column order (STAGE_DDL).
@@ -129,17 +135,7 @@ export class StagedSync implements SyncSink {
   }
 
   entitlements(batch: EntitlementRecord[]): void {
-    const includes: unknown[][] = [];
-    for (const e of batch) {
-      if (e.includes === undefined) continue;
-      const id = this.id(e.external_id);
-      const file = e.src?.file ?? 'entitlements';
-      const line = e.src?.line ?? 0;
-      // An empty included id marks "includes were read and are empty", so the merge clears them.
-      if (e.includes.length === 0) includes.push([id, null, file, line]);
-      for (const inc of e.includes) includes.push([id, this.id(inc), file, line]);
-    }
-    if (includes.length > 0) this.run('includes', includes);
+    this.includes(batch.filter((e): e is EntitlementRecord & IncludesRecord => e.includes !== undefined));
     this.run(
       'entitlements',
       batch.map((e) => [
@@ -253,6 +249,8 @@ export class StagedSync implements SyncSink {
           i.decided?.decision ?? null,
           i.decided?.decided_by ?? null,
           i.decided?.decided_at ?? null,
+          JSON.stringify(i.coordinates ?? {}),
+          JSON.stringify(i.attributes ?? {}),
           i.src?.file ?? 'review_items',
           i.src?.line ?? 0,
         ];
@@ -273,6 +271,51 @@ export class StagedSync implements SyncSink {
         d.src?.file ?? 'decisions',
         d.src?.line ?? 0,
       ]),
+    );
+  }
+
+  includes(batch: IncludesRecord[]): void {
+    const rows: unknown[][] = [];
+    for (const e of batch) {
+      const id = this.id(e.external_id);
+      const file = e.src?.file ?? 'entitlements';
+      const line = e.src?.line ?? 0;
+      // An empty included id marks "includes were read and are empty", so the merge clears them.
+      if (e.includes.length === 0) rows.push([id, null, file, line]);
+      for (const inc of e.includes) rows.push([id, this.id(inc), file, line]);
+    }
+    if (rows.length > 0) this.run('includes', rows);
+  }
+
+  removals(batch: RemovalRecord[]): void {
+    if (batch.length === 0) return;
+    this.removing = true;
+    this.run(
+      'removals',
+      batch.map((r) => [
+        r.kind,
+        r.kind === 'assignment'
+          ? this.id(r.user_external_id)
+          : r.kind === 'user'
+            ? this.id(r.external_id)
+            : null,
+        r.kind === 'assignment'
+          ? this.id(r.entitlement_external_id)
+          : r.kind === 'entitlement'
+            ? this.id(r.external_id)
+            : null,
+        r.src?.file ?? 'removals',
+        r.src?.line ?? 0,
+      ]),
+    );
+  }
+
+  replaceAssignmentsOf(entitlementExternalIds: string[]): void {
+    if (entitlementExternalIds.length === 0) return;
+    this.removing = true;
+    this.run(
+      'complete',
+      entitlementExternalIds.map((e) => [this.id(e)]),
     );
   }
 
@@ -355,6 +398,13 @@ export class StagedSync implements SyncSink {
       'via "%s" is given for a direct assignment; via names what an inherited (source group or rule) assignment comes through',
       'temp.stage_assignments',
       `via IS NOT NULL AND source = 'direct'`,
+    );
+    check(
+      'entitlement_id',
+      'unknown entitlement "%s" given includes',
+      'temp.stage_includes',
+      `NOT ${entKnown('entitlement_id')}`,
+      'includes',
     );
     check(
       'included_id',
@@ -440,6 +490,14 @@ export class StagedSync implements SyncSink {
             privileged = excluded.privileged, sensitivity = excluded.sensitivity, owner_id = excluded.owner_id,
             description = excluded.description, attributes = excluded.attributes, updated_at = excluded.updated_at
           WHERE ${changed('entitlements', ['name', 'type', 'app', 'privileged', 'sensitivity', 'owner_id', 'description', 'attributes'])}`);
+        // What the platform says is gone: deleted entitlements grant nothing and are granted by nothing.
+        if (this.removing) {
+          const n = run(`
+            DELETE FROM entitlement_includes WHERE platform = @platform AND (
+              entitlement_id IN (SELECT entitlement_id FROM temp.stage_removals WHERE kind = 'entitlement')
+              OR included_id IN (SELECT entitlement_id FROM temp.stage_removals WHERE kind = 'entitlement'))`);
+          if (n > 0) removed.entitlement_includes = n;
+        }
         // Includes are replaced for every entitlement whose includes were read in this sync.
         const includesRemoved = run(`
           DELETE FROM entitlement_includes WHERE entitlement_id IN (SELECT entitlement_id FROM temp.stage_includes)
@@ -448,7 +506,8 @@ export class StagedSync implements SyncSink {
         counts.entitlement_includes = run(`
           INSERT OR IGNORE INTO entitlement_includes (entitlement_id, included_id, platform)
           SELECT DISTINCT entitlement_id, included_id, @platform FROM temp.stage_includes WHERE included_id IS NOT NULL`);
-        if (includesRemoved > 0) removed.entitlement_includes = includesRemoved;
+        if (includesRemoved > 0)
+          removed.entitlement_includes = (removed.entitlement_includes ?? 0) + includesRemoved;
         const firstAssignments = this.db.prepare('SELECT 1 FROM assignments LIMIT 1').get() === undefined;
         counts.assignments = run(`
           INSERT INTO assignments (user_id, entitlement_id, platform, granted_at, source, via, updated_at)
@@ -465,6 +524,26 @@ export class StagedSync implements SyncSink {
             DELETE FROM assignments WHERE platform = @platform AND NOT EXISTS (
               SELECT 1 FROM temp.stage_assignments s WHERE s.user_id = assignments.user_id
                 AND s.entitlement_id = assignments.entitlement_id)`);
+        }
+        if (this.removing) {
+          // Removals the platform reported, and the assignments of entitlements read in full this
+          // sync that were not read again; never something this same sync staged.
+          const n = run(`
+            DELETE FROM assignments WHERE platform = @platform AND (
+              EXISTS (SELECT 1 FROM temp.stage_removals r WHERE r.kind = 'assignment'
+                AND r.user_id = assignments.user_id AND r.entitlement_id = assignments.entitlement_id)
+              OR user_id IN (SELECT user_id FROM temp.stage_removals WHERE kind = 'user')
+              OR entitlement_id IN (SELECT entitlement_id FROM temp.stage_removals WHERE kind = 'entitlement')
+              OR entitlement_id IN (SELECT entitlement_id FROM temp.stage_complete))
+            AND NOT EXISTS (SELECT 1 FROM temp.stage_assignments s WHERE s.user_id = assignments.user_id
+              AND s.entitlement_id = assignments.entitlement_id)`);
+          removed.assignments = (removed.assignments ?? 0) + n;
+          const gone = run(`
+            UPDATE users SET status = 'deprovisioned', updated_at = @now WHERE platform = @platform
+              AND status != 'deprovisioned'
+              AND id IN (SELECT user_id FROM temp.stage_removals WHERE kind = 'user')
+              AND id NOT IN (SELECT id FROM temp.stage_users)`);
+          if (gone > 0) removed.users = gone;
         }
         const firstActivity = this.db.prepare('SELECT 1 FROM activity_events LIMIT 1').get() === undefined;
         counts.activity_events = run(`
@@ -500,10 +579,14 @@ export class StagedSync implements SyncSink {
         // afterwards rather than updated row by row.
         const rebuildItems = this.dropSecondaryIfEmpty('review_items');
         counts.review_items = run(`
-          INSERT INTO review_items (id, campaign_id, user_id, entitlement_id, reviewer_id, platform, external_id, updated_at)
-          SELECT id, campaign_id, user_id, entitlement_id, reviewer_id, @platform, external_id, @now FROM temp.stage_items WHERE true
-          ON CONFLICT (id) DO UPDATE SET reviewer_id = excluded.reviewer_id, updated_at = excluded.updated_at
-          WHERE ${changed('review_items', ['reviewer_id'])}`);
+          INSERT INTO review_items (id, campaign_id, user_id, entitlement_id, reviewer_id, platform, external_id,
+            platform_coordinates, platform_attributes, updated_at)
+          SELECT id, campaign_id, user_id, entitlement_id, reviewer_id, @platform, external_id, coordinates, attributes, @now
+          FROM temp.stage_items WHERE true
+          ON CONFLICT (id) DO UPDATE SET reviewer_id = excluded.reviewer_id,
+            platform_coordinates = excluded.platform_coordinates, platform_attributes = excluded.platform_attributes,
+            updated_at = excluded.updated_at
+          WHERE ${changed('review_items', ['reviewer_id', 'platform_coordinates', 'platform_attributes'])}`);
         if (rebuildItems) {
           rebuildItems();
           this.db.exec(`DELETE FROM review_item_counts;
@@ -592,6 +675,8 @@ const STAGE_TABLES = [
   'stage_campaigns',
   'stage_items',
   'stage_decisions',
+  'stage_removals',
+  'stage_complete',
 ];
 
 const ROWS_PER_INSERT = 64;
@@ -602,6 +687,8 @@ CREATE INDEX IF NOT EXISTS temp.stage_entitlements_id ON stage_entitlements (id)
 CREATE INDEX IF NOT EXISTS temp.stage_assignments_key ON stage_assignments (user_id, entitlement_id);
 CREATE INDEX IF NOT EXISTS temp.stage_includes_key ON stage_includes (entitlement_id, included_id);
 CREATE INDEX IF NOT EXISTS temp.stage_items_id ON stage_items (id);
+CREATE INDEX IF NOT EXISTS temp.stage_removals_key ON stage_removals (kind, user_id, entitlement_id);
+CREATE INDEX IF NOT EXISTS temp.stage_complete_id ON stage_complete (entitlement_id);
 `;
 
 const STAGE_DDL = `
@@ -621,7 +708,10 @@ CREATE TEMP TABLE stage_sod_sides (rule_id TEXT, side TEXT, entitlement_id TEXT,
 CREATE TEMP TABLE stage_campaigns (id TEXT, external_id TEXT, name TEXT, status TEXT, created_at TEXT,
   due_at TEXT, attributes TEXT, file TEXT, line INTEGER);
 CREATE TEMP TABLE stage_items (id TEXT, external_id TEXT, campaign_id TEXT, user_id TEXT, entitlement_id TEXT,
-  reviewer_id TEXT, decided TEXT, decided_by TEXT, decided_at TEXT, file TEXT, line INTEGER);
+  reviewer_id TEXT, decided TEXT, decided_by TEXT, decided_at TEXT, coordinates TEXT, attributes TEXT, file TEXT,
+  line INTEGER);
 CREATE TEMP TABLE stage_decisions (user_id TEXT, entitlement_id TEXT, decision TEXT, decided_at TEXT,
   reviewer_id TEXT, campaign_id TEXT, file TEXT, line INTEGER);
+CREATE TEMP TABLE stage_removals (kind TEXT, user_id TEXT, entitlement_id TEXT, file TEXT, line INTEGER);
+CREATE TEMP TABLE stage_complete (entitlement_id TEXT);
 `;

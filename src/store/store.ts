@@ -516,6 +516,16 @@ export class Store {
     return r ? rowToItem(r) : undefined;
   }
 
+  /** Where an item sits in the platform's own review, and what the platform says about it. */
+  itemPlatformDetails(
+    itemId: string,
+  ): { coordinates: Record<string, string>; attributes: Record<string, string> } | undefined {
+    const r = this.stmt(
+      'SELECT platform_coordinates AS c, platform_attributes AS a FROM review_items WHERE id = ?',
+    ).get(itemId) as { c: string; a: string } | undefined;
+    return r ? { coordinates: parseJson(r.c, {}), attributes: parseJson(r.a, {}) } : undefined;
+  }
+
   /**
    * One keyset page of a campaign's items. Risk order is (risk_score DESC, id ASC);
    * user order is (user_id ASC, id ASC). Both are served from an index. Recommendations

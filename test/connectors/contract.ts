@@ -1,16 +1,25 @@
 /**
  * The contract every connector passes (snapshot, Okta, Entra, Ping): it drives
- * the connector only through runSync and the IdentityConnector interface, and
- * checks the platform side through the subject's hooks.
+ * the connector only through runSync and its capability groups, and checks the
+ * platform side through the subject's hooks. A platform without a fault model
+ * (the snapshot) leaves those hooks out and those cases out with them.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConnectorError, type DecisionToApply, type IdentityConnector } from '../../src/connectors/types.js';
+import {
+  type CapabilityName,
+  ConnectorError,
+  type ConnectorRegistration,
+  type DecisionToApply,
+  type IdentityConnector,
+} from '../../src/connectors/types.js';
 import type { Entitlement } from '../../src/domain/index.js';
 import { runSync, syncStateKey } from '../../src/services/sync.js';
 import { rowToEntitlement, Store } from '../../src/store/store.js';
 
 export interface ContractSubject {
   connector: IdentityConnector;
+  /** The registration the platform's connectors come from: its declared capabilities must be the connector's. */
+  registration: ConnectorRegistration;
   /** The same platform set up so that a sync fails (bad credentials, bad rows). */
   broken: IdentityConnector;
   /** Values that must never appear in an error message. */
@@ -23,6 +32,25 @@ export interface ContractSubject {
   holds(userExternalId: string, entitlementExternalId: string): boolean | null;
   /** Access remediate() can remove on this platform (default: any group or app). */
   canRemove?: (entitlement: Entitlement) => boolean;
+  /**
+   * Removes one directly held access on the platform, the way an admin would, and returns
+   * it (external ids). The next sync, incremental where the platform has it, must drop it.
+   */
+  removeAccess(): { user: string; entitlement: string };
+  /** A platform that pages, throttles and can revoke credentials. */
+  faults?: {
+    /** A connector for the same platform with page sizes small enough that every list spans several pages. */
+    paged: IdentityConnector;
+    /** Lists (by name) read since the log was cleared, with the most pages one listing of each took. */
+    pagesRead(): Record<string, number>;
+    clearLog(): void;
+    /** The platform answers the next matching request after `after` more with this status (Retry-After set). */
+    inject(status: 429 | 503, after: number): void;
+    /** How often the platform answered this status, and how often a request that got it was sent again. */
+    answered(status: 429 | 503): { times: number; retried: number };
+    /** The credential stops working after `n` more requests (tokens issued with it too). */
+    revokeAfter(n: number): void;
+  };
   close(): Promise<void>;
 }
 
@@ -30,6 +58,7 @@ const TABLES = [
   'users',
   'entitlements',
   'assignments',
+  'entitlement_includes',
   'activity_events',
   'campaigns',
   'review_items',
@@ -51,6 +80,11 @@ export function dumpStore(store: Store): Record<string, unknown[]> {
   return out;
 }
 
+function groupsOf(c: IdentityConnector): CapabilityName[] {
+  const all: CapabilityName[] = ['sync', 'incremental', 'writeBack', 'remediation'];
+  return all.filter((g) => c[g] !== undefined);
+}
+
 export function connectorContract(name: string, make: () => Promise<ContractSubject>): void {
   describe(`${name} connector contract`, () => {
     let s: ContractSubject;
@@ -63,19 +97,38 @@ export function connectorContract(name: string, make: () => Promise<ContractSubj
       store.close();
       await s.close();
     });
-    const sync = (connector = s.connector) => runSync(store, connector, { now: s.now, dormantDays: 90 });
+    const sync = (connector = s.connector, now = s.now) =>
+      runSync(store, connector, { now, dormantDays: 90 });
 
     const pendingItem = () =>
       store.db
         .prepare(
-          `SELECT i.external_id AS item, c.external_id AS campaign, u.external_id AS user, e.external_id AS ent, e.type
+          `SELECT i.external_id AS item, c.external_id AS campaign, u.external_id AS user, e.external_id AS ent, e.type,
+             i.platform_coordinates AS coordinates
            FROM review_items i JOIN campaigns c ON c.id = i.campaign_id JOIN users u ON u.id = i.user_id
            JOIN entitlements e ON e.id = i.entitlement_id
            WHERE c.status = 'active' AND i.status = 'pending' ORDER BY i.id LIMIT 1`,
         )
         .get() as
-        | { item: string; campaign: string; user: string; ent: string; type: 'group' | 'app' | 'role' }
+        | {
+            item: string;
+            campaign: string;
+            user: string;
+            ent: string;
+            type: 'group' | 'app' | 'role';
+            coordinates: string;
+          }
         | undefined;
+
+    it('has the capability groups its registration declares, and a sync', () => {
+      expect(groupsOf(s.connector)).toEqual(
+        (['sync', 'incremental', 'writeBack', 'remediation'] as const).filter((g) =>
+          s.registration.capabilities.includes(g),
+        ),
+      );
+      expect(s.connector.sync).toBeDefined();
+      expect(s.connector.platform).toBe(s.registration.name);
+    });
 
     it('a first sync fills a fresh store with users, entitlements, assignments and a campaign with items', async () => {
       const result = await sync();
@@ -108,7 +161,7 @@ export function connectorContract(name: string, make: () => Promise<ContractSubj
       expect(dumpStore(store)).toEqual(first);
     });
 
-    it('applyDecision twice with the same key is done both times and reaches the platform once', async () => {
+    it('applying a decision twice with the same key is done both times and reaches the platform once', async () => {
       await sync();
       const item = pendingItem();
       expect(item).toBeDefined();
@@ -116,6 +169,7 @@ export function connectorContract(name: string, make: () => Promise<ContractSubj
         idempotency_key: 'proposal-contract-1',
         item_external_id: item!.item,
         campaign_external_id: item!.campaign,
+        item_coordinates: JSON.parse(item!.coordinates) as Record<string, string>,
         user_external_id: item!.user,
         entitlement_external_id: item!.ent,
         entitlement_type: item!.type,
@@ -126,28 +180,28 @@ export function connectorContract(name: string, make: () => Promise<ContractSubj
         channel: 'cli',
         engine_recommended: true,
       };
-      const first = await s.connector.applyDecision(decision);
-      const second = await s.connector.applyDecision(decision);
+      const writeBack = s.connector.writeBack;
+      if (!writeBack) {
+        expect(s.decisionWrites(item!.item) ?? 0).toBe(0);
+        return;
+      }
+      const first = await writeBack.apply(decision);
+      const second = await writeBack.apply(decision);
       expect(first.status).toBe('done');
       expect(second.status).toBe('done');
       expect(
         first.status === 'done' && second.status === 'done' && second.platform_ref === first.platform_ref,
       ).toBe(true);
-      const writes = s.decisionWrites(item!.item);
-      if (s.connector.capabilities.writeBack) {
-        expect(writes).toBe(1);
-        // The platform now holds the decision, and the next sync brings it back as decided.
-        await sync();
-        const row = store.db
-          .prepare(`SELECT status FROM review_items WHERE platform = ? AND external_id = ?`)
-          .get(s.connector.platform, item!.item) as { status: string };
-        expect(row.status).toBe('decided');
-      } else {
-        expect(writes ?? 0).toBe(0);
-      }
+      expect(s.decisionWrites(item!.item)).toBe(1);
+      // The platform now holds the decision, and the next sync brings it back as decided.
+      await sync();
+      const row = store.db
+        .prepare(`SELECT status FROM review_items WHERE platform = ? AND external_id = ?`)
+        .get(s.connector.platform, item!.item) as { status: string };
+      expect(row.status).toBe('decided');
     });
 
-    it('remediate removes the access and is idempotent', async () => {
+    it('removing access is done, idempotent, and the platform no longer grants it', async () => {
       await sync();
       const rows = store.db
         .prepare(
@@ -170,12 +224,33 @@ export function connectorContract(name: string, make: () => Promise<ContractSubj
         entitlement_type: ent.type,
         entitlement_attributes: ent.attributes,
       };
-      const first = await s.connector.remediate(request);
-      const second = await s.connector.remediate(request);
+      const remediation = s.connector.remediation;
+      expect(remediation).toBeDefined();
+      const first = await remediation!.remove(request);
+      const second = await remediation!.remove(request);
       expect(first.status).toBe('done');
       expect(second.status).toBe('done');
       const held = s.holds(row!.user, ent.external_id);
-      if (s.connector.capabilities.remediate && held !== null) expect(held).toBe(false);
+      if (held !== null) expect(held).toBe(false);
+    });
+
+    it('access removed on the platform is gone from the store after the next sync', async () => {
+      await sync();
+      const { user, entitlement } = s.removeAccess();
+      const key = (u: string, e: string) =>
+        store.db
+          .prepare(
+            `SELECT count(*) AS n FROM assignments a JOIN users u ON u.id = a.user_id JOIN entitlements e
+             ON e.id = a.entitlement_id WHERE u.external_id = ? AND e.external_id = ? AND a.platform = ?`,
+          )
+          .get(u, e, s.connector.platform) as { n: number };
+      expect(key(user, entitlement).n).toBe(1);
+      const before = store.counts().assignments!;
+      // A minute later: well within a full-sync interval, so a platform with incremental syncs uses one.
+      const result = await sync(s.connector, new Date(s.now.getTime() + 60_000));
+      expect(key(user, entitlement).n).toBe(0);
+      expect(store.counts().assignments).toBe(before - 1);
+      expect(result.summary.removed.assignments ?? 0).toBeGreaterThanOrEqual(1);
     });
 
     it('a failed sync is reported clearly, leaks no secret, and the store keeps the last good sync', async () => {
@@ -190,6 +265,57 @@ export function connectorContract(name: string, make: () => Promise<ContractSubj
       const message = (error as ConnectorError).message;
       expect(message.length).toBeGreaterThan(10);
       for (const secret of s.secrets) expect(message).not.toContain(secret);
+      expect(dumpStore(store)).toEqual(before);
+      expect(store.getMeta(syncStateKey(s.connector.platform))).toBe(state);
+    });
+
+    it('pages through every list over several pages and stores what one-page reads store', async () => {
+      const f = s.faults;
+      if (!f) return;
+      await sync();
+      const whole = dumpStore(store);
+      const paged = Store.open(':memory:');
+      try {
+        f.clearLog();
+        await runSync(paged, f.paged, { now: s.now, dormantDays: 90 });
+        const pages = f.pagesRead();
+        const multi = Object.entries(pages).filter(([, n]) => n > 1);
+        expect(multi.length, JSON.stringify(pages)).toBeGreaterThan(3);
+        expect(dumpStore(paged)).toEqual(whole);
+      } finally {
+        paged.close();
+      }
+    });
+
+    it('a 429 and a 503 in the middle of a sync are waited out and the sync completes', async () => {
+      const f = s.faults;
+      if (!f) return;
+      await sync();
+      const clean = dumpStore(store);
+      const again = Store.open(':memory:');
+      try {
+        f.inject(429, 3);
+        f.inject(503, 8);
+        await runSync(again, s.connector, { now: s.now, dormantDays: 90 });
+        expect(f.answered(429)).toMatchObject({ times: 1, retried: 1 });
+        expect(f.answered(503)).toMatchObject({ times: 1, retried: 1 });
+        expect(dumpStore(again)).toEqual(clean);
+      } finally {
+        again.close();
+      }
+    });
+
+    it('a credential revoked in the middle of a sync fails as auth and the store keeps exactly the last good sync', async () => {
+      const f = s.faults;
+      if (!f) return;
+      await sync();
+      const before = dumpStore(store);
+      const state = store.getMeta(syncStateKey(s.connector.platform));
+      f.revokeAfter(4);
+      const error = (await sync(s.connector, new Date(s.now.getTime() + 1000)).catch((e) => e)) as Error;
+      expect(error).toBeInstanceOf(ConnectorError);
+      expect((error as ConnectorError).kind).toBe('auth');
+      for (const secret of s.secrets) expect(error.message).not.toContain(secret);
       expect(dumpStore(store)).toEqual(before);
       expect(store.getMeta(syncStateKey(s.connector.platform))).toBe(state);
     });

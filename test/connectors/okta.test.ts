@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { OKTA_SYNC_SCOPES, oktaSecrets, parseOktaConfig } from '../../src/connectors/okta/config.js';
 import { OktaConnector, type OktaConnectorOptions } from '../../src/connectors/okta/connector.js';
 import { parseEntitlementId } from '../../src/connectors/okta/mapping.js';
+import { oktaRegistration } from '../../src/connectors/okta/registration.js';
 import { ConnectorError, type DecisionToApply } from '../../src/connectors/types.js';
 import { runSync, syncStateKey } from '../../src/services/sync.js';
 import { Store } from '../../src/store/store.js';
@@ -12,6 +13,7 @@ import {
   type OktaEmulator,
   type OktaEmulatorOptions,
   type OktaOrg,
+  type RequestLogEntry,
   startOktaEmulator,
 } from '../emulators/okta.js';
 import { connectorContract, dumpStore } from './contract.js';
@@ -29,17 +31,79 @@ function holdsOn(org: OktaOrg, userId: string, entitlementId: string): boolean {
 
 const tokenEnv = (emu: OktaEmulator, token = emu.token) => ({ OKTA_ORG_URL: emu.url, OKTA_API_TOKEN: token });
 
+/** The list a request reads, ids folded: /api/v1/groups/{id}/users. */
+const listOf = (r: RequestLogEntry) =>
+  `${r.method} ${r.path.replace(/\/(00u|00g|0oa|ici|icr)[0-9A-Za-z]{17}/g, '/{id}')}`;
+
+/** How often a fault status was answered, and how often the same request came again right after. */
+function answered(log: RequestLogEntry[], status: number) {
+  let times = 0;
+  let retried = 0;
+  log.forEach((r, i) => {
+    if (r.status !== status) return;
+    times++;
+    const again = log
+      .slice(i + 1)
+      .find(
+        (x) =>
+          x.method === r.method && x.path === r.path && JSON.stringify(x.query) === JSON.stringify(r.query),
+      );
+    if (again && again.status < 400) retried++;
+  });
+  return { times, retried };
+}
+
 connectorContract('okta', async () => {
   const now = new Date();
   const emu = await startOktaEmulator({ org: generateOktaOrg({ users: 40, assignments: 240, now }) });
+  const paged = OktaConnector.fromEnv(tokenEnv(emu), {
+    ...FAST,
+    pageSizes: {
+      users: 7,
+      groups: 3,
+      groupUsers: 2,
+      apps: 2,
+      appUsers: 3,
+      appGroups: 1,
+      roleAssignees: 1,
+      logs: 10,
+      governance: 1,
+    },
+  });
   return {
     connector: OktaConnector.fromEnv(tokenEnv(emu), FAST),
+    registration: oktaRegistration,
     broken: OktaConnector.fromEnv(tokenEnv(emu, WRONG_TOKEN), FAST),
     secrets: [emu.token, WRONG_TOKEN],
     now,
     decisionWrites: (id) => emu.org.reviewActions.filter((a) => a.reviewId === id).length,
     holds: (u, e) => holdsOn(emu.org, u, e),
     canRemove: (e) => e.type === 'app' || e.attributes.okta_group_type === 'OKTA_GROUP',
+    removeAccess: () => {
+      const g = emu.org.groups.find(
+        (x) => x.type === 'OKTA_GROUP' && (emu.org.members.get(x.id)?.length ?? 0) > 0,
+      )!;
+      const user = emu.org.members.get(g.id)![0]!;
+      emu.org.removeMember(g.id, user, new Date(now.getTime() + 10));
+      return { user, entitlement: g.id };
+    },
+    faults: {
+      paged,
+      clearLog: () => emu.clearLog(),
+      pagesRead: () => {
+        const pages: Record<string, number> = {};
+        for (const r of emu.requests) {
+          if (r.method !== 'GET' || /^\/api\/v1\/(users|groups|apps|reviews)\/[^/]+$/.test(r.path)) continue;
+          if (/\/roles$/.test(r.path) || r.path.startsWith('/governance/api/v1/reviews/')) continue;
+          const k = listOf(r);
+          pages[k] = Math.max(pages[k] ?? 1, r.query.after !== undefined ? 2 : 1);
+        }
+        return pages;
+      },
+      inject: (status, after) => emu.injectFault({ status, after }),
+      answered: (status) => answered(emu.requests, status),
+      revokeAfter: (n) => emu.revokeTokenAfter(n),
+    },
     close: () => emu.close(),
   };
 });
@@ -276,11 +340,51 @@ describe('Okta connector against the emulator', () => {
     expect(
       store.appUsage(`okta:${changed.id}`, later.toISOString().slice(0, 10), app.label)[0]?.last_used,
     ).toBe(new Date(now.getTime() + 20).toISOString());
-    // An incremental sync only adds: the removed membership is still there until a full sync.
+    // The changed group's members were read in full, so the removed membership is gone.
     const held = () => store.entitlementIdsOf(`okta:${removed}`).includes(`okta:${group.id}`);
-    expect(held()).toBe(true);
-    await sync(new Date(now.getTime() + 2000), undefined, true);
     expect(held()).toBe(false);
+    expect(second.summary.removed.assignments).toBe(1);
+  });
+
+  it('app assignments through a group are inherited via that group, and the group includes the app, in full and incremental syncs', async () => {
+    const { emu, store, sync, now } = await setup({ users: 60, assignments: 400 });
+    const org = emu.org;
+    // Two groups assigned to one app, in priority order; a member of both holds the app via the first.
+    const app = org.apps[0]!;
+    const [first, second] = org.groups.filter(
+      (g) => g.type === 'OKTA_GROUP' && (org.members.get(g.id)?.length ?? 0) > 1,
+    );
+    org.appGroups.set(app.id, [first!.id, second!.id]);
+    const both = org.members.get(second!.id)![0]!;
+    org.addMember(first!.id, both);
+    const at = new Date(now.getTime() - 86_400_000).toISOString();
+    for (const g of [first!, second!])
+      for (const u of org.members.get(g.id)!)
+        org.appUsers
+          .get(app.id)!
+          .set(u, { userId: u, scope: 'GROUP', status: 'ACTIVE', created: at, lastUpdated: at });
+    const assignment = (u: string) =>
+      store.db
+        .prepare('SELECT source, via FROM assignments WHERE user_id = ? AND entitlement_id = ?')
+        .get(`okta:${u}`, `okta:app:${app.id}`);
+    const includes = () =>
+      store.db
+        .prepare('SELECT entitlement_id FROM entitlement_includes WHERE included_id = ? ORDER BY 1')
+        .all(`okta:app:${app.id}`)
+        .map((r) => (r as { entitlement_id: string }).entitlement_id);
+    await sync();
+    expect(assignment(both)).toEqual({ source: 'group', via: `okta:${first!.id}` });
+    const onlySecond = org.members.get(second!.id)!.find((u) => !org.isMember(first!.id, u))!;
+    expect(assignment(onlySecond)).toEqual({ source: 'group', via: `okta:${second!.id}` });
+    expect(includes()).toEqual([`okta:${first!.id}`, `okta:${second!.id}`].sort());
+
+    // Incremental: the second group is no longer assigned; its members keep the app only where Okta says so.
+    org.appGroups.set(app.id, [first!.id]);
+    org.appUsers.get(app.id)!.delete(onlySecond);
+    await sync(new Date(now.getTime() + 1000));
+    expect(includes()).toEqual([`okta:${first!.id}`]);
+    expect(assignment(onlySecond)).toBeUndefined();
+    expect(assignment(both)).toEqual({ source: 'group', via: `okta:${first!.id}` });
   });
 
   it('signs in as an OAuth service app with a PEM key, then with a JWK', async () => {
@@ -372,6 +476,7 @@ describe('Okta connector against the emulator', () => {
       idempotency_key: 'k',
       item_external_id: review.id,
       campaign_external_id: review.campaignId,
+      item_coordinates: {},
       user_external_id: review.principalId,
       entitlement_external_id: review.resourceId,
       entitlement_type: 'group',
@@ -407,6 +512,7 @@ describe('Okta connector against the emulator', () => {
         idempotency_key: `p-${reviewId}`,
         item_external_id: r.id,
         campaign_external_id: r.campaignId,
+        item_coordinates: {},
         user_external_id: r.principalId,
         entitlement_external_id: r.resourceId,
         entitlement_type: 'group',
@@ -425,9 +531,20 @@ describe('Okta connector against the emulator', () => {
           org.campaigns.find((c) => c.id === r.campaignId)?.status === 'ACTIVE',
       )!;
 
+    /** The org's super admin owns the API token; most reviews belong to the principals' managers. */
+    const owner = (org: OktaOrg) => org.users[0]!.id;
+    const pendingOf = (org: OktaOrg, mine: boolean) =>
+      org.reviews.find(
+        (r) =>
+          r.decision === 'UNREVIEWED' &&
+          (r.reviewerId === owner(org)) === mine &&
+          org.campaigns.find((c) => c.id === r.campaignId)?.status === 'ACTIVE',
+      )!;
+
     it('writes the rationale and who confirmed it through which channel into the review note', async () => {
       const { emu, connector } = await setup();
-      const review = pending(emu.org);
+      const review = pendingOf(emu.org, false);
+      review.reviewerId = owner(emu.org);
       const outcome = await connector.applyDecision(decisionFor(emu.org, review.id, 'approve'));
       expect(outcome).toEqual({ status: 'done', platform_ref: `okta:review:${review.id}:APPROVE` });
       expect(emu.org.review(review.id)?.decision).toBe('APPROVE');
@@ -436,8 +553,140 @@ describe('Okta connector against the emulator', () => {
       expect(note).toContain(
         'Not AI-recommended; proposed by agent:claude, confirmed by dana@example.com via elicitation.',
       );
-      const post = emu.requests.find((r) => r.method === 'POST')!;
-      expect(post.path).toBe(`/governance/api/v1/my/campaigns/${review.campaignId}/reviews/actions`);
+      const posts = emu.requests.filter((r) => r.method === 'POST');
+      expect(posts.map((r) => r.path)).toEqual([
+        `/governance/api/v1/my/campaigns/${review.campaignId}/reviews/actions`,
+      ]);
+      expect(emu.org.reassignments).toEqual([]);
+    });
+
+    it("a review owned by a manager is reassigned to Attest's Okta user with a note naming the human, then decided", async () => {
+      const { emu, connector } = await setup();
+      const review = pendingOf(emu.org, false);
+      const manager = emu.org.user(review.reviewerId)!;
+      expect(await connector.applyDecision(decisionFor(emu.org, review.id, 'revoke'))).toMatchObject({
+        status: 'done',
+      });
+      expect(emu.org.reassignments).toEqual([
+        expect.objectContaining({ reviewId: review.id, from: manager.id, to: owner(emu.org) }),
+      ]);
+      expect(emu.org.reassignments[0]!.note).toBe(
+        `Reassigned from ${manager.profile.email} (${manager.id}) to Attest to record the decision dana@example.com confirmed via elicitation.`,
+      );
+      expect(emu.org.reviewActions).toEqual([
+        expect.objectContaining({ reviewId: review.id, action: 'REVOKE', by: owner(emu.org) }),
+      ]);
+      expect(emu.org.reviewActions[0]!.note).toContain('confirmed by dana@example.com via elicitation');
+      // The reassign came first; a retry finds the review already Attest's and only decides.
+      const paths = emu.requests.filter((r) => r.method === 'POST').map((r) => r.path);
+      expect(paths).toEqual([
+        `/governance/api/v1/campaigns/${review.campaignId}/reviews/reassign`,
+        `/governance/api/v1/my/campaigns/${review.campaignId}/reviews/actions`,
+      ]);
+    });
+
+    it('a crash between the reassignment and the decision is finished by the retry without reassigning again', async () => {
+      const { emu, connector } = await setup();
+      const review = pendingOf(emu.org, false);
+      emu.injectFault({ status: 500, method: 'POST', path: '/governance/api/v1/my/' });
+      expect(await connector.applyDecision(decisionFor(emu.org, review.id, 'approve'))).toMatchObject({
+        status: 'failed',
+        retryable: true,
+      });
+      expect(emu.org.review(review.id)!.reviewerId).toBe(owner(emu.org));
+      expect(await connector.applyDecision(decisionFor(emu.org, review.id, 'approve'))).toMatchObject({
+        status: 'done',
+      });
+      expect(emu.org.reassignments).toHaveLength(1);
+      expect(emu.org.reviewActions.map((a) => a.action)).toEqual(['APPROVE']);
+    });
+
+    it('with the /my/ endpoint alone a review owned by someone else is not found, as on a real org', async () => {
+      const { emu } = await setup();
+      const review = pendingOf(emu.org, false);
+      const r = await fetch(
+        `${emu.url}/governance/api/v1/my/campaigns/${review.campaignId}/reviews/actions`,
+        {
+          method: 'POST',
+          headers: { Authorization: `SSWS ${emu.token}`, 'Content-Type': 'application/json' },
+          body: JSON.stringify({ reviews: [{ reviewId: review.id, action: 'REVOKE', note: 'x' }] }),
+        },
+      );
+      expect(r.status).toBe(404);
+      expect(emu.org.reviewActions).toEqual([]);
+    });
+
+    it('in mapped mode only the reviewer themselves (by login or OKTA_REVIEWER_MAP) gets a decision recorded', async () => {
+      const { emu } = await setup();
+      const review = pendingOf(emu.org, false);
+      const manager = emu.org.user(review.reviewerId)!;
+      const mapped = (map: Record<string, string> | null) =>
+        OktaConnector.fromEnv(
+          {
+            ...tokenEnv(emu),
+            OKTA_REVIEWER_MODE: 'mapped',
+            ...(map ? { OKTA_REVIEWER_MAP: JSON.stringify(map) } : {}),
+          },
+          FAST,
+        );
+      const refused = await mapped(null).applyDecision(decisionFor(emu.org, review.id, 'revoke'));
+      expect(refused).toMatchObject({ status: 'failed', retryable: false });
+      expect(refused.status === 'failed' && refused.error).toMatch(
+        new RegExp(
+          `belongs to ${manager.profile.email}.*dana@example.com is not mapped to that reviewer.*Nothing was recorded`,
+        ),
+      );
+      expect(emu.org.reassignments).toEqual([]);
+      expect(emu.org.reviewActions).toEqual([]);
+
+      const byLogin = await mapped(null).applyDecision({
+        ...decisionFor(emu.org, review.id, 'revoke'),
+        confirmed_by: manager.profile.login!,
+      });
+      expect(byLogin).toMatchObject({ status: 'done' });
+
+      const other = emu.org.reviews.find(
+        (r) =>
+          r.decision === 'UNREVIEWED' &&
+          r.reviewerId !== owner(emu.org) &&
+          r.id !== review.id &&
+          emu.org.campaigns.find((c) => c.id === r.campaignId)?.status === 'ACTIVE',
+      )!;
+      const viaMap = await mapped({
+        'dana@example.com': emu.org.user(other.reviewerId)!.profile.login!,
+      }).applyDecision(decisionFor(emu.org, other.id, 'approve'));
+      expect(viaMap).toMatchObject({ status: 'done' });
+      expect(emu.org.reviewActions.map((a) => a.reviewId)).toEqual([review.id, other.id]);
+    });
+
+    it('a service app token has no Okta user of its own: without OKTA_ACTOR_ID the decision fails saying what to set', async () => {
+      const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      const scopes = [
+        ...OKTA_SYNC_SCOPES,
+        'okta.users.read.self',
+        'okta.governance.accessCertifications.manage',
+        'okta.governance.reviewer.manage',
+      ];
+      const { emu } = await setup(
+        {},
+        { clients: [{ clientId: '0oaSvc', publicKey, keyId: 'k', grantedScopes: scopes }] },
+      );
+      const env = {
+        OKTA_ORG_URL: emu.url,
+        OKTA_CLIENT_ID: '0oaSvc',
+        OKTA_PRIVATE_KEY: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+        OKTA_KEY_ID: 'k',
+        OKTA_SCOPES: scopes.join(' '),
+      };
+      const review = pendingOf(emu.org, false);
+      const out = await OktaConnector.fromEnv(env, FAST).applyDecision(
+        decisionFor(emu.org, review.id, 'approve'),
+      );
+      expect(out).toMatchObject({ status: 'failed', retryable: false });
+      expect(out.status === 'failed' && out.error).toMatch(
+        /Set OKTA_ACTOR_ID .*Nothing was recorded on Okta/,
+      );
+      expect(emu.org.reassignments).toEqual([]);
     });
 
     it('refuses to overturn a decision already made on Okta, and reports unknown reviews', async () => {

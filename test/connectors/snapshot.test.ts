@@ -1,8 +1,9 @@
-import { cpSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SnapshotConnector } from '../../src/connectors/snapshot/connector.js';
-import { ConnectorError } from '../../src/connectors/types.js';
+import { SnapshotConnector, snapshotRegistration } from '../../src/connectors/snapshot/connector.js';
+import { ConnectorError, type IdentityConnector } from '../../src/connectors/types.js';
+import { runSync } from '../../src/services/sync.js';
 import { StagedSync } from '../../src/store/staged-sync.js';
 import { Store } from '../../src/store/store.js';
 import { TINY, TINY_AS_OF, tempDir } from '../helpers/harness.js';
@@ -21,14 +22,30 @@ function brokenSnapshot(): { dir: string; cleanup: () => void } {
 
 connectorContract('snapshot', async () => {
   const broken = brokenSnapshot();
+  const copy = tempDir();
+  cpSync(TINY, copy.dir, { recursive: true });
   return {
-    connector: new SnapshotConnector(TINY),
+    connector: new SnapshotConnector(copy.dir),
+    registration: { ...snapshotRegistration, capabilities: ['sync', 'remediation'] },
     broken: new SnapshotConnector(broken.dir),
     secrets: [],
     now: new Date(TINY_AS_OF),
     decisionWrites: () => null,
     holds: () => null,
-    close: async () => broken.cleanup(),
+    // An admin exporting the tenant again without one of its direct grants.
+    removeAccess: () => {
+      const path = join(copy.dir, 'assignments.csv');
+      const [header, ...rows] = readFileSync(path, 'utf8').trimEnd().split('\n');
+      const i = rows.findIndex((r) => r.endsWith(',direct'));
+      const [user, entitlement] = rows[i]!.split(',');
+      rows.splice(i, 1);
+      writeFileSync(path, `${[header, ...rows].join('\n')}\n`);
+      return { user: user!, entitlement: entitlement! };
+    },
+    close: async () => {
+      broken.cleanup();
+      copy.cleanup();
+    },
   };
 });
 
@@ -39,8 +56,8 @@ describe('snapshot connector', () => {
     const sink = new StagedSync(store.db, 'snapshot');
     try {
       const error = await new SnapshotConnector(broken.dir)
-        .sync(sink, { state: null, now: new Date(TINY_AS_OF) })
-        .catch((e) => e);
+        .sync!.run(sink, { state: null, now: new Date(TINY_AS_OF) })
+        .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(ConnectorError);
       expect((error as ConnectorError).kind).toBe('config');
       expect((error as ConnectorError).message).toMatch(/users\.csv:3 \(status\): "retired" is not one of/);
@@ -51,14 +68,16 @@ describe('snapshot connector', () => {
     }
   });
 
-  it('without a folder it only applies decisions locally', async () => {
+  it('without a folder it has no sync and no write-back, and records removals locally', async () => {
     const c = new SnapshotConnector();
+    expect(c.sync).toBeUndefined();
+    expect((c as IdentityConnector).writeBack).toBeUndefined();
     const store = Store.open(':memory:');
-    const sink = new StagedSync(store.db, 'snapshot');
-    await expect(c.sync(sink, { state: null, now: new Date() })).rejects.toThrow(/No snapshot folder/);
-    sink.abort();
+    await expect(runSync(store, c, { now: new Date(), dormantDays: 90 })).rejects.toThrow(
+      /snapshot cannot be synced/,
+    );
     store.close();
-    const outcome = await c.remediate({
+    const outcome = await c.remediation.remove({
       idempotency_key: 'k',
       user_external_id: 'u1',
       entitlement_external_id: 'e1',

@@ -109,8 +109,14 @@ describe('Okta end to end (built CLI + emulator)', () => {
       campaign_id: campaign.id,
       limit: 500,
     });
-    const [revoke, approve] = groupItems(store, page.items);
+    // Reviews owned by the principals' managers, not by the API token's user: the emulator, like
+    // Okta, lets the /my/ endpoints decide only the caller's own reviews.
+    const owner = emu.org.users[0]!.id;
+    const [revoke, approve] = groupItems(store, page.items).filter(
+      (i) => emu.org.review(ext(i.item_id))!.reviewerId !== owner,
+    );
     expect(revoke && approve).toBeTruthy();
+    const managers = [revoke!, approve!].map((i) => emu.org.review(ext(i.item_id))!.reviewerId);
     const user = ext(revoke!.user.id);
     const group = ext(revoke!.entitlement.id);
     expect(emu.org.isMember(group, user)).toBe(true);
@@ -138,6 +144,17 @@ describe('Okta end to end (built CLI + emulator)', () => {
     );
     expect(actions.map((a) => a.action).sort()).toEqual(['APPROVE', 'REVOKE']);
     expect(actions.find((a) => a.action === 'REVOKE')!.note).toMatch(/confirmed by analyst@example.com/);
+    // Each was first reassigned from its manager to Attest's user, with a note naming who confirmed.
+    const moved = emu.org.reassignments.filter((x) =>
+      [ext(revoke!.item_id), ext(approve!.item_id)].includes(x.reviewId),
+    );
+    expect(moved.map((x) => x.from).sort()).toEqual([...managers].sort());
+    for (const m of moved) {
+      expect(m.to).toBe(owner);
+      expect(m.note).toMatch(
+        /to Attest to record the decision analyst@example.com confirmed via elicitation/,
+      );
+    }
     expect(emu.org.isMember(group, user)).toBe(false);
 
     // Submitting again changes nothing on Okta.

@@ -134,8 +134,10 @@ export class OktaOrg {
   logs: EmuLogEvent[] = [];
   campaigns: EmuCampaign[] = [];
   reviews: EmuReview[] = [];
-  /** Every review action the org accepted, in order. */
-  reviewActions: Array<{ reviewId: string; action: string; note: string; at: string }> = [];
+  /** Every review action the org accepted, in order, with who recorded it. */
+  reviewActions: Array<{ reviewId: string; action: string; note: string; at: string; by: string }> = [];
+  /** Every reassignment the org accepted, in order. */
+  reassignments: Array<{ reviewId: string; from: string; to: string; note: string; at: string }> = [];
 
   private userIndex = new Map<string, EmuUser>();
   private groupIndex = new Map<string, EmuGroup>();
@@ -727,6 +729,8 @@ export interface Fault {
 
 export interface ServiceAppClient {
   clientId: string;
+  /** The user its tokens act for on the `/my/` endpoints (none: those endpoints refuse it). */
+  userId?: string;
   /** The public half of the app's key (PEM, JWK or KeyObject). */
   publicKey: string | KeyObject | Record<string, unknown>;
   keyId?: string;
@@ -743,6 +747,13 @@ export interface OktaEmulatorOptions {
   governance?: 'enabled' | 'forbidden' | 'absent';
   /** Caps page sizes below Okta's maxima, to force paging in small orgs. */
   maxPageSize?: number;
+  /**
+   * The `/my/` reviewer endpoints accept only reviews assigned to the caller, as Okta's do
+   * (default on). The caller is the API token's user, or a service app client's `userId`.
+   */
+  reviewerEnforcement?: boolean;
+  /** The user the API token belongs to (default the first user, the org's super admin). */
+  tokenOwner?: string;
 }
 
 export interface OktaEmulator {
@@ -762,6 +773,7 @@ export interface OktaEmulator {
 /** The scope a bearer token needs for each route (SSWS tokens act as a super admin). */
 const ROUTES: Array<{ method: string; re: RegExp; scope: string; name: string }> = [
   { method: 'GET', re: /^\/api\/v1\/users$/, scope: 'okta.users.read', name: 'users' },
+  { method: 'GET', re: /^\/api\/v1\/users\/me$/, scope: 'okta.users.read.self', name: 'me' },
   { method: 'GET', re: /^\/api\/v1\/users\/([^/]+)\/roles$/, scope: 'okta.roles.read', name: 'userRoles' },
   {
     method: 'DELETE',
@@ -815,6 +827,12 @@ const ROUTES: Array<{ method: string; re: RegExp; scope: string; name: string }>
   },
   {
     method: 'POST',
+    re: /^\/governance\/api\/v1\/campaigns\/([^/]+)\/reviews\/reassign$/,
+    scope: 'okta.governance.accessCertifications.manage',
+    name: 'reassign',
+  },
+  {
+    method: 'POST',
     re: /^\/governance\/api\/v1\/my\/campaigns\/([^/]+)\/reviews\/actions$/,
     scope: 'okta.governance.reviewer.manage',
     name: 'reviewActions',
@@ -853,7 +871,9 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
   const clients = new Map(
     (options.clients ?? []).map((c) => [c.clientId, { ...c, key: toPublicKey(c.publicKey) }]),
   );
-  const issued = new Map<string, string[]>();
+  const issued = new Map<string, { scopes: string[]; userId: string | null }>();
+  const enforce = options.reviewerEnforcement ?? true;
+  const owner = options.tokenOwner ?? org.users[0]?.id ?? '';
   const requests: RequestLogEntry[] = [];
   const faults: Array<
     Required<Omit<Fault, 'path' | 'method'>> & { path?: string; method?: string; seen: number }
@@ -964,7 +984,8 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
         return fail(401, 'E0000011', 'Invalid token provided');
       }
       // SSWS tokens act as a super admin; access tokens carry the scopes granted at the token endpoint.
-      const scopes = ssws ? null : issued.get(bearer)!;
+      const scopes = ssws ? null : issued.get(bearer)!.scopes;
+      const caller = ssws ? owner : issued.get(bearer)!.userId;
       if (!route) return fail(404, 'E0000022', 'The endpoint does not support the provided HTTP method');
       if (url.pathname.startsWith('/governance/') && governance !== 'enabled') {
         return governance === 'forbidden'
@@ -978,7 +999,7 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
         });
       }
       const params = route.re.exec(url.pathname)!.slice(1).map(decodeURIComponent);
-      const out = dispatch(route.name, params, url, body);
+      const out = dispatch(route.name, params, url, body, caller);
       send(out.status ?? 200, out.body, out.headers);
     } catch (e) {
       if (e instanceof HttpFailure) return fail(e.status, e.code, e.summary);
@@ -1018,7 +1039,7 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
         error_description: 'The requested scope is invalid, unknown, or malformed.',
       });
     const access = randomBytes(24).toString('base64url');
-    issued.set(access, scopes);
+    issued.set(access, { scopes, userId: client.userId ?? null });
     send(200, { token_type: 'Bearer', access_token: access, expires_in: 3600, scope: scopes.join(' ') });
   }
 
@@ -1149,9 +1170,49 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
     params: string[],
     url: URL,
     body: string,
+    caller: string | null,
   ): { status?: number; body?: unknown; headers?: Record<string, string> } {
     const [a = '', b = ''] = params;
     switch (name) {
+      case 'me': {
+        // What Okta answers a service app's token here is unconfirmed: there is no user behind it.
+        const u = caller === null ? undefined : org.user(caller);
+        return { body: renderUser(u ?? notFound('User', 'me')) };
+      }
+      case 'reassign': {
+        const c = org.campaigns.find((x) => x.id === a) ?? notFound('Campaign', a);
+        let parsed: { reviewerId?: unknown; reviewIds?: unknown; note?: unknown };
+        try {
+          parsed = JSON.parse(body);
+        } catch {
+          throw new HttpFailure(400, 'E0000003', 'The request body was not well-formed.');
+        }
+        if (typeof parsed.note !== 'string' || parsed.note.trim() === '')
+          throw new HttpFailure(400, 'E0000001', 'Api validation failed: note is required');
+        const ids = Array.isArray(parsed.reviewIds) ? parsed.reviewIds.map(String) : [];
+        if (ids.length === 0) throw new HttpFailure(400, 'E0000001', 'Api validation failed: reviewIds');
+        const to = org.user(String(parsed.reviewerId ?? '')) ?? notFound('User', String(parsed.reviewerId));
+        if (c.status !== 'ACTIVE')
+          throw new HttpFailure(400, 'E0000001', 'Api validation failed: the campaign is not active');
+        const reviews = ids.map((id) => {
+          const r = org.review(id);
+          if (!r || r.campaignId !== c.id) notFound('Review', id);
+          if (r!.decision !== 'UNREVIEWED')
+            throw new HttpFailure(
+              400,
+              'E0000001',
+              'Api validation failed: only unreviewed reviews can be reassigned',
+            );
+          return r!;
+        });
+        const at = new Date().toISOString();
+        for (const r of reviews) {
+          org.reassignments.push({ reviewId: r.id, from: r.reviewerId, to: to.id, note: parsed.note, at });
+          r.reviewerId = to.id;
+          r.lastUpdated = at;
+        }
+        return { body: { data: reviews.map(renderReview) } };
+      }
       case 'users': {
         // Without filter or search, Okta leaves DEPROVISIONED users out.
         const plain = !url.searchParams.has('filter') && !url.searchParams.has('search');
@@ -1316,10 +1377,19 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
           throw new HttpFailure(400, 'E0000001', 'Api validation failed: reviews (1-50)');
         if (c.status !== 'ACTIVE')
           throw new HttpFailure(400, 'E0000001', 'Api validation failed: the campaign is not active');
+        if (enforce && caller === null) {
+          throw new HttpFailure(
+            403,
+            'E0000006',
+            'You do not have permission to perform the requested action',
+          );
+        }
         const updated: EmuReview[] = [];
         for (const it of items) {
           const r = org.review(String(it.reviewId));
-          if (!r || r.campaignId !== c.id) notFound('Review', String(it.reviewId));
+          // The caller sees only the reviews assigned to them: anyone else's is not found.
+          if (!r || r.campaignId !== c.id || (enforce && r.reviewerId !== caller))
+            notFound('Review', String(it.reviewId));
           if (it.action !== 'APPROVE' && it.action !== 'REVOKE') {
             throw new HttpFailure(400, 'E0000001', 'Api validation failed: action');
           }
@@ -1332,7 +1402,13 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
           r.decided = at;
           r.note = it.note ?? null;
           r.lastUpdated = at;
-          org.reviewActions.push({ reviewId: r.id, action: r.decision, note: r.note ?? '', at });
+          org.reviewActions.push({
+            reviewId: r.id,
+            action: r.decision,
+            note: r.note ?? '',
+            at,
+            by: caller ?? '',
+          });
         }
         // The response shape is unconfirmed ("returns the updated reviews"); an IGA envelope is assumed.
         return { body: { data: updated.map(renderReview) } };

@@ -586,20 +586,25 @@ describe('the outbox', () => {
   /** A platform that counts the calls it gets and answers a little later, so two workers interleave. */
   function countingPlatform() {
     const calls: string[] = [];
-    const inner = new SnapshotConnector();
+    const later = () => new Promise((r) => setImmediate(r));
     const connector: IdentityConnector = {
       platform: 'snapshot',
-      capabilities: inner.capabilities,
-      sync: (s, o) => inner.sync(s, o),
-      async applyDecision(d) {
-        calls.push(`decide:${d.idempotency_key}`);
-        await new Promise((r) => setImmediate(r));
-        return inner.applyDecision(d);
+      writeBack: {
+        decisions: ['approve', 'revoke', 'escalate'],
+        permissions: [],
+        async apply(d) {
+          calls.push(`decide:${d.idempotency_key}`);
+          await later();
+          return { status: 'done', platform_ref: `ref-${d.idempotency_key}` };
+        },
       },
-      async remediate(r) {
-        calls.push(`remove:${r.idempotency_key}`);
-        await new Promise((res) => setImmediate(res));
-        return inner.remediate(r);
+      remediation: {
+        permissions: [],
+        async remove(r) {
+          calls.push(`remove:${r.idempotency_key}`);
+          await later();
+          return { status: 'done', platform_ref: null };
+        },
       },
     };
     return { calls, connector };

@@ -33,11 +33,33 @@ export type OktaAuth =
       raw: string;
     };
 
+/**
+ * How decisions reach reviews that belong to someone else. Okta records a decision only
+ * as the review's own reviewer (the `/my/` endpoints), so Attest first reassigns the
+ * review to its own Okta identity, with a note naming the human who confirmed.
+ */
+export interface OktaReviewSettings {
+  /**
+   * `reassign` (default): any confirmed decision is recorded, reassigning the review first.
+   * `mapped`: only when the confirming principal is the review's reviewer, by `map`.
+   * (OKTA_REVIEWER_MODE)
+   */
+  mode: 'reassign' | 'mapped';
+  /** Confirming principal → the Okta user (id or login) they review as (OKTA_REVIEWER_MAP, JSON). */
+  map: Record<string, string>;
+  /**
+   * Attest's own Okta user (id or login), whom reviews are reassigned to; null: the user the
+   * API token belongs to (`/api/v1/users/me`). (OKTA_ACTOR_ID)
+   */
+  actor: string | null;
+}
+
 /** Okta settings, validated. */
 export interface OktaConfig {
   /** The org's base URL without a trailing slash, e.g. https://example.okta.com (OKTA_ORG_URL). */
   orgUrl: string;
   auth: OktaAuth;
+  reviews: OktaReviewSettings;
 }
 
 type Env = Record<string, string | undefined>;
@@ -58,6 +80,7 @@ export function parseOktaConfig(env: Env): OktaConfig {
     return v === undefined || v === '' ? null : v;
   };
   const orgUrl = parseOrgUrl(get('OKTA_ORG_URL'));
+  const reviews = parseReviewSettings(get);
   const token = get('OKTA_API_TOKEN');
   const key = get('OKTA_PRIVATE_KEY');
   const clientId = get('OKTA_CLIENT_ID');
@@ -67,7 +90,7 @@ export function parseOktaConfig(env: Env): OktaConfig {
   }
   if (token !== null) {
     if (/\s/.test(token)) fail('OKTA_API_TOKEN contains spaces: paste only the token value, without "SSWS".');
-    return { orgUrl, auth: { mode: 'SSWS', token } };
+    return { orgUrl, auth: { mode: 'SSWS', token }, reviews };
   }
   if (key === null) {
     fail(
@@ -91,7 +114,41 @@ export function parseOktaConfig(env: Env): OktaConfig {
       scopes: parseScopes(get('OKTA_SCOPES')),
       raw: key!,
     },
+    reviews,
   };
+}
+
+function parseReviewSettings(get: (name: string) => string | null): OktaReviewSettings {
+  const given = get('OKTA_REVIEWER_MODE') ?? 'reassign';
+  if (given !== 'reassign' && given !== 'mapped') fail('OKTA_REVIEWER_MODE must be reassign or mapped.');
+  const mode = given as OktaReviewSettings['mode'];
+  const rawMap = get('OKTA_REVIEWER_MAP');
+  let map: Record<string, string> = {};
+  if (rawMap !== null) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(rawMap);
+    } catch {
+      fail('OKTA_REVIEWER_MAP is not valid JSON: give an object of principal to Okta user id or login.');
+    }
+    if (
+      parsed === null ||
+      typeof parsed !== 'object' ||
+      Array.isArray(parsed) ||
+      Object.values(parsed as object).some((v) => typeof v !== 'string' || v.trim() === '')
+    ) {
+      fail('OKTA_REVIEWER_MAP must be a JSON object of principal to Okta user id or login (strings).');
+    }
+    map = Object.fromEntries(
+      Object.entries(parsed as Record<string, string>).map(([k, v]) => [k.toLowerCase(), v.trim()]),
+    );
+  }
+  if (mode === 'mapped' && Object.keys(map).length === 0 && rawMap !== null) {
+    fail(
+      'OKTA_REVIEWER_MAP is empty: with OKTA_REVIEWER_MODE=mapped, map each confirming principal to an Okta reviewer.',
+    );
+  }
+  return { mode, map, actor: get('OKTA_ACTOR_ID') };
 }
 
 /** Every secret value in a config (token, private key in each form), for redaction by callers. */

@@ -1,53 +1,25 @@
 import type { Client } from '@okta/okta-sdk-nodejs';
-import type {
-  AssignmentRecord,
-  EntitlementRecord,
-  PastDecisionRecord,
-  SyncSink,
-  UserRecord,
-} from '../../domain/sync.js';
+import type { SyncSink } from '../../domain/sync.js';
 import type {
   ApplyOutcome,
-  ConnectorCapabilities,
   DecisionToApply,
   IdentityConnector,
+  IncrementalCapability,
+  RemediationCapability,
   RemediationRequest,
+  SyncCapability,
   SyncOptions,
   SyncOutcome,
+  WriteBackCapability,
 } from '../types.js';
 import { OKTA_SYNC_SCOPES, type OktaConfig, oktaSecrets, parseOktaConfig } from './config.js';
-import { failedOutcome, type Operation, redactSecrets, statusOf, toConnectorError } from './errors.js';
+import { failedOutcome, redactSecrets, statusOf } from './errors.js';
 import { createOktaClient, createOktaExecutor, type OktaRequestExecutor, type RetryPolicy } from './http.js';
-import {
-  activityRecord,
-  appLabel,
-  appRecord,
-  campaignRecord,
-  entitlementIds,
-  field,
-  groupRecord,
-  isoOf,
-  looksLikeOktaId,
-  parseEntitlementId,
-  reviewRecord,
-  roleKey,
-  roleRecord,
-  userRecord,
-} from './mapping.js';
+import { field, parseEntitlementId, roleKey } from './mapping.js';
 import { RawApi } from './raw-api.js';
+import { type OktaPageSizes, OPS, readState, SyncRun } from './sync.js';
 
-/** Page size (`limit`) per list. */
-export interface OktaPageSizes {
-  users: number;
-  groups: number;
-  groupUsers: number;
-  apps: number;
-  appUsers: number;
-  appGroups: number;
-  roleAssignees: number;
-  logs: number;
-  governance: number;
-}
+export type { OktaPageSizes } from './sync.js';
 
 /**
  * Okta rate-limits per endpoint and per minute, so fewer, larger pages finish
@@ -74,8 +46,8 @@ export interface OktaConnectorOptions {
   /** System Log window of the first sync, in days (Okta keeps 90). */
   logLookbackDays?: number;
   /**
-   * An incremental sync cannot see removed memberships or app assignments, so a
-   * full sync runs when the last one is older than this (default 24 h).
+   * An incremental sync sees removals only in the lists it reads again (apps, roles,
+   * changed groups), so a full sync runs when the last one is older than this (default 24 h).
    */
   fullSyncEveryMs?: number;
   /** Parallel requests for per-group, per-app and per-admin lists (default 4). */
@@ -85,41 +57,6 @@ export interface OktaConnectorOptions {
   log?: (level: 'debug' | 'info' | 'warn', message: string, data?: Record<string, unknown>) => void;
 }
 
-/** What a sync hands to the next one. */
-interface OktaSyncState {
-  version: 1;
-  lastFullSync: string;
-  /** Highest user `lastUpdated` seen. */
-  usersWatermark: string | null;
-  /** Highest group `lastUpdated` / `lastMembershipUpdated` seen. */
-  groupsWatermark: string | null;
-  /** The System Log was read up to here (the `until` of the last query). */
-  logsUntil: string;
-  /** Completed campaigns whose final reviews were read. */
-  completedCampaigns: string[];
-}
-
-const OPS = {
-  users: { action: 'listing users', scope: 'okta.users.read' },
-  groups: { action: 'listing groups', scope: 'okta.groups.read' },
-  members: { action: 'listing group members', scope: 'okta.groups.read' },
-  apps: { action: 'listing apps', scope: 'okta.apps.read' },
-  appUsers: { action: 'listing app assignments', scope: 'okta.apps.read' },
-  roles: { action: 'listing admin role assignments', scope: 'okta.roles.read' },
-  logs: { action: 'reading the System Log', scope: 'okta.logs.read' },
-  campaigns: { action: 'listing governance campaigns', scope: 'okta.governance.accessCertifications.read' },
-  reviews: { action: 'listing campaign reviews', scope: 'okta.governance.accessCertifications.read' },
-  readReview: { action: 'reading the review', scope: 'okta.governance.accessCertifications.read' },
-  decide: { action: 'recording the review decision', scope: 'okta.governance.reviewer.manage' },
-  unassignGroup: { action: 'removing the group membership', scope: 'okta.groups.manage' },
-  unassignApp: { action: 'removing the app assignment', scope: 'okta.apps.manage' },
-  unassignRole: { action: 'removing the admin role', scope: 'okta.roles.manage' },
-} satisfies Record<string, Operation>;
-
-/** Re-read this much before each watermark: updates committed out of order are not missed (re-reads are idempotent). */
-const OVERLAP_MS = 60_000;
-const SIGN_IN_FILTER = 'eventType eq "user.session.start" or eventType eq "user.authentication.sso"';
-const BATCH = 2000;
 const NOTE_MAX = 1000;
 
 /**
@@ -129,16 +66,25 @@ const NOTE_MAX = 1000;
  */
 export class OktaConnector implements IdentityConnector {
   readonly platform = 'okta' as const;
-  readonly capabilities: ConnectorCapabilities = {
-    writeBack: true,
-    remediate: true,
-    // Whether a campaign removes revoked access depends on its remediation settings; do not rely on it.
-    campaignRemediates: false,
-    scopes: {
-      sync: [...OKTA_SYNC_SCOPES],
-      writeBack: ['okta.governance.accessCertifications.read', 'okta.governance.reviewer.manage'],
-      remediate: ['okta.groups.manage', 'okta.apps.manage', 'okta.roles.manage'],
-    },
+  readonly sync: SyncCapability = {
+    permissions: [...OKTA_SYNC_SCOPES],
+    run: (sink, options) => this.runSync(sink, options),
+  };
+  readonly incremental: IncrementalCapability;
+  readonly writeBack: WriteBackCapability = {
+    // Okta reviews record APPROVE or REVOKE; an escalation stays in Attest.
+    decisions: ['approve', 'revoke'],
+    permissions: [
+      'okta.governance.accessCertifications.read',
+      'okta.governance.accessCertifications.manage',
+      'okta.governance.reviewer.manage',
+    ],
+    apply: (d) => this.applyDecision(d),
+  };
+  readonly remediation: RemediationCapability = {
+    permissions: ['okta.groups.manage', 'okta.apps.manage', 'okta.roles.manage'],
+    // Whether a campaign removes revoked access depends on its remediation settings: Attest removes it.
+    remove: (r) => this.remediate(r),
   };
 
   private readonly client: Client;
@@ -147,8 +93,12 @@ export class OktaConnector implements IdentityConnector {
   private readonly secrets: string[];
   private readonly pageSizes: OktaPageSizes;
   private readonly options: OktaConnectorOptions;
+  private actorId: Promise<string> | null = null;
 
-  constructor(config: OktaConfig, options: OktaConnectorOptions = {}) {
+  constructor(
+    private readonly config: OktaConfig,
+    options: OktaConnectorOptions = {},
+  ) {
     this.options = options;
     this.pageSizes = { ...DEFAULT_PAGE_SIZES, ...options.pageSizes };
     this.secrets = oktaSecrets(config);
@@ -161,6 +111,11 @@ export class OktaConnector implements IdentityConnector {
     });
     this.client = createOktaClient(config, this.executor);
     this.raw = new RawApi(this.client, config.orgUrl);
+    this.incremental = {
+      method: 'lastUpdated and lastMembershipUpdated filters, System Log since the last sync',
+      removals: 'partial',
+      fullSyncEveryMs: options.fullSyncEveryMs ?? 86_400_000,
+    };
   }
 
   /** Builds a connector from OKTA_* variables (throws ConnectorError 'config' naming the variable at fault). */
@@ -173,12 +128,12 @@ export class OktaConnector implements IdentityConnector {
     return this.executor.requests;
   }
 
-  async sync(sink: SyncSink, options: SyncOptions): Promise<SyncOutcome> {
+  private async runSync(sink: SyncSink, options: SyncOptions): Promise<SyncOutcome> {
     const before = this.executor.requests;
     const run = new SyncRun(this.client, this.raw, sink, options, readState(options.state), {
       pageSizes: this.pageSizes,
       secrets: this.secrets,
-      fullSyncEveryMs: this.options.fullSyncEveryMs ?? 86_400_000,
+      fullSyncEveryMs: this.incremental.fullSyncEveryMs,
       logLookbackDays: this.options.logLookbackDays ?? 90,
       concurrency: this.options.concurrency ?? 4,
       log: this.options.log ?? (() => {}),
@@ -192,7 +147,18 @@ export class OktaConnector implements IdentityConnector {
     };
   }
 
+  /**
+   * Records a decision on an Okta review. Okta takes decisions only from the review's own
+   * reviewer, and an org's reviews belong to managers: a review assigned to someone else
+   * is first reassigned to Attest's Okta user, with a note naming the human who confirmed
+   * (OKTA_REVIEWER_MODE says when that is allowed). Reading the review first makes a
+   * retry after a crash safe: a review already decided the same way, or already
+   * reassigned, is not changed again.
+   */
   async applyDecision(d: DecisionToApply): Promise<ApplyOutcome> {
+    if (d.decision === 'escalate') {
+      return { status: 'skipped', platform_ref: null, detail: 'Okta reviews record no escalation' };
+    }
     const action = d.decision === 'approve' ? 'APPROVE' : 'REVOKE';
     const ref = `okta:review:${d.item_external_id}:${action}`;
     let review: unknown;
@@ -222,14 +188,102 @@ export class OktaConnector implements IdentityConnector {
       typeof field(review, 'campaignId') === 'string'
         ? String(field(review, 'campaignId'))
         : d.campaign_external_id;
+    const level =
+      typeof field(review, 'currentReviewerLevel') === 'string'
+        ? String(field(review, 'currentReviewerLevel'))
+        : null;
+    const reviewer = field(review, 'reviewerProfile');
+    const reviewerId = typeof field(reviewer, 'id') === 'string' ? String(field(reviewer, 'id')) : null;
+
+    let actor: string;
     try {
-      await this.raw.submitActions(campaignId, [
-        { reviewId: d.item_external_id, action, note: decisionNote(d, this.secrets) },
-      ]);
+      actor = await this.actor();
+    } catch (e) {
+      const failed = failedOutcome(e, OPS.me, this.secrets);
+      return failed.status === 'failed' && !failed.retryable
+        ? {
+            ...failed,
+            error: `${failed.error} Set OKTA_ACTOR_ID to the Okta user Attest records decisions as. Nothing was recorded on Okta.`,
+          }
+        : failed;
+    }
+    if (reviewerId !== actor) {
+      const owner = reviewerLabel(reviewer, reviewerId);
+      if (this.config.reviews.mode === 'mapped') {
+        const mapped = await this.mappedReviewer(d.confirmed_by, reviewer, reviewerId);
+        if (!mapped) {
+          return {
+            status: 'failed',
+            retryable: false,
+            error:
+              `Okta review ${d.item_external_id} belongs to ${owner}, and ${d.confirmed_by} is not mapped to that reviewer ` +
+              '(OKTA_REVIEWER_MODE=mapped; see OKTA_REVIEWER_MAP). Nothing was recorded on Okta; the reviewer can decide it in Okta.',
+          };
+        }
+      }
+      const note = clip(
+        redactSecrets(
+          `Reassigned from ${owner} to Attest to record the decision ${d.confirmed_by} confirmed via ${d.channel}.`,
+          this.secrets,
+        ),
+      );
+      try {
+        await this.raw.reassign(campaignId, {
+          reviewerId: actor,
+          reviewIds: [d.item_external_id],
+          note,
+          ...(level === null ? {} : { reviewerLevel: level }),
+        });
+      } catch (e) {
+        return failedOutcome(e, OPS.reassign, this.secrets);
+      }
+    }
+    try {
+      await this.raw.submitActions(
+        campaignId,
+        [{ reviewId: d.item_external_id, action, note: decisionNote(d, this.secrets) }],
+        level,
+      );
     } catch (e) {
       return failedOutcome(e, OPS.decide, this.secrets);
     }
     return { status: 'done', platform_ref: ref };
+  }
+
+  /** Attest's own Okta user id: OKTA_ACTOR_ID (an id or a login), or the API token's user. */
+  private actor(): Promise<string> {
+    this.actorId ??= (async () => {
+      const configured = this.config.reviews.actor;
+      const user = configured === null ? await this.raw.me() : await this.raw.user(configured);
+      const id = field(user, 'id');
+      if (typeof id !== 'string') throw Object.assign(new Error('no user id'), { status: 404 });
+      return id;
+    })();
+    this.actorId.catch(() => {
+      this.actorId = null;
+    });
+    return this.actorId;
+  }
+
+  /** Whether the confirming principal is the review's reviewer, by OKTA_REVIEWER_MAP or the reviewer's login/email. */
+  private async mappedReviewer(
+    principal: string,
+    reviewer: unknown,
+    reviewerId: string | null,
+  ): Promise<boolean> {
+    if (reviewerId === null) return false;
+    const key = principal.toLowerCase();
+    const mapped = this.config.reviews.map[key];
+    const names = [field(reviewer, 'login'), field(reviewer, 'email'), reviewerId]
+      .filter((x): x is string => typeof x === 'string')
+      .map((x) => x.toLowerCase());
+    if (mapped === undefined) return names.includes(key);
+    if (names.includes(mapped.toLowerCase())) return true;
+    try {
+      return field(await this.raw.user(mapped), 'id') === reviewerId;
+    } catch {
+      return false;
+    }
   }
 
   async remediate(r: RemediationRequest): Promise<ApplyOutcome> {
@@ -295,6 +349,13 @@ export class OktaConnector implements IdentityConnector {
   }
 }
 
+function reviewerLabel(reviewer: unknown, id: string | null): string {
+  const email = field(reviewer, 'email');
+  return typeof email === 'string' && email !== '' ? `${email} (${id ?? 'no id'})` : (id ?? 'no reviewer');
+}
+
+const clip = (text: string) => (text.length > NOTE_MAX ? `${text.slice(0, NOTE_MAX - 1)}…` : text);
+
 /** The justification Okta shows on the review: the rationale and who confirmed it, through which channel. */
 function decisionNote(d: DecisionToApply, secrets: readonly string[]): string {
   const origin = d.engine_recommended ? 'AI-recommended' : 'Not AI-recommended';
@@ -302,446 +363,4 @@ function decisionNote(d: DecisionToApply, secrets: readonly string[]): string {
   const rationale = redactSecrets(d.rationale.trim(), secrets);
   const room = NOTE_MAX - trailer.length - 2;
   return `${rationale.length > room ? `${rationale.slice(0, room - 1)}…` : rationale}\n${trailer}`;
-}
-
-function readState(raw: Record<string, unknown> | null): OktaSyncState | null {
-  if (
-    raw === null ||
-    raw.version !== 1 ||
-    typeof raw.lastFullSync !== 'string' ||
-    typeof raw.logsUntil !== 'string'
-  ) {
-    return null;
-  }
-  const s = (v: unknown) => (typeof v === 'string' ? v : null);
-  return {
-    version: 1,
-    lastFullSync: raw.lastFullSync,
-    usersWatermark: s(raw.usersWatermark),
-    groupsWatermark: s(raw.groupsWatermark),
-    logsUntil: raw.logsUntil,
-    completedCampaigns: Array.isArray(raw.completedCampaigns)
-      ? raw.completedCampaigns.filter((x) => typeof x === 'string')
-      : [],
-  };
-}
-
-const later = (a: string | null, b: string | null): string | null =>
-  a === null ? b : b === null ? a : a > b ? a : b;
-const minus = (iso: string, ms: number) => new Date(Date.parse(iso) - ms).toISOString();
-
-/** Runs `fn` over items with at most `limit` in flight; the first failure stops the rest and is rethrown. */
-async function forEachLimit<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  let failure: { error: unknown } | null = null;
-  const worker = async () => {
-    while (failure === null && next < items.length) {
-      const item = items[next++]!;
-      try {
-        await fn(item);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  if (failure !== null) throw (failure as { error: unknown }).error;
-}
-
-interface RunSettings {
-  pageSizes: OktaPageSizes;
-  secrets: string[];
-  fullSyncEveryMs: number;
-  logLookbackDays: number;
-  concurrency: number;
-  log: NonNullable<OktaConnectorOptions['log']>;
-}
-
-/** One sync: phases in order, each reading a list and staging what it maps. */
-class SyncRun {
-  readonly full: boolean;
-  readonly warnings: string[] = [];
-  private readonly users = new Set<string>();
-  private readonly groups = new Set<string>();
-  /** app id → label. */
-  private readonly apps = new Map<string, string>();
-  /** group id → labels of the apps assigned to it. */
-  private readonly groupApps = new Map<string, Set<string>>();
-  private assignments: AssignmentRecord[] = [];
-
-  constructor(
-    private readonly client: Client,
-    private readonly raw: RawApi,
-    private readonly sink: SyncSink,
-    private readonly options: SyncOptions,
-    private readonly prev: OktaSyncState | null,
-    private readonly settings: RunSettings,
-  ) {
-    this.full =
-      prev === null || options.now.getTime() - Date.parse(prev.lastFullSync) >= settings.fullSyncEveryMs;
-  }
-
-  async execute(): Promise<OktaSyncState> {
-    const mode = this.full ? 'full' : 'incremental';
-    this.settings.log('info', `Okta sync started (${mode})`);
-    await this.step(OPS.apps, () => this.syncApps());
-    const usersWatermark = await this.step(OPS.users, () => this.syncUsers());
-    const groupsWatermark = await this.step(OPS.groups, () => this.syncGroups());
-    await this.step(OPS.roles, () => this.syncRoles());
-    this.flushAssignments();
-    const logsUntil = await this.step(OPS.logs, () => this.syncLogs());
-    const completed = await this.syncGovernance();
-    for (const w of this.warnings) this.settings.log('warn', w);
-    this.settings.log('info', `Okta sync read (${mode})`, {
-      users: this.users.size,
-      groups: this.groups.size,
-      apps: this.apps.size,
-    });
-    return {
-      version: 1,
-      lastFullSync: this.full ? this.options.now.toISOString() : this.prev!.lastFullSync,
-      usersWatermark: later(this.prev?.usersWatermark ?? null, usersWatermark),
-      groupsWatermark: later(this.prev?.groupsWatermark ?? null, groupsWatermark),
-      logsUntil,
-      completedCampaigns: completed,
-    };
-  }
-
-  private async step<T>(op: Operation, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (e) {
-      if (this.options.signal?.aborted) throw e;
-      throw toConnectorError(e, op, this.settings.secrets);
-    }
-  }
-
-  private progress(phase: string, done: number, total?: number): void {
-    this.options.signal?.throwIfAborted();
-    this.options.onProgress?.(total === undefined ? { phase, done } : { phase, done, total });
-  }
-
-  private assign(a: AssignmentRecord): void {
-    this.assignments.push(a);
-    if (this.assignments.length >= BATCH) this.flushAssignments();
-  }
-
-  private flushAssignments(): void {
-    if (this.assignments.length === 0) return;
-    this.sink.assignments(this.assignments);
-    this.assignments = [];
-  }
-
-  /** A user id to trust: read this sync, or (incremental only) shaped like an Okta user id, hence in the store. */
-  private knownUser(id: string): boolean {
-    return this.users.has(id) || (!this.full && looksLikeOktaId('00u', id));
-  }
-
-  private knownGroup(id: string): boolean {
-    return this.groups.has(id) || (!this.full && looksLikeOktaId('00g', id));
-  }
-
-  private async syncApps(): Promise<void> {
-    const records: EntitlementRecord[] = [];
-    const ids: string[] = [];
-    for await (const app of await this.client.applicationApi.listApplications({
-      limit: this.settings.pageSizes.apps,
-    })) {
-      const rec = app === null ? null : appRecord(app);
-      if (rec === null) continue;
-      const id = String(field(app, 'id'));
-      this.apps.set(id, appLabel(app));
-      ids.push(id);
-      records.push(rec);
-    }
-    this.sink.entitlements(records);
-    let done = 0;
-    await forEachLimit(ids, this.settings.concurrency, async (appId) => {
-      const label = this.apps.get(appId)!;
-      for await (const ag of await this.client.applicationApi.listApplicationGroupAssignments({
-        appId,
-        limit: this.settings.pageSizes.appGroups,
-      })) {
-        const groupId = field(ag, 'id');
-        if (typeof groupId !== 'string') continue;
-        const set = this.groupApps.get(groupId) ?? new Set<string>();
-        set.add(label);
-        this.groupApps.set(groupId, set);
-      }
-      await this.step(OPS.appUsers, async () => {
-        // GET /api/v1/apps/{appId}/users (applicationApi.listApplicationUsers), read raw: see RawApi.
-        const path = `/api/v1/apps/${encodeURIComponent(appId)}/users`;
-        for await (const page of this.raw.pages(path, { limit: String(this.settings.pageSizes.appUsers) })) {
-          for (const au of page) {
-            const userId = field(au, 'id');
-            if (typeof userId !== 'string') continue;
-            this.assign({
-              user_external_id: userId,
-              entitlement_external_id: entitlementIds.app(appId),
-              granted_at: isoOf(field(au, 'created')),
-              source: field(au, 'scope') === 'GROUP' ? 'group' : 'direct',
-              src: { file: 'okta:app-users', line: 0 },
-            });
-          }
-        }
-      });
-      this.progress('apps', ++done, ids.length);
-    });
-  }
-
-  /** Users, buffered so managers can be resolved against everyone read. Returns the new watermark. */
-  private async syncUsers(): Promise<string | null> {
-    const limit = this.settings.pageSizes.users;
-    // Okta leaves DEPROVISIONED users out of an unfiltered list; a filter includes them.
-    const queries = this.full
-      ? [{ limit }, { limit, filter: 'status eq "DEPROVISIONED"' }]
-      : [
-          {
-            limit,
-            filter: `lastUpdated gt "${minus(this.prev!.usersWatermark ?? this.prev!.lastFullSync, OVERLAP_MS)}"`,
-          },
-        ];
-    const records: UserRecord[] = [];
-    const byLogin = new Map<string, string>();
-    let watermark: string | null = null;
-    for (const query of queries) {
-      for await (const u of await this.client.userApi.listUsers(query)) {
-        const rec = u === null ? null : userRecord(u);
-        if (rec === null || this.users.has(rec.external_id)) continue;
-        this.users.add(rec.external_id);
-        records.push(rec);
-        const login = rec.attributes?.login;
-        if (login) byLogin.set(login.toLowerCase(), rec.external_id);
-        watermark = later(watermark, isoOf(field(u, 'lastUpdated')));
-        if (records.length % 1000 === 0) this.progress('users', records.length);
-      }
-    }
-    // profile.managerId may hold an Okta id or a login; anything else cannot be linked.
-    let unresolved = 0;
-    for (const rec of records) {
-      const raw = rec.manager_external_id;
-      if (!raw) continue;
-      const id = this.users.has(raw)
-        ? raw
-        : (byLogin.get(raw.toLowerCase()) ?? (this.knownUser(raw) ? raw : null));
-      if (id === null) unresolved++;
-      rec.manager_external_id = id;
-    }
-    if (unresolved > 0) {
-      this.warnings.push(
-        `${unresolved} users have a profile.managerId that matches no Okta user id or login; their manager is left empty.`,
-      );
-    }
-    for (let i = 0; i < records.length; i += BATCH) this.sink.users(records.slice(i, i + BATCH));
-    this.progress('users', records.length, records.length);
-    return watermark;
-  }
-
-  private async syncGroups(): Promise<string | null> {
-    const query: { limit: number; filter?: string } = { limit: this.settings.pageSizes.groups };
-    if (!this.full) {
-      const since = minus(this.prev!.groupsWatermark ?? this.prev!.lastFullSync, OVERLAP_MS);
-      query.filter = `lastUpdated gt "${since}" or lastMembershipUpdated gt "${since}"`;
-    }
-    const records: EntitlementRecord[] = [];
-    const withMembers: string[] = [];
-    let watermark: string | null = null;
-    for await (const g of await this.client.groupApi.listGroups(query)) {
-      const id = field(g, 'id');
-      if (typeof id !== 'string') continue;
-      // A group grants an app when exactly one app is assigned to it: usage of the group is usage of that app.
-      const apps = this.groupApps.get(id);
-      const rec = groupRecord(g, apps?.size === 1 ? [...apps][0]! : null);
-      if (rec === null) continue;
-      this.groups.add(id);
-      records.push(rec);
-      // BUILT_IN (Everyone) holds every user and cannot be changed: not worth reviewing.
-      if (field(g, 'type') !== 'BUILT_IN') withMembers.push(id);
-      watermark = later(
-        watermark,
-        later(isoOf(field(g, 'lastUpdated')), isoOf(field(g, 'lastMembershipUpdated'))),
-      );
-    }
-    this.sink.entitlements(records);
-    let done = 0;
-    await forEachLimit(withMembers, this.settings.concurrency, async (groupId) => {
-      await this.step(OPS.members, async () => {
-        // GET /api/v1/groups/{groupId}/users (groupApi.listGroupUsers), read raw: see RawApi.
-        const path = `/api/v1/groups/${encodeURIComponent(groupId)}/users`;
-        for await (const page of this.raw.pages(path, {
-          limit: String(this.settings.pageSizes.groupUsers),
-        })) {
-          for (const u of page) {
-            const userId = field(u, 'id');
-            if (typeof userId !== 'string') continue;
-            this.assign({
-              user_external_id: userId,
-              entitlement_external_id: entitlementIds.group(groupId),
-              granted_at: null,
-              source: 'direct',
-              src: { file: 'okta:group-members', line: 0 },
-            });
-          }
-        }
-      });
-      this.progress('group members', ++done, withMembers.length);
-    });
-    return watermark;
-  }
-
-  private async syncRoles(): Promise<void> {
-    const userIds: string[] = [];
-    let after: string | undefined;
-    do {
-      const page = await this.client.roleAssignmentApi.listUsersWithRoleAssignments({
-        limit: this.settings.pageSizes.roleAssignees,
-        ...(after === undefined ? {} : { after }),
-      });
-      for (const v of page.value ?? []) if (typeof v.id === 'string') userIds.push(v.id);
-      const next = page._links?.next?.href;
-      after = next ? (new URL(next).searchParams.get('after') ?? undefined) : undefined;
-    } while (after !== undefined);
-
-    const roles = new Map<string, EntitlementRecord>();
-    await forEachLimit(userIds, this.settings.concurrency, async (userId) => {
-      if (!this.knownUser(userId)) return;
-      for await (const r of await this.client.roleAssignmentApi.listAssignedRolesForUser({ userId })) {
-        const rec = r === null ? null : roleRecord(r);
-        if (rec === null) continue;
-        roles.set(rec.external_id, rec);
-        this.assign({
-          user_external_id: userId,
-          entitlement_external_id: rec.external_id,
-          granted_at: isoOf(field(r, 'created')),
-          source: field(r, 'assignmentType') === 'GROUP' ? 'group' : 'direct',
-          src: { file: 'okta:roles', line: 0 },
-        });
-      }
-    });
-    this.sink.entitlements([...roles.values()]);
-  }
-
-  /**
-   * Sign-ins since the last sync, as a bounded query (`since` and `until`): an
-   * unbounded System Log query keeps returning a next link. Returns `until`.
-   */
-  private async syncLogs(): Promise<string> {
-    const until = this.options.now.toISOString();
-    const earliest = this.options.now.getTime() - this.settings.logLookbackDays * 86_400_000;
-    const since = this.prev
-      ? new Date(Math.max(earliest, Date.parse(this.prev.logsUntil) - OVERLAP_MS)).toISOString()
-      : new Date(earliest).toISOString();
-    if (since >= until) return this.prev?.logsUntil ?? until;
-    let batch: ReturnType<typeof activityRecord>[] = [];
-    let count = 0;
-    const flush = () => {
-      const rows = batch.filter((a) => a !== null);
-      if (rows.length > 0) this.sink.activity(rows);
-      batch = [];
-    };
-    for await (const e of await this.client.systemLogApi.listLogEvents({
-      since,
-      until,
-      filter: SIGN_IN_FILTER,
-      sortOrder: 'ASCENDING',
-      limit: this.settings.pageSizes.logs,
-    })) {
-      const a = e === null ? null : activityRecord(e, this.apps);
-      if (a === null || !this.knownUser(a.user_external_id)) continue;
-      batch.push(a);
-      if (++count % BATCH === 0) {
-        flush();
-        this.progress('sign-ins', count);
-      }
-    }
-    flush();
-    this.progress('sign-ins', count, count);
-    return until;
-  }
-
-  /**
-   * Campaigns and their reviews. Without Identity Governance (no licence, no
-   * scope: 401/403/404) the rest of the sync stands and a warning says why.
-   * Returns the completed campaigns whose reviews are now final in the store.
-   */
-  private async syncGovernance(): Promise<string[]> {
-    const size = String(this.settings.pageSizes.governance);
-    const campaigns: unknown[] = [];
-    try {
-      for await (const page of this.raw.pages('/governance/api/v1/campaigns', { limit: size }))
-        campaigns.push(...page);
-    } catch (e) {
-      const status = statusOf(e);
-      if (status !== 401 && status !== 403 && status !== 404)
-        throw toConnectorError(e, OPS.campaigns, this.settings.secrets);
-      if (status === 401) await this.step(OPS.users, () => this.probeToken());
-      this.warnings.push(
-        `Okta Identity Governance campaigns were not read (HTTP ${status}): they need an Identity Governance licence and ` +
-          `the ${OPS.campaigns.scope} scope (or an API token with the ACCESS_CERTIFICATIONS_ADMIN role). ` +
-          'Everything else was synced.',
-      );
-      return this.prev?.completedCampaigns ?? [];
-    }
-
-    const completed = new Set(this.full ? [] : (this.prev?.completedCampaigns ?? []));
-    let skipped = 0;
-    const entitlementFor = (resourceId: string): string | null => {
-      if (this.apps.has(resourceId)) return entitlementIds.app(resourceId);
-      if (this.knownGroup(resourceId)) return entitlementIds.group(resourceId);
-      return null;
-    };
-    for (const c of campaigns) {
-      const status = field(c, 'status');
-      const rec = campaignRecord(c);
-      if (rec === null) continue;
-      this.sink.campaigns([rec]);
-      if (status === 'COMPLETED' && completed.has(rec.external_id)) continue;
-      await this.step(OPS.reviews, async () => {
-        const query = { filter: `campaignId eq "${rec.external_id}"`, limit: size };
-        for await (const page of this.raw.pages('/governance/api/v1/reviews', query)) {
-          const items = [];
-          const past: PastDecisionRecord[] = [];
-          for (const r of page) {
-            const item = reviewRecord(r, entitlementFor);
-            if (item === null || !this.knownUser(item.user_external_id)) {
-              skipped++;
-              continue;
-            }
-            items.push(item);
-            if (status === 'COMPLETED' && item.decided) {
-              past.push({
-                user_external_id: item.user_external_id,
-                entitlement_external_id: item.entitlement_external_id,
-                decision: item.decided.decision,
-                decided_at: item.decided.decided_at,
-                reviewer_external_id: item.reviewer_external_id ?? null,
-                campaign_external_id: rec.external_id,
-                src: { file: 'okta:reviews', line: 0 },
-              });
-            }
-          }
-          this.sink.reviewItems(items);
-          if (past.length > 0) this.sink.pastDecisions(past);
-          this.progress('reviews', items.length);
-        }
-      });
-      if (status === 'COMPLETED') completed.add(rec.external_id);
-    }
-    if (skipped > 0) {
-      this.warnings.push(
-        `${skipped} campaign reviews were skipped: their principal or resource is not a user, group or app this sync read.`,
-      );
-    }
-    return [...completed];
-  }
-
-  /** Tells a rejected token apart from governance endpoints that refuse this kind of credential. */
-  private async probeToken(): Promise<void> {
-    const users = await this.client.userApi.listUsers({ limit: 1 });
-    await users.next();
-  }
 }

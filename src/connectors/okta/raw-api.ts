@@ -60,17 +60,41 @@ export class RawApi {
     return this.request(`/governance/api/v1/reviews/${encodeURIComponent(reviewId)}`, 'GET');
   }
 
-  /** Records decisions as the reviewer ("Submit my review actions"); the response shape is unconfirmed and not read. */
+  /**
+   * Records decisions as the reviewer ("Submit my review actions"): Okta accepts only
+   * reviews assigned to the caller. The response shape is unconfirmed and not read.
+   */
   async submitActions(
     campaignId: string,
     reviews: Array<{ reviewId: string; action: 'APPROVE' | 'REVOKE'; note: string }>,
+    reviewerLevel: string | null,
   ): Promise<void> {
     await this.request(
       `/governance/api/v1/my/campaigns/${encodeURIComponent(campaignId)}/reviews/actions`,
       'POST',
-      {
-        reviews,
-      },
+      { reviews, ...(reviewerLevel === null ? {} : { reviewerLevel }) },
+    );
+  }
+
+  /** The user an API token acts as (`GET /api/v1/users/me`). */
+  me(): Promise<unknown> {
+    return this.request('/api/v1/users/me', 'GET');
+  }
+
+  /** A user by id or login. */
+  user(idOrLogin: string): Promise<unknown> {
+    return this.request(`/api/v1/users/${encodeURIComponent(idOrLogin)}`, 'GET');
+  }
+
+  /** Reassigns reviews to another reviewer (admin endpoint; a note is required). */
+  async reassign(
+    campaignId: string,
+    body: { reviewerId: string; reviewIds: string[]; note: string; reviewerLevel?: string },
+  ): Promise<void> {
+    await this.request(
+      `/governance/api/v1/campaigns/${encodeURIComponent(campaignId)}/reviews/reassign`,
+      'POST',
+      body,
     );
   }
 }

@@ -1,11 +1,11 @@
 import type { SyncSink } from '../../domain/sync.js';
 import {
   type ApplyOutcome,
-  type ConnectorCapabilities,
   ConnectorError,
-  type DecisionToApply,
+  type ConnectorRegistration,
   type IdentityConnector,
-  type RemediationRequest,
+  type RemediationCapability,
+  type SyncCapability,
   type SyncOptions,
   type SyncOutcome,
 } from '../types.js';
@@ -14,27 +14,31 @@ import { readSnapshot } from './csv-import.js';
 const MAX_LISTED = 5;
 
 /**
- * A CSV tenant snapshot (see the snapshot format) as a platform. Decisions and
- * removals have no platform to go to: the caller records them in the store and
- * `attest export` lists the removals for someone to carry out.
+ * A CSV tenant snapshot (see the snapshot format) as a platform. Decisions have no
+ * platform review to go to (no write-back: the store records them), and a removal is
+ * local: the caller removes the assignment and `attest export remediation` lists it for
+ * someone to carry out.
  */
 export class SnapshotConnector implements IdentityConnector {
   readonly platform = 'snapshot' as const;
-  readonly capabilities: ConnectorCapabilities = {
-    writeBack: false,
-    // The "platform" is the local store: remediate() answers done and the caller removes the assignment.
-    remediate: true,
-    campaignRemediates: false,
-    scopes: { sync: [], writeBack: [], remediate: [] },
+  /** Present only when there is a folder to read. */
+  readonly sync?: SyncCapability;
+  readonly remediation: RemediationCapability = {
+    permissions: [],
+    remove: async (): Promise<ApplyOutcome> => ({
+      status: 'done',
+      platform_ref: null,
+      detail: 'removed from the local store; listed for attest export remediation',
+    }),
   };
 
-  /** `dir` is the snapshot folder to sync; without it the connector only applies decisions locally. */
-  constructor(private readonly dir: string | null = null) {}
+  /** `dir` is the snapshot folder to sync; without it the connector only records removals locally. */
+  constructor(private readonly dir: string | null = null) {
+    if (dir !== null) this.sync = { permissions: [], run: (sink, options) => this.read(sink, options) };
+  }
 
-  async sync(sink: SyncSink, options: SyncOptions): Promise<SyncOutcome> {
-    if (this.dir === null)
-      throw new ConnectorError('No snapshot folder was given: use attest import DIR.', 'config');
-    const report = await readSnapshot(this.dir, sink, {
+  private async read(sink: SyncSink, options: SyncOptions): Promise<SyncOutcome> {
+    const report = await readSnapshot(this.dir!, sink, {
       onProgress: (done, total, file) => options.onProgress?.({ phase: `read ${file}`, done, total }),
     });
     if (report.totalIssues > 0) {
@@ -52,16 +56,18 @@ export class SnapshotConnector implements IdentityConnector {
     }
     return { state: {}, fullAssignments: true, warnings: [], requests: 0 };
   }
-
-  async applyDecision(decision: DecisionToApply): Promise<ApplyOutcome> {
-    return { status: 'done', platform_ref: `snapshot:${decision.idempotency_key}` };
-  }
-
-  async remediate(_request: RemediationRequest): Promise<ApplyOutcome> {
-    return {
-      status: 'done',
-      platform_ref: null,
-      detail: 'removed from the local store; listed for attest export remediation',
-    };
-  }
 }
+
+/** Snapshot items need no settings: a folder is imported with `attest import DIR`. */
+export const snapshotRegistration: ConnectorRegistration<Record<string, never>> = {
+  name: 'snapshot',
+  title: 'CSV snapshot',
+  capabilities: ['remediation'],
+  settings: {
+    variables: [],
+    read: () => ({}),
+    secrets: () => [],
+    missing: 'nothing: load a folder with attest import DIR',
+  },
+  create: () => new SnapshotConnector(),
+};

@@ -269,7 +269,11 @@ export async function serve(
   const applyOutbox = () => {
     if (config.readOnly) return draining;
     draining = draining.then(async () => {
-      const r = await runOutbox(store, connectorFor, { auditor, leaseMs: config.outboxLeaseSeconds * 1000 });
+      const r = await runOutbox(store, connectorFor, {
+        auditor,
+        leaseMs: config.outboxLeaseSeconds * 1000,
+        escalationReviewer: config.escalationReviewer ?? null,
+      });
       if (r.applied + r.failed + r.retry > 0) logger.info(r, 'outbox run');
       if (r.applied > 0) refitWhenCampaignDone(store, config, logger);
     });

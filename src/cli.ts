@@ -560,6 +560,8 @@ export function buildCli(): Command {
           const r = answerConfirmation(store, id, answer, by, new Date(), {
             channel: 'cli',
             recordEvent: auditor.events(base),
+            confirmerReviewerIds: principalFor(config, by).reviewer_ids,
+            allowSelfReview: config.allowSelfReview,
           });
           if (!r.ok) return refuse(r.error);
           if (answer === 'reject') {
@@ -569,6 +571,7 @@ export function buildCli(): Command {
           const run = await runOutbox(store, registryFor(config), {
             auditor,
             leaseMs: config.outboxLeaseSeconds * 1000,
+            escalationReviewer: config.escalationReviewer ?? null,
           });
           out(
             `Confirmed by ${by} (cli, human-verified): ${run.applied} applied, ${run.failed} failed, ${run.retry} to retry.`,
@@ -601,6 +604,7 @@ export function buildCli(): Command {
         const run = await runOutbox(store, registryFor(config), {
           auditor: cliAuditor(store, config),
           leaseMs: config.outboxLeaseSeconds * 1000,
+          escalationReviewer: config.escalationReviewer ?? null,
         });
         out(`Outbox: ${run.applied} applied, ${run.failed} failed, ${run.retry} to retry.`);
       } finally {
@@ -648,6 +652,7 @@ export function buildCli(): Command {
             await runOutbox(store, registryFor(config), {
               auditor,
               leaseMs: config.outboxLeaseSeconds * 1000,
+              escalationReviewer: config.escalationReviewer ?? null,
             });
           },
         });

@@ -132,6 +132,10 @@ export const configSchema = z
      * process (attest console beside a stdio server); `serve --http` serves its own at /console.
      */
     consoleUrl: z.string().url().optional(),
+    /** The reviewer an escalated item goes to when neither its entitlement nor its app has an owner. */
+    escalationReviewer: z.string().min(1).optional(),
+    /** Let a reviewer decide on their own access (refused by default: nobody certifies themselves). */
+    allowSelfReview: z.boolean().default(false),
     /** How long an outbox worker holds a claimed row before another worker may take it over. */
     outboxLeaseSeconds: z
       .number()
@@ -184,6 +188,8 @@ const envMap: Array<[string, keyof Config, 'string' | 'int' | 'bool' | 'number' 
   ['ATTEST_HTTP_SESSIONS_PER_PRINCIPAL', 'httpSessionsPerPrincipal', 'int'],
   ['ATTEST_OUTBOX_LEASE_SECONDS', 'outboxLeaseSeconds', 'number'],
   ['ATTEST_CONSOLE_URL', 'consoleUrl', 'string'],
+  ['ATTEST_ESCALATION_REVIEWER', 'escalationReviewer', 'string'],
+  ['ATTEST_ALLOW_SELF_REVIEW', 'allowSelfReview', 'bool'],
 ];
 
 function fromEnv(env: Record<string, string | undefined>): Record<string, unknown> {

@@ -226,6 +226,8 @@ export function createConsole(deps: ConsoleDeps) {
         }
         const r = answerConfirmation(deps.store, id, action, session.principal, now(), {
           channel: 'console',
+          confirmerReviewerIds: principal.reviewer_ids,
+          allowSelfReview: deps.config.allowSelfReview,
           recordEvent: deps.auditor.events(
             { principal: session.principal, client: null, session_id: null, transport: 'console' },
             now,

@@ -254,6 +254,19 @@ export const campaignItemSchema = z.object({
   recommendation: recommendationSchema.nullable(),
   proposal: proposalSummarySchema.nullable(),
   decision: decisionSummarySchema.nullable(),
+  escalation: z
+    .object({
+      from_reviewer: z.string().nullable(),
+      to_reviewer: z.string().nullable(),
+      note: z.string(),
+      escalated_by: z.string(),
+      escalated_at: z.string(),
+    })
+    .nullable()
+    .optional()
+    .describe(
+      "An open escalation: the item waits for the second-level reviewer, with the first reviewer's note",
+    ),
 });
 export type CampaignItem = z.infer<typeof campaignItemSchema>;
 

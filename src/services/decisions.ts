@@ -470,7 +470,13 @@ export function answerConfirmation(
   answer: 'confirm' | 'reject',
   by: string,
   now: Date,
-  options: { channel?: 'cli' | 'console'; recordEvent?: RecordEvent } = {},
+  options: {
+    channel?: 'cli' | 'console';
+    recordEvent?: RecordEvent;
+    /** The confirming human's own reviewer ids: they may not confirm decisions on their own access. */
+    confirmerReviewerIds?: string[];
+    allowSelfReview?: boolean;
+  } = {},
 ): { ok: true; confirmation: ConfirmationRow; batchText: string } | { ok: false; error: string } {
   const channel = options.channel ?? 'cli';
   const assurance = CHANNEL_ASSURANCE[channel];
@@ -478,6 +484,16 @@ export function answerConfirmation(
   const shown = pendingBatch(store, id, now);
   if (!shown.ok) return shown;
   const c = shown.confirmation;
+  if (!options.allowSelfReview && answer === 'confirm' && options.confirmerReviewerIds?.length) {
+    const own = c.proposal_ids
+      .map((pid) => store.getItem(repo.proposal(pid)!.item_id)!)
+      .filter((i) => options.confirmerReviewerIds!.includes(i.user.id));
+    if (own.length > 0)
+      return {
+        ok: false,
+        error: `the batch holds ${own.length} decision(s) on your own access (e.g. item ${own[0]!.item_id}), and nobody confirms their own review; nothing was applied`,
+      };
+  }
   const event = (outcome: 'ok' | 'refused', error: string | null) =>
     options.recordEvent?.({
       tool: `${channel}:${answer}`,

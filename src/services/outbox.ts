@@ -23,6 +23,8 @@ export interface OutboxOptions {
   leaseMs?: number;
   /** Names this worker in its claims (default: the process id and a random suffix). */
   worker?: string;
+  /** Who an escalated item goes to when its entitlement and app have no owner (config escalationReviewer). */
+  escalationReviewer?: string | null;
 }
 
 /**
@@ -112,15 +114,18 @@ export async function runOutbox(
           } else run.failed++;
           continue;
         }
+        const escalateTo =
+          w.decision === 'escalate' ? secondLevel(store, w, options.escalationReviewer ?? null) : null;
         if (
           repo.completeWork(
             w,
-            { platform_ref: outcome.platform_ref, remediation: outcome.remediation },
+            { platform_ref: outcome.platform_ref, remediation: outcome.remediation, escalateTo },
             now(),
             () =>
               record('applied', null, {
                 platform_ref: outcome.platform_ref,
                 remediation: outcome.remediation,
+                ...(w.decision === 'escalate' ? { escalated_to: escalateTo } : {}),
               }),
           )
         )
@@ -147,6 +152,20 @@ function workerAlive(worker: string): boolean {
   }
 }
 
+/**
+ * The second-level reviewer of an escalated item: the entitlement's owner, else the owner
+ * of the app it grants, else the configured escalation reviewer; never the item's own user.
+ */
+function secondLevel(store: Store, w: OutboxWork, fallback: string | null): string | null {
+  const candidates = [
+    w.entitlement_owner_id,
+    w.entitlement_app ? store.appOwner(w.entitlement_app) : null,
+    fallback,
+  ];
+  for (const c of candidates) if (c && c !== w.user_id) return c;
+  return null;
+}
+
 type Applied =
   | {
       kind: 'done';
@@ -157,7 +176,9 @@ type Applied =
 
 async function applyOne(w: OutboxWork, connector: IdentityConnector | null, store: Store): Promise<Applied> {
   // An escalation reaches the platform only where its review can record "don't know".
-  if (w.decision === 'escalate' && !connector?.writeBack?.decisions.includes('escalate')) {
+  const localCampaign =
+    (JSON.parse(w.campaign_attributes || '{}') as { origin?: string }).origin === 'attest';
+  if (w.decision === 'escalate' && (localCampaign || !connector?.writeBack?.decisions.includes('escalate'))) {
     return { kind: 'done', platform_ref: null, remediation: null };
   }
   if (!connector) {
@@ -167,6 +188,9 @@ async function applyOne(w: OutboxWork, connector: IdentityConnector | null, stor
       retryable: true,
     };
   }
+  // A campaign Attest created itself has no review on the platform: the decision is recorded
+  // here, and revoked access is removed on the platform directly.
+  const local = (JSON.parse(w.campaign_attributes || '{}') as { origin?: string }).origin === 'attest';
   const item = {
     item_external_id: w.item_external_id,
     campaign_external_id: w.campaign_external_id,
@@ -175,7 +199,7 @@ async function applyOne(w: OutboxWork, connector: IdentityConnector | null, stor
   // Without write-back (a snapshot) the decision is recorded in the store alone.
   let decided: ApplyOutcome = { status: 'done', platform_ref: null };
   try {
-    if (connector.writeBack)
+    if (connector.writeBack && !local)
       decided = await connector.writeBack.apply({
         ...item,
         idempotency_key: w.proposal_id,
@@ -196,7 +220,7 @@ async function applyOne(w: OutboxWork, connector: IdentityConnector | null, stor
     return { kind: 'failed', error: decided.error, retryable: decided.retryable };
   let remediation: { status: 'done' | 'pending' | 'failed' | 'manual'; detail: string | null } | null = null;
   if (w.decision === 'revoke') {
-    const byPlatform = connector.remediation?.byPlatform?.(item) ?? null;
+    const byPlatform = local ? null : (connector.remediation?.byPlatform?.(item) ?? null);
     if (byPlatform !== null) {
       remediation = { status: 'pending', detail: byPlatform };
     } else if (!connector.remediation) {

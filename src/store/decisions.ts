@@ -61,6 +61,11 @@ export interface OutboxWork {
   entitlement_external_id: string;
   entitlement_type: EntitlementType;
   entitlement_attributes: string;
+  /** The campaign's attributes (JSON): `origin: attest` for a campaign Attest created itself. */
+  campaign_attributes: string;
+  reviewer_id: string | null;
+  entitlement_owner_id: string | null;
+  entitlement_app: string | null;
 }
 
 export function newId(prefix: string): string {
@@ -126,6 +131,34 @@ export class DecisionsRepo {
       | (Omit<ConfirmationRow, 'proposal_ids'> & { proposal_ids: string })
       | undefined;
     return r ? { ...r, proposal_ids: JSON.parse(r.proposal_ids) as string[] } : undefined;
+  }
+
+  /**
+   * Moves items to another reviewer, in one transaction with the caller's audit entry (through
+   * `inTransaction`), keeping each move as history. Returns the items moved with their old reviewer.
+   */
+  reassign(
+    itemIds: string[],
+    to: string,
+    note: string,
+    by: string,
+    now: Date,
+  ): Array<{ item_id: string; from_reviewer: string | null }> {
+    const at = now.toISOString();
+    const moved: Array<{ item_id: string; from_reviewer: string | null }> = [];
+    const get = this.db.prepare('SELECT reviewer_id FROM review_items WHERE id = ?');
+    const ins = this.db.prepare(
+      'INSERT INTO reassignments (item_id, from_reviewer, to_reviewer, note, by, at) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    const upd = this.db.prepare('UPDATE review_items SET reviewer_id = ? WHERE id = ?');
+    for (const id of itemIds) {
+      const r = get.get(id) as { reviewer_id: string | null } | undefined;
+      if (!r || r.reviewer_id === to) continue;
+      ins.run(id, r.reviewer_id, to, note, by, at);
+      upd.run(to, id);
+      moved.push({ item_id: id, from_reviewer: r.reviewer_id });
+    }
+    return moved;
   }
 
   /** This principal's confirmations still waiting for a human, newest first. */
@@ -390,6 +423,7 @@ export class DecisionsRepo {
                p.rationale, p.proposed_by, p.engine_decision, c.principal AS submitted_by,
                c.answered_by AS confirmed_by, c.channel, c.assurance, c.answered_at AS confirmed_at,
                i.platform, i.external_id AS item_external_id, i.campaign_id, cp.external_id AS campaign_external_id,
+               cp.attributes AS campaign_attributes, i.reviewer_id, e.owner_id AS entitlement_owner_id, e.app AS entitlement_app,
                i.user_id, u.external_id AS user_external_id, i.entitlement_id, e.external_id AS entitlement_external_id,
                e.type AS entitlement_type, e.attributes AS entitlement_attributes
              FROM outbox o
@@ -432,6 +466,8 @@ export class DecisionsRepo {
     result: {
       platform_ref: string | null;
       remediation: { status: 'done' | 'pending' | 'failed' | 'manual'; detail: string | null } | null;
+      /** For an escalation: the second-level reviewer the item goes to (null keeps its reviewer). */
+      escalateTo?: string | null;
     },
     now: Date,
     inTransaction?: () => void,
@@ -445,6 +481,36 @@ export class DecisionsRepo {
           )
           .run(at, result.platform_ref, w.outbox_id).changes;
         if (done !== 1) return false;
+        if (w.decision === 'escalate') {
+          // Escalate is not an end state: the item goes to the second-level reviewer with the
+          // first reviewer's note and stays open until that person decides.
+          this.db
+            .prepare(
+              `INSERT INTO escalations (item_id, proposal_id, from_reviewer, to_reviewer, note, escalated_by, escalated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?)`,
+            )
+            .run(
+              w.item_id,
+              w.proposal_id,
+              w.reviewer_id,
+              result.escalateTo ?? w.reviewer_id,
+              w.rationale,
+              w.confirmed_by,
+              at,
+            );
+          this.db
+            .prepare(
+              "UPDATE review_items SET status = 'pending', reviewer_id = coalesce(?, reviewer_id) WHERE id = ?",
+            )
+            .run(result.escalateTo ?? null, w.item_id);
+          this.db.prepare("UPDATE proposals SET status = 'applied' WHERE id = ?").run(w.proposal_id);
+          inTransaction?.();
+          return true;
+        }
+        // A decision ends an open escalation of the item.
+        this.db
+          .prepare('UPDATE escalations SET resolved_at = ? WHERE item_id = ? AND resolved_at IS NULL')
+          .run(at, w.item_id);
         // The decision is the confirming human's; who proposed and who submitted it are kept beside.
         this.db
           .prepare(
@@ -474,14 +540,12 @@ export class DecisionsRepo {
           );
         this.db.prepare("UPDATE review_items SET status = 'decided' WHERE id = ?").run(w.item_id);
         this.db.prepare("UPDATE proposals SET status = 'applied' WHERE id = ?").run(w.proposal_id);
-        if (w.decision !== 'escalate') {
-          this.db
-            .prepare(
-              `INSERT OR IGNORE INTO past_decisions (user_id, entitlement_id, decision, decided_at, reviewer_id, campaign_id, source, platform)
-               VALUES (?, ?, ?, ?, ?, ?, 'tool', ?)`,
-            )
-            .run(w.user_id, w.entitlement_id, w.decision, at, w.confirmed_by, w.campaign_id, w.platform);
-        }
+        this.db
+          .prepare(
+            `INSERT OR IGNORE INTO past_decisions (user_id, entitlement_id, decision, decided_at, reviewer_id, campaign_id, source, platform)
+             VALUES (?, ?, ?, ?, ?, ?, 'tool', ?)`,
+          )
+          .run(w.user_id, w.entitlement_id, w.decision, at, w.confirmed_by, w.campaign_id, w.platform);
         if (w.decision === 'revoke' && result.remediation) {
           this.db
             .prepare(

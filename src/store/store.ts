@@ -53,11 +53,20 @@ export interface ItemRow {
       assurance: 'host-attested' | 'human-verified' | null;
     } | null;
   } | null;
+  /** An open escalation: the item went to a second-level reviewer with the first reviewer's note. */
+  escalation: {
+    from_reviewer: string | null;
+    to_reviewer: string | null;
+    note: string;
+    escalated_by: string;
+    escalated_at: string;
+  } | null;
 }
 
 export interface ItemQuery {
   campaign_id: string;
-  status: ItemStatus | 'all';
+  /** `escalated`: items with an open escalation (waiting for the second-level reviewer). */
+  status: ItemStatus | 'all' | 'escalated';
   /** Only items assigned to one of these reviewers (undefined: every item). */
   reviewer_ids?: string[] | undefined;
   min_risk?: number | undefined;
@@ -145,7 +154,10 @@ function itemSelect(recommendation: string): string {
          p.id AS p_id, p.decision AS p_decision, p.rationale AS p_rationale, p.proposed_by AS p_by, p.proposed_at AS p_at,
          d.decision AS d_decision, d.decided_by AS d_by, d.decided_at AS d_at, d.confirmation_id AS d_cid,
          d.channel AS d_channel, d.confirmed_by AS d_cby, d.confirmed_at AS d_cat,
-         d.proposed_by AS d_pby, d.submitted_by AS d_sby, d.assurance AS d_assurance
+         d.proposed_by AS d_pby, d.submitted_by AS d_sby, d.assurance AS d_assurance,
+         (SELECT json_object('from_reviewer', x.from_reviewer, 'to_reviewer', x.to_reviewer, 'note', x.note,
+                  'escalated_by', x.escalated_by, 'escalated_at', x.escalated_at)
+            FROM escalations x WHERE x.item_id = i.id AND x.resolved_at IS NULL ORDER BY x.id DESC LIMIT 1) AS esc
   FROM review_items i
   JOIN users u ON u.id = i.user_id
   JOIN entitlements e ON e.id = i.entitlement_id
@@ -197,8 +209,12 @@ function rowToItem(r: Row): ItemRow {
                     assurance: (r.d_assurance as 'host-attested' | 'human-verified' | null) ?? null,
                   },
           },
+    escalation: parseJson(r.esc, null),
   };
 }
+
+const ESCALATED =
+  "i.status != 'decided' AND i.id IN (SELECT item_id FROM escalations WHERE resolved_at IS NULL)";
 
 /** The repository: every query the tools, analysis and connectors need, on one SQLite file. */
 export class Store {
@@ -320,6 +336,14 @@ export class Store {
       source: String(r.a_source),
       via: str(r.a_via),
     }));
+  }
+
+  /** The owner of an app: the owner of an entitlement of type app for it, else of any entitlement naming it. */
+  appOwner(app: string): string | null {
+    const r = this.stmt(
+      `SELECT owner_id FROM entitlements WHERE app = ? AND owner_id IS NOT NULL ORDER BY type = 'app' DESC, id LIMIT 1`,
+    ).get(app) as { owner_id: string } | undefined;
+    return r?.owner_id ?? null;
   }
 
   /** The entitlements `id` grants to its holders (its direct includes, not followed further). */
@@ -538,7 +562,8 @@ export class Store {
   } {
     const where: string[] = ['i.campaign_id = @campaign_id'];
     const params: Record<string, unknown> = { campaign_id: q.campaign_id, limit: q.limit + 1 };
-    if (q.status !== 'all') {
+    if (q.status === 'escalated') where.push(ESCALATED);
+    else if (q.status !== 'all') {
       where.push('i.status = @status');
       params.status = q.status;
     }
@@ -603,7 +628,11 @@ export class Store {
   }
 
   countItems(q: Omit<ItemQuery, 'sort' | 'limit' | 'after'>): number {
-    if (q.reviewer_ids === undefined && (q.min_risk === undefined || q.min_risk <= 0)) {
+    if (
+      q.reviewer_ids === undefined &&
+      (q.min_risk === undefined || q.min_risk <= 0) &&
+      q.status !== 'escalated'
+    ) {
       // Kept by triggers (migration 004): O(1) instead of counting the index range.
       const r = this.stmt(
         `SELECT coalesce(sum(n), 0) AS n FROM review_item_counts WHERE campaign_id = @campaign_id
@@ -611,22 +640,23 @@ export class Store {
       ).get({ campaign_id: q.campaign_id, status: q.status }) as { n: number };
       return r.n;
     }
-    const where: string[] = ['campaign_id = @campaign_id'];
+    const where: string[] = ['i.campaign_id = @campaign_id'];
     const params: Record<string, unknown> = { campaign_id: q.campaign_id };
-    if (q.status !== 'all') {
-      where.push('status = @status');
+    if (q.status === 'escalated') where.push(ESCALATED);
+    else if (q.status !== 'all') {
+      where.push('i.status = @status');
       params.status = q.status;
     }
     if (q.reviewer_ids !== undefined) {
-      where.push('reviewer_id IN (SELECT value FROM json_each(@reviewer_ids))');
+      where.push('i.reviewer_id IN (SELECT value FROM json_each(@reviewer_ids))');
       params.reviewer_ids = JSON.stringify(q.reviewer_ids);
     }
     if (q.min_risk !== undefined && q.min_risk > 0) {
-      where.push('risk_score >= @min_risk');
+      where.push('i.risk_score >= @min_risk');
       params.min_risk = q.min_risk;
     }
     return (
-      this.stmt(`SELECT count(*) AS n FROM review_items WHERE ${where.join(' AND ')}`).get(params) as {
+      this.stmt(`SELECT count(*) AS n FROM review_items i WHERE ${where.join(' AND ')}`).get(params) as {
         n: number;
       }
     ).n;

@@ -49,6 +49,7 @@ export function toCampaignItem(r: ItemRow): CampaignItem {
           },
     proposal: r.proposal,
     decision: r.decision,
+    ...(r.escalation ? { escalation: r.escalation } : {}),
   };
 }
 

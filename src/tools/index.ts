@@ -9,6 +9,7 @@ import { listCampaignItems } from './list-campaign-items.js';
 import { listCampaigns } from './list-campaigns.js';
 import { mineRoles } from './mine-roles.js';
 import { proposeDecision } from './propose-decision.js';
+import { reassignItems } from './reassign-items.js';
 import { submitDecision } from './submit-decision.js';
 
 /** Every tool, in the order they are listed. */
@@ -22,6 +23,7 @@ export const allTools: AnyTool[] = [
   getShadowReport,
   mineRoles,
   proposeDecision,
+  reassignItems,
   submitDecision,
 ] as unknown as AnyTool[];
 

@@ -17,9 +17,11 @@ export const listCampaignItems = defineTool({
   input: z.object({
     campaign_id: idArg('campaign_id').describe('Campaign id from list_campaigns'),
     status: z
-      .enum(['pending', 'proposed', 'decided', 'all'])
+      .enum(['pending', 'proposed', 'decided', 'all', 'escalated'])
       .default('pending')
-      .describe('Which items: pending (default), proposed, decided or all'),
+      .describe(
+        'Which items: pending (default), proposed, decided, all, or escalated (open escalations waiting for the second-level reviewer)',
+      ),
     reviewer_id: idArg('reviewer_id').optional().describe('Only items assigned to this reviewer'),
     min_risk: z
       .number()

@@ -49,6 +49,12 @@ export const proposeDecision = defineTool({
         'forbidden',
       );
     }
+    if (!ctx.config.allowSelfReview && ctx.principal.reviewer_ids.includes(item.user.id)) {
+      throw new ToolError(
+        `item_id: item ${args.item_id} is your own access (user ${item.user.id}), and nobody reviews their own access. Nothing was recorded. Ask an admin to reassign it (reassign_items) or to allow self-review in the policy.`,
+        'forbidden',
+      );
+    }
     if (ctx.store.getCampaign(item.campaign_id)?.status !== 'active') {
       throw new ToolError(
         `Campaign ${item.campaign_id} is closed. Nothing was recorded. Use list_campaign_items on an active campaign.`,

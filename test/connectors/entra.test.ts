@@ -703,7 +703,11 @@ describe('Entra connector against the emulator', () => {
     emu.clearLog();
     expect(await runOutbox(store, () => connector)).toEqual({ applied: 2, failed: 0, retry: 0 });
     expect(emu.tenant.decisionWrites.map((w) => w.decision)).toEqual(['DontKnow', 'Deny']);
-    expect(store.getItem(items[0]!.id)?.decision?.decision).toBe('escalate');
+    // Escalate is not an end state: the item stays open, with the first reviewer's note.
+    const escalated = store.getItem(items[0]!.id)!;
+    expect(escalated.decision).toBeNull();
+    expect(escalated.status).toBe('pending');
+    expect(escalated.escalation).toMatchObject({ note: 'Unclear who owns this access.', escalated_by: 'dana@example.com' });
     const remediation = store.db
       .prepare('SELECT status, detail FROM remediations WHERE item_id = ?')
       .get(items[1]!.id);

@@ -69,6 +69,9 @@ export const submitDecision = defineTool({
         auditDetail: ctx.auditDetail,
         recordEvent: ctx.recordEvent,
         confirmCommand: ctx.confirmCommand,
+        sendHumanTo: ctx.sendHumanTo,
+        era: ctx.era,
+        input: ctx.input,
       },
       proposal_ids,
     );

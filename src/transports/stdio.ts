@@ -1,13 +1,26 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import type { McpServer } from '@modelcontextprotocol/server';
+import { StdioServerTransport, serveStdio as serveStdioEntry } from '@modelcontextprotocol/server/stdio';
+import type { Logger } from 'pino';
 
-/** Serves one MCP server over stdin/stdout until stdin closes. */
-export async function serveStdio(server: McpServer): Promise<void> {
-  const transport = new StdioServerTransport();
-  const closed = new Promise<void>((resolve) => {
-    transport.onclose = () => resolve();
+/**
+ * Serves MCP over stdin/stdout until stdin closes. The client's opening decides the era:
+ * `initialize` pins a 2025-11-25 connection, a `server/discover` probe or a request with a
+ * 2026-07-28 `_meta` envelope pins a 2026-07-28 one. The factory builds the instance that
+ * serves it (once more for a probe the client abandons to fall back to `initialize`).
+ */
+export async function serveStdio(factory: () => McpServer, logger?: Logger): Promise<void> {
+  const wire = new StdioServerTransport();
+  const handle = serveStdioEntry(factory, {
+    transport: wire,
+    onerror: (e) => logger?.debug({ err: e.message }, 'stdio: request refused or failed'),
+  });
+  await new Promise<void>((resolve) => {
+    const entryOnClose = wire.onclose;
+    wire.onclose = () => {
+      entryOnClose?.();
+      resolve();
+    };
     process.stdin.on('end', () => resolve());
   });
-  await server.connect(transport);
-  await closed;
+  await handle.close().catch(() => {});
 }

@@ -165,7 +165,13 @@ export function createServer(deps: ServerDeps): McpServer {
   const server = new McpServer(
     { name: SERVER_NAME, version: SERVER_VERSION, title: 'Attest access reviews' },
     {
-      capabilities: { tools: {}, logging: {} },
+      // The tool, prompt and template lists never change while a server runs, and no list_changed is sent.
+      capabilities: {
+        tools: { listChanged: false },
+        resources: { listChanged: false },
+        prompts: { listChanged: false },
+        logging: {},
+      },
       instructions: INSTRUCTIONS,
       cacheHints: CACHE_HINTS,
       // Only conformance fixtures answer a 2025-11-25 call with input-required (the SDK then

@@ -111,6 +111,15 @@ const tools: AnyTool[] = [
   fixture('test_streaming_elicitation', 'Answers with a plain result and no request of its own', () => ({
     text: 'stream observed: result frames only, no top-level requests',
   })),
+  fixture(
+    'test_missing_capability',
+    'Asks through a form whatever the client declared, so an undeclared capability is refused (-32021)',
+    () =>
+      needsInput(
+        { confirm: { kind: 'form', message: 'Confirm?', schema: form({ ok: { type: 'boolean' } }, ['ok']) } },
+        null,
+      ),
+  ),
   fixture('test_logging_tool', 'Runs without sending log messages (Attest logs to stderr only)', () => ({
     text: 'no log messages: Attest logs to stderr, never to the client',
   })),

@@ -131,12 +131,17 @@ export const oauthSchema = z
     interactiveClients: z.array(z.string().min(1)).default([]),
     /** Clock skew tolerated on `exp` and `nbf`, in seconds. */
     clockToleranceSeconds: z.number().int().min(0).max(300).default(30),
-    /** How long the IdP's keys are cached, in minutes; a token signed by an unknown key refetches them (at most every 30 s). */
+    /** How long the IdP's keys are cached, in minutes. */
     jwksCacheMinutes: z
       .number()
       .min(1)
       .max(24 * 60)
       .default(10),
+    /**
+     * A token signed by a key not in the cache refetches the keys (a rotation), at most once
+     * in this many seconds, so unknown key ids cannot make Attest hammer the IdP.
+     */
+    jwksCooldownSeconds: z.number().min(0).max(3600).default(30),
   })
   .strict()
   .refine(
@@ -146,7 +151,7 @@ export const oauthSchema = z
         o.roles.reviewer.scopes.length +
         o.roles.reviewer.groups.length >
       0,
-    { message: 'roles: map at least one scope or group to admin or reviewer', path: ['roles'] },
+    { message: 'map at least one scope or group to admin or reviewer', path: ['roles'] },
   );
 export type OAuthConfig = z.infer<typeof oauthSchema>;
 

@@ -160,7 +160,7 @@ export class OAuthVerifier {
       .then((uri) => {
         this.keys = createRemoteJWKSet(new URL(uri), {
           cacheMaxAge: this.cfg.jwksCacheMinutes * 60_000,
-          cooldownDuration: 30_000,
+          cooldownDuration: this.cfg.jwksCooldownSeconds * 1000,
           timeoutDuration: 10_000,
         });
         return this.keys;

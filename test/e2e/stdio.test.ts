@@ -56,6 +56,40 @@ describe('attest serve over stdio (built CLI)', () => {
     );
   });
 
+  it('serves a 2026-07-28 client over stdio too: the opening pins the era', async () => {
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [CLI, 'serve', '--db', db, '--principal', 'modern@example.com'],
+      env: BASE_ENV,
+      stderr: 'pipe',
+    });
+    const client = new Client(
+      { name: 'e2e-stdio-2026', version: '1.0.0' },
+      { versionNegotiation: { mode: { pin: '2026-07-28' } } },
+    );
+    await client.connect(transport);
+    expect(client.getProtocolEra()).toBe('modern');
+    const r = await client.callTool({
+      name: 'list_campaign_items',
+      arguments: { campaign_id: 'c1', limit: 500 },
+    });
+    expect((r.structuredContent as { total: number }).total).toBe(10);
+    await client.close();
+    const entries = runCli(['audit', 'export', '--db', db, '--format', 'jsonl'])
+      .stdout.trim()
+      .split('\n')
+      .map(
+        (l) => JSON.parse(l) as { principal: string; client_name: string; tool: string; transport: string },
+      );
+    expect(entries.filter((e) => e.principal === 'modern@example.com')).toEqual([
+      expect.objectContaining({
+        tool: 'list_campaign_items',
+        client_name: 'e2e-stdio-2026',
+        transport: 'stdio',
+      }),
+    ]);
+  });
+
   it('keeps platform secrets from the environment out of the audit log and the logs', async () => {
     const token = '00Zz9SecretOktaToken1234567890abcdef';
     const transport = new StdioClientTransport({

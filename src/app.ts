@@ -282,12 +282,13 @@ export async function serve(
         checkpoints,
         confirmCommand,
       });
-    const done = serveStdio(factory, logger).finally(() => {
+    const stdio = serveStdio(factory, logger);
+    const done = stdio.done.finally(() => {
       stopSync();
       checkpoints?.writeHead(auditor.log);
       store.close();
     });
-    return { store, http: null, done, close: async () => {} };
+    return { store, http: null, done, close: stdio.close };
   }
 
   if (options.insecureNoAuth && !loopback) {
@@ -343,13 +344,21 @@ export async function serve(
         duration_ms: 0,
         details: null,
       }),
-    onProtocolRefusal: (principal, request, error) =>
+    onProtocolRefusal: (principal, request, error) => {
+      const info = (
+        request.params as { _meta?: Record<string, { name?: unknown; version?: unknown }> } | null
+      )?._meta?.['io.modelcontextprotocol/clientInfo'];
+      const client =
+        typeof info?.name === 'string' && typeof info.version === 'string'
+          ? { name: info.name, version: info.version }
+          : null;
       recordRefusal(
         auditor,
-        { principal: principal.id, client: null, session_id: null, transport: 'http' },
+        { principal: principal.id, client, session_id: null, transport: 'http' },
         { ...request, at: new Date().toISOString() },
         error,
-      ),
+      );
+    },
     createSession: (principal, sessionId) =>
       createServer({
         store,

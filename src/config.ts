@@ -127,7 +127,7 @@ export const oauthSchema = z
      * for reviewers. A `principals` entry for the principal wins over it.
      */
     reviewerIdsClaim: z.string().min(1).optional(),
-    /** OAuth client ids (`client_id`, `azp` or `appid`) whose tokens come from an interactive host. */
+    /** OAuth client ids (`client_id`, `azp`, `appid` or `cid`) whose tokens come from an interactive host. */
     interactiveClients: z.array(z.string().min(1)).default([]),
     /** Clock skew tolerated on `exp` and `nbf`, in seconds. */
     clockToleranceSeconds: z.number().int().min(0).max(300).default(30),

@@ -96,6 +96,24 @@ export function jsonSchemaOf(schema: z.ZodType, io: 'input' | 'output'): Record<
   return s;
 }
 
+/** A tool as tools/list shows it; computed once per tool (2026-07-28 builds a server per request). */
+const listings = new WeakMap<AnyTool, Record<string, unknown>>();
+function listingOf(t: AnyTool): Record<string, unknown> {
+  let l = listings.get(t);
+  if (!l) {
+    l = {
+      name: t.name,
+      title: t.title,
+      description: t.description,
+      inputSchema: jsonSchemaOf(t.input, 'input'),
+      outputSchema: jsonSchemaOf(t.output, 'output'),
+      annotations: annotationsFor(t),
+    };
+    listings.set(t, l);
+  }
+  return l;
+}
+
 type Caller = {
   principal: string;
   client: { name: string; version: string } | null;
@@ -226,14 +244,7 @@ export function createServer(deps: ServerDeps): McpServer {
 
   const tools = [...selectTools(deps.config), ...(deps.extraTools ?? [])];
   const byName = new Map(tools.map((t) => [t.name, t]));
-  const listed = tools.map((t) => ({
-    name: t.name,
-    title: t.title,
-    description: t.description,
-    inputSchema: jsonSchemaOf(t.input, 'input'),
-    outputSchema: jsonSchemaOf(t.output, 'output'),
-    annotations: annotationsFor(t),
-  }));
+  const listed = tools.map(listingOf);
   server.server.setRequestHandler('tools/list', async () => ({ tools: listed as never }));
   server.server.setRequestHandler('tools/call', async (request, ctx) => {
     const tool = byName.get(request.params.name) ?? unknownTool(request.params.name, [...byName.keys()]);

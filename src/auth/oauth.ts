@@ -72,9 +72,10 @@ export function principalFromClaims(
     };
   }
   const entry = principals[id];
-  const client = [claims.client_id, claims.azp, claims.appid].find((c) => typeof c === 'string') as
-    | string
-    | undefined;
+  // RFC 9068 `client_id`; Entra `azp` (v2) or `appid` (v1); Okta `cid`.
+  const client = [claims.client_id, claims.azp, claims.appid, claims.cid].find(
+    (c) => typeof c === 'string',
+  ) as string | undefined;
   return {
     id,
     role: entry?.role ?? mapped,

@@ -8,13 +8,16 @@ import type { Logger } from 'pino';
  * 2026-07-28 `_meta` envelope pins a 2026-07-28 one. The factory builds the instance that
  * serves it (once more for a probe the client abandons to fall back to `initialize`).
  */
-export async function serveStdio(factory: () => McpServer, logger?: Logger): Promise<void> {
+export function serveStdio(
+  factory: () => McpServer,
+  logger?: Logger,
+): { done: Promise<void>; close: () => Promise<void> } {
   const wire = new StdioServerTransport();
   const handle = serveStdioEntry(factory, {
     transport: wire,
     onerror: (e) => logger?.debug({ err: e.message }, 'stdio: request refused or failed'),
   });
-  await new Promise<void>((resolve) => {
+  const closed = new Promise<void>((resolve) => {
     const entryOnClose = wire.onclose;
     wire.onclose = () => {
       entryOnClose?.();
@@ -22,5 +25,6 @@ export async function serveStdio(factory: () => McpServer, logger?: Logger): Pro
     };
     process.stdin.on('end', () => resolve());
   });
-  await handle.close().catch(() => {});
+  const close = () => handle.close().catch(() => {});
+  return { done: closed.then(close), close };
 }

@@ -5,6 +5,7 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Serving, serve } from '../../src/app.js';
+import { principalFromClaims } from '../../src/auth/oauth.js';
 import { resolveConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { AuditLog } from '../../src/store/audit.js';
@@ -276,6 +277,55 @@ describe('OAuth configuration', () => {
       issuer: 'https://acme.okta.com/oauth2/default',
       principalClaim: 'sub',
       groupsClaim: 'groups',
+    });
+  });
+});
+
+describe('claims to a principal', () => {
+  const cfg = resolveConfig(
+    {
+      oauth: {
+        issuer: 'https://login.microsoftonline.com/t-1/v2.0',
+        principalClaim: 'preferred_username',
+        groupsClaim: 'roles',
+        roles: { admin: { groups: ['Attest.Admin'] }, reviewer: { scopes: ['attest.review'] } },
+        reviewerIdsClaim: 'oid',
+        interactiveClients: ['vscode-app-id'],
+      },
+    } as never,
+    {},
+  ).oauth!;
+  it.each([
+    [
+      'an Entra v2 token with a scope string and an app client id marked interactive',
+      { preferred_username: 'fay@acme.com', scp: 'openid attest.review', oid: 'o-7', azp: 'vscode-app-id' },
+      { id: 'fay@acme.com', role: 'reviewer', reviewer_ids: ['o-7'], interactive_host: true },
+    ],
+    [
+      'an app role that makes an admin (admin wins over reviewer)',
+      { preferred_username: 'ops@acme.com', scp: 'attest.review', roles: ['Attest.Admin'], azp: 'cli-app' },
+      { id: 'ops@acme.com', role: 'admin', reviewer_ids: [] },
+    ],
+    [
+      'a principals entry, which wins over the token',
+      { preferred_username: 'lee@acme.com', scp: 'attest.review', oid: 'o-9' },
+      { id: 'lee@acme.com', role: 'reviewer', reviewer_ids: ['u2', 'u5'] },
+    ],
+  ])('maps %s', (_n, claims, principal) => {
+    expect(
+      principalFromClaims(cfg, claims, { 'lee@acme.com': { role: 'reviewer', reviewer_ids: ['u2', 'u5'] } }),
+    ).toEqual(principal);
+  });
+
+  it('refuses a token without the principal claim, and one that grants no role', () => {
+    expect(principalFromClaims(cfg, { scp: 'attest.review' }, {})).toMatchObject({
+      status: 401,
+      error: 'the token has no "preferred_username" claim to name its principal',
+    });
+    expect(principalFromClaims(cfg, { preferred_username: 'x@acme.com', scp: 'openid' }, {})).toMatchObject({
+      status: 403,
+      code: 'insufficient_scope',
+      scope: 'attest.review',
     });
   });
 });

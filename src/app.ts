@@ -198,6 +198,16 @@ export interface Serving {
   close: () => Promise<void>;
 }
 
+/** The client a 2026-07-28 request names in its `_meta`, if any. */
+function clientInfoOf(params: unknown): { name: string; version: string } | null {
+  const info = (params as { _meta?: Record<string, { name?: unknown; version?: unknown }> } | null)?._meta?.[
+    'io.modelcontextprotocol/clientInfo'
+  ];
+  return typeof info?.name === 'string' && typeof info.version === 'string'
+    ? { name: info.name, version: info.version }
+    : null;
+}
+
 /** Opens the store and serves MCP over stdio or HTTP. */
 export async function serve(
   config: Config,
@@ -269,7 +279,7 @@ export async function serve(
   const stopSync = scheduleSync(store, config, logger, applyOutbox);
   if (config.httpPort === undefined) {
     const principal = principalFor(config, config.principal);
-    const factory = () =>
+    const factory = (requestsSeen: Set<string | number>) =>
       createServer({
         store,
         config,
@@ -277,12 +287,27 @@ export async function serve(
         principal,
         transport: 'stdio',
         ...extras,
+        requestsSeen,
         applyOutbox,
         secrets: () => secrets,
         checkpoints,
         confirmCommand,
       });
-    const stdio = serveStdio(factory, logger);
+    const stdio = serveStdio(factory, {
+      logger,
+      onRefused: (request, error) =>
+        recordRefusal(
+          auditor,
+          {
+            principal: principal.id,
+            client: clientInfoOf(request.params),
+            session_id: null,
+            transport: 'stdio',
+          },
+          request,
+          error,
+        ),
+    });
     const done = stdio.done.finally(() => {
       stopSync();
       checkpoints?.writeHead(auditor.log);
@@ -344,21 +369,18 @@ export async function serve(
         duration_ms: 0,
         details: null,
       }),
-    onProtocolRefusal: (principal, request, error) => {
-      const info = (
-        request.params as { _meta?: Record<string, { name?: unknown; version?: unknown }> } | null
-      )?._meta?.['io.modelcontextprotocol/clientInfo'];
-      const client =
-        typeof info?.name === 'string' && typeof info.version === 'string'
-          ? { name: info.name, version: info.version }
-          : null;
+    onProtocolRefusal: (principal, request, error) =>
       recordRefusal(
         auditor,
-        { principal: principal.id, client, session_id: null, transport: 'http' },
+        {
+          principal: principal.id,
+          client: clientInfoOf(request.params),
+          session_id: null,
+          transport: 'http',
+        },
         { ...request, at: new Date().toISOString() },
         error,
-      );
-    },
+      ),
     createSession: (principal, sessionId) =>
       createServer({
         store,

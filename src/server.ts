@@ -60,6 +60,11 @@ export interface ServerDeps {
   /** Extra resources and prompts (conformance fixtures); audited like Attest's own. */
   extraResources?: ResourceDefinition[];
   extraPrompts?: PromptDefinition[];
+  /**
+   * Ids of the requests this instance received, for a transport that answers some requests
+   * itself before any instance sees them (the stdio entry), so it audits only those.
+   */
+  requestsSeen?: Set<string | number>;
   /** Applies confirmed decisions waiting in the outbox. */
   applyOutbox?: () => Promise<void>;
   /** Secrets the process holds (platform tokens), redacted wherever they might appear. */
@@ -225,7 +230,7 @@ export function createServer(deps: ServerDeps): McpServer {
   // Requests as they arrived, before the SDK's schema parse (which turns an own "__proto__"
   // key into a prototype): the audit keeps what was sent.
   const inflight: Inflight = new Map();
-  auditProtocolRefusals(server, auditor, caller, audited, inflight, now);
+  auditProtocolRefusals(server, auditor, caller, audited, inflight, now, deps.requestsSeen);
   const rawParamsOf = (ctx: ServerContext) =>
     inflight.get(ctx.mcpReq.id)?.params as
       | { arguments?: unknown; requestState?: unknown; _meta?: unknown }
@@ -510,6 +515,7 @@ function auditProtocolRefusals(
   audited: Set<string | number>,
   inflight: Inflight,
   now: () => Date,
+  seen?: Set<string | number>,
 ): void {
   const connect = server.connect.bind(server);
   server.connect = async (transport: Transport) => {
@@ -518,6 +524,7 @@ function auditProtocolRefusals(
     transport.onmessage = (message, extra) => {
       const m = message as { id?: string | number; method?: unknown; params?: unknown };
       if (m.id !== undefined && m.method !== undefined) {
+        seen?.add(m.id);
         inflight.set(m.id, {
           method: typeof m.method === 'string' ? m.method : String(m.method),
           params: m.params,

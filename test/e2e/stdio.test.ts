@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/client';
@@ -87,6 +88,54 @@ describe('attest serve over stdio (built CLI)', () => {
         client_name: 'e2e-stdio-2026',
         transport: 'stdio',
       }),
+    ]);
+  });
+
+  it('audits 2026-07-28 requests refused before or by the protocol layer, each once', async () => {
+    const child = spawn(process.execPath, [CLI, 'serve', '--db', db, '--principal', 'raw@example.com'], {
+      env: BASE_ENV,
+      stdio: ['pipe', 'pipe', 'ignore'],
+    });
+    const meta = (version: string, caps = true) => ({
+      'io.modelcontextprotocol/protocolVersion': version,
+      'io.modelcontextprotocol/clientInfo': { name: 'raw-stdio', version: '0' },
+      ...(caps ? { 'io.modelcontextprotocol/clientCapabilities': {} } : {}),
+    });
+    const requests = [
+      { id: 1, method: 'server/discover', params: { _meta: meta('2099-01-01') } },
+      { id: 2, method: 'tools/list', params: { _meta: meta('2026-07-28', false) } },
+      { id: 3, method: 'tools/call', params: { name: 42, arguments: {}, _meta: meta('2026-07-28') } },
+    ];
+    const answers: Array<{ id: number; error?: { code: number } }> = [];
+    let buffer = '';
+    const done = new Promise<void>((resolve) => {
+      child.stdout.on('data', (d) => {
+        buffer += String(d);
+        for (let i = buffer.indexOf('\n'); i >= 0; i = buffer.indexOf('\n')) {
+          answers.push(JSON.parse(buffer.slice(0, i)));
+          buffer = buffer.slice(i + 1);
+        }
+        if (answers.length === requests.length) resolve();
+      });
+    });
+    for (const r of requests) child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', ...r })}\n`);
+    await done;
+    child.stdin.end();
+    await new Promise((r) => child.once('exit', r));
+    expect(answers.map((a) => [a.id, a.error?.code])).toEqual([
+      [1, -32022],
+      [2, -32602],
+      [3, -32602],
+    ]);
+    const refused = runCli(['audit', 'export', '--db', db])
+      .stdout.trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { principal: string; tool: string; outcome: string; client_name: string })
+      .filter((e) => e.principal === 'raw@example.com');
+    expect(refused.map((e) => [e.tool, e.outcome, e.client_name])).toEqual([
+      ['protocol:server/discover', 'refused', 'raw-stdio'],
+      ['protocol:tools/list', 'refused', 'raw-stdio'],
+      ['protocol:tools/call', 'refused', 'raw-stdio'],
     ]);
   });
 

@@ -17,6 +17,35 @@ beforeAll(() => {
 });
 afterAll(() => tmp.cleanup());
 
+/** Sends raw JSON-RPC lines to `attest serve` over stdio; resolves with the answers to the requests. */
+async function rawStdio(
+  principal: string,
+  messages: Array<Record<string, unknown>>,
+): Promise<Array<{ id: number; error?: { code: number }; result?: unknown }>> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--db', db, '--principal', principal], {
+    env: BASE_ENV,
+    stdio: ['pipe', 'pipe', 'ignore'],
+  });
+  const expected = messages.filter((m) => m.id !== undefined).length;
+  const answers: Array<{ id: number; error?: { code: number }; result?: unknown }> = [];
+  let buffer = '';
+  const done = new Promise<void>((resolve) => {
+    child.stdout.on('data', (d) => {
+      buffer += String(d);
+      for (let i = buffer.indexOf('\n'); i >= 0; i = buffer.indexOf('\n')) {
+        answers.push(JSON.parse(buffer.slice(0, i)));
+        buffer = buffer.slice(i + 1);
+      }
+      if (answers.length === expected) resolve();
+    });
+  });
+  for (const m of messages) child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', ...m })}\n`);
+  await done;
+  child.stdin.end();
+  await new Promise((r) => child.once('exit', r));
+  return answers;
+}
+
 describe('attest serve over stdio (built CLI)', () => {
   it('serves the tools to a real SDK client and keeps stdout for the protocol', async () => {
     const transport = new StdioClientTransport({
@@ -92,36 +121,16 @@ describe('attest serve over stdio (built CLI)', () => {
   });
 
   it('audits 2026-07-28 requests refused before or by the protocol layer, each once', async () => {
-    const child = spawn(process.execPath, [CLI, 'serve', '--db', db, '--principal', 'raw@example.com'], {
-      env: BASE_ENV,
-      stdio: ['pipe', 'pipe', 'ignore'],
-    });
     const meta = (version: string, caps = true) => ({
       'io.modelcontextprotocol/protocolVersion': version,
       'io.modelcontextprotocol/clientInfo': { name: 'raw-stdio', version: '0' },
       ...(caps ? { 'io.modelcontextprotocol/clientCapabilities': {} } : {}),
     });
-    const requests = [
+    const answers = await rawStdio('raw@example.com', [
       { id: 1, method: 'server/discover', params: { _meta: meta('2099-01-01') } },
       { id: 2, method: 'tools/list', params: { _meta: meta('2026-07-28', false) } },
       { id: 3, method: 'tools/call', params: { name: 42, arguments: {}, _meta: meta('2026-07-28') } },
-    ];
-    const answers: Array<{ id: number; error?: { code: number } }> = [];
-    let buffer = '';
-    const done = new Promise<void>((resolve) => {
-      child.stdout.on('data', (d) => {
-        buffer += String(d);
-        for (let i = buffer.indexOf('\n'); i >= 0; i = buffer.indexOf('\n')) {
-          answers.push(JSON.parse(buffer.slice(0, i)));
-          buffer = buffer.slice(i + 1);
-        }
-        if (answers.length === requests.length) resolve();
-      });
-    });
-    for (const r of requests) child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', ...r })}\n`);
-    await done;
-    child.stdin.end();
-    await new Promise((r) => child.once('exit', r));
+    ]);
     expect(answers.map((a) => [a.id, a.error?.code])).toEqual([
       [1, -32022],
       [2, -32602],
@@ -137,6 +146,41 @@ describe('attest serve over stdio (built CLI)', () => {
       ['protocol:tools/list', 'refused', 'raw-stdio'],
       ['protocol:tools/call', 'refused', 'raw-stdio'],
     ]);
+  });
+
+  it('falls back to 2025-11-25 when a host probes with server/discover and then sends initialize', async () => {
+    const answers = await rawStdio('probing@example.com', [
+      {
+        id: 1,
+        method: 'server/discover',
+        params: {
+          _meta: {
+            'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+            'io.modelcontextprotocol/clientInfo': { name: 'prober', version: '0' },
+            'io.modelcontextprotocol/clientCapabilities': { elicitation: {} },
+          },
+        },
+      },
+      {
+        id: 2,
+        method: 'initialize',
+        params: {
+          protocolVersion: '2025-11-25',
+          capabilities: {},
+          clientInfo: { name: 'prober', version: '0' },
+        },
+      },
+      { method: 'notifications/initialized' },
+      { id: 3, method: 'tools/call', params: { name: 'list_campaigns', arguments: {} } },
+    ]);
+    expect(answers.map((a) => [a.id, a.error === undefined])).toEqual([
+      [1, true],
+      [2, true],
+      [3, true],
+    ]);
+    expect((answers[1] as { result?: { protocolVersion?: string } }).result?.protocolVersion).toBe(
+      '2025-11-25',
+    );
   });
 
   it('keeps platform secrets from the environment out of the audit log and the logs', async () => {

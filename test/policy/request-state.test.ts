@@ -134,6 +134,25 @@ describe('submit_decision on 2026-07-28 (input_required)', () => {
     expect(decisions(h.store)).toEqual([]);
   });
 
+  it('over HTTP with a token marking an interactive host, the answer applies, recorded as host-attested', async () => {
+    const h = await start({
+      elicit: ACCEPT,
+      deps: { transport: 'http' },
+      principal: { id: 'ide@example.com', role: 'admin', reviewer_ids: [], interactive_host: true },
+    });
+    const r = await h.ok<Submit>('submit_decision', { proposal_ids: [await propose(h, 'i8')] });
+    expect(r.status).toBe('applied');
+    expect(decisions(h.store)).toEqual([
+      {
+        item_id: 'i8',
+        decision: 'revoke',
+        channel: 'elicitation',
+        confirmed_by: 'ide@example.com',
+        assurance: 'host-attested',
+      },
+    ]);
+  });
+
   it('a forged requestState is refused as a protocol error, audited, and applies nothing', async () => {
     const h = await start({ elicit: ACCEPT });
     const ids = [await propose(h, 'i8')];

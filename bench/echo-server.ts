@@ -2,7 +2,7 @@
  * The bare echo MCP server over stdio, spawned by the benchmark as the stdio floor:
  *   node dist-bench/bench/echo-server.js
  */
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 import { createEchoServer } from './echo.js';
 
 const server = createEchoServer();

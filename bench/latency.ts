@@ -16,8 +16,8 @@
  *   echo       a bare SDK server with one echo tool, in process and over stdio (the floor).
  */
 import { readFileSync } from 'node:fs';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { Client } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { resolveConfig } from '../src/config.js';
 import type { ItemQuery } from '../src/store/store.js';
 import { Store } from '../src/store/store.js';

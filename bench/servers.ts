@@ -7,10 +7,8 @@
  *   no-policy  the same tool handlers registered directly with registerTool, no pipeline, no audit;
  *   echo       a bare McpServer with one echo tool (the SDK floor).
  */
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { CallToolRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
+import { McpServer } from '@modelcontextprotocol/server';
 import type { Config } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import type { CallState } from '../src/policy/index.js';
@@ -50,7 +48,11 @@ export function benchContext(
     now: () => new Date(),
     principal: PRINCIPAL,
     session: { id: null, transport: 'memory', client: { name: 'attest-bench', version: '0.0.0' } },
+    era: 'legacy',
     askHuman: null,
+    sendHumanTo: null,
+    input: { form: false, url: false, responses: null, state: null },
+    progress: async () => {},
     auditDetail: () => {},
     commitWithAudit: (effect) => store.transaction(effect),
     recordEvent: () => 0,
@@ -76,13 +78,13 @@ function noPolicyServer(store: Store, config: Config): McpServer {
   );
   for (const name of READ_TOOLS) {
     const t = tool(name);
-    server.registerTool(t.name, { description: t.description, inputSchema: t.input }, async (args, extra) => {
-      const out = (await t.handle(args as never, benchContext(store, config, extra.signal))) as Record<
+    server.registerTool(t.name, { description: t.description, inputSchema: t.input }, async (args, ctx) => {
+      const out = (await t.handle(args as never, benchContext(store, config, ctx.mcpReq.signal))) as Record<
         string,
         unknown
       >;
       const text = t.text ? t.text(out as never) : JSON.stringify(out);
-      return { content: [{ type: 'text', text }], structuredContent: out };
+      return { content: [{ type: 'text' as const, text }], structuredContent: out };
     });
   }
   return server;
@@ -94,10 +96,10 @@ function noAuditServer(store: Store, config: Config): McpServer {
     { name: 'attest-no-audit', version: '0.0.0' },
     { capabilities: { tools: {} } },
   );
-  const run = compose([errorStage(createLogger('silent')), readOnlyStage, validateStage, runStage]);
-  server.server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+  const run = compose([errorStage(createLogger('silent')), readOnlyStage, validateStage, runStage(null)]);
+  server.server.setRequestHandler('tools/call', async (request, extra) => {
     const t = tool(request.params.name);
-    const ctx = benchContext(store, config, extra.signal);
+    const ctx = benchContext(store, config, extra.mcpReq.signal);
     const call: CallState = {
       tool: t,
       rawArgs: request.params.arguments ?? {},
@@ -108,7 +110,7 @@ function noAuditServer(store: Store, config: Config): McpServer {
     };
     ctx.auditDetail = (d) => Object.assign(call.details, d);
     await run(call);
-    return call.result ?? errorResult('No result was produced.');
+    return (call.result ?? errorResult('No result was produced.')) as never;
   });
   return server;
 }

@@ -1,6 +1,8 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { looksLikeJwt, OAuthVerifier, scopesSupported } from './auth/oauth.js';
 import { type Config, ConfigError } from './config.js';
+import { conformanceFixtures } from './conformance/fixtures.js';
 import {
   configuredForSync,
   createConnectorRegistry,
@@ -12,7 +14,7 @@ import { generateDemo } from './demo/generate.js';
 import type { Logger } from './log.js';
 import { Auditor } from './policy/audit.js';
 import { CheckpointWriter } from './policy/checkpoints.js';
-import { createServer } from './server.js';
+import { createServer, recordRefusal } from './server.js';
 import { analyzeCampaigns } from './services/analyze.js';
 import { loadSnapshot } from './services/load.js';
 import { type ConnectorFor, runOutbox } from './services/outbox.js';
@@ -230,6 +232,16 @@ export interface Serving {
   close: () => Promise<void>;
 }
 
+/** The client a 2026-07-28 request names in its `_meta`, if any. */
+function clientInfoOf(params: unknown): { name: string; version: string } | null {
+  const info = (params as { _meta?: Record<string, { name?: unknown; version?: unknown }> } | null)?._meta?.[
+    'io.modelcontextprotocol/clientInfo'
+  ];
+  return typeof info?.name === 'string' && typeof info.version === 'string'
+    ? { name: info.name, version: info.version }
+    : null;
+}
+
 /** Opens the store and serves MCP over stdio or HTTP. */
 export async function serve(
   config: Config,
@@ -237,9 +249,24 @@ export async function serve(
   options: {
     insecureNoAuth?: boolean;
     extraTools?: import('./tools/define.js').AnyTool[];
+    /** Registers the MCP conformance suite's fixtures (test-only; HTTP on loopback only). */
+    conformanceFixtures?: boolean;
     connectorFor?: ConnectorFor;
   } = {},
 ): Promise<Serving> {
+  const loopback = ['127.0.0.1', 'localhost', '::1'].includes(config.httpHost);
+  if (options.conformanceFixtures && (config.httpPort === undefined || !loopback)) {
+    throw new ConfigError(
+      '--conformance-fixtures is for the MCP conformance suite only: it needs --http on a loopback host',
+    );
+  }
+  const fixtures = options.conformanceFixtures ? conformanceFixtures() : null;
+  const extraTools = [...(options.extraTools ?? []), ...(fixtures?.tools ?? [])];
+  const extras = {
+    extraTools,
+    extraResources: fixtures?.resources ?? [],
+    extraPrompts: fixtures?.prompts ?? [],
+  };
   if (!config.demo && config.syncIntervalMinutes <= 0 && config.db !== ':memory:' && !existsSync(config.db)) {
     throw new ConfigError(
       `no store at ${resolve(config.db)} (--db or ATTEST_DB). Nothing is served. Build one with "attest demo", "attest import DIR" or "attest sync PLATFORM", pass the right --db, or serve the demo tenant with --demo.`,
@@ -291,36 +318,58 @@ export async function serve(
   const stopSync = scheduleSync(store, config, logger, applyOutbox);
   if (config.httpPort === undefined) {
     const principal = principalFor(config, config.principal);
-    const server = createServer({
-      store,
-      config,
+    const factory = (requestsSeen: Set<string | number>) =>
+      createServer({
+        store,
+        config,
+        logger,
+        principal,
+        transport: 'stdio',
+        ...extras,
+        requestsSeen,
+        applyOutbox,
+        secrets: () => secrets,
+        checkpoints,
+        confirmCommand,
+        confirmUrl: config.consoleUrl ? (id) => consolePage(config.consoleUrl!, id) : undefined,
+      });
+    const stdio = serveStdio(factory, {
       logger,
-      principal,
-      transport: 'stdio',
-      extraTools: options.extraTools,
-      applyOutbox,
-      secrets: () => secrets,
-      checkpoints,
-      confirmCommand,
-      confirmUrl: config.consoleUrl ? (id) => consolePage(config.consoleUrl!, id) : undefined,
+      onRefused: (request, error) =>
+        recordRefusal(
+          auditor,
+          {
+            principal: principal.id,
+            client: clientInfoOf(request.params),
+            session_id: null,
+            transport: 'stdio',
+          },
+          request,
+          error,
+        ),
     });
-    const done = serveStdio(server).finally(() => {
+    const done = stdio.done.finally(() => {
       stopSync();
       checkpoints?.writeHead(auditor.log);
       store.close();
     });
-    return { store, http: null, consoleUrl: null, done, close: async () => server.close() };
+    return { store, http: null, consoleUrl: null, done, close: stdio.close };
   }
 
-  if (options.insecureNoAuth && !['127.0.0.1', 'localhost', '::1'].includes(config.httpHost)) {
+  if (options.insecureNoAuth && !loopback) {
     throw new Error('--insecure-no-auth is allowed only on a loopback host');
   }
   const tokens = new TokenStore(store.db);
   const fileTokens =
     config.tokensFile && existsSync(config.tokensFile) ? readTokensFile(config.tokensFile) : [];
+  // JWT access tokens from the organisation's IdP, besides the static tokens; a JWT is never
+  // looked up as a static token, nor passed on to anything.
+  const oauth =
+    config.oauth && !options.insecureNoAuth ? new OAuthVerifier(config.oauth, config.principals) : null;
   const authenticate = options.insecureNoAuth
     ? null
-    : (token: string): Principal | { error: string } => {
+    : async (token: string, context: { resource: string }) => {
+        if (oauth && looksLikeJwt(token)) return oauth.verify(token, context.resource);
         const now = new Date();
         const fromFile =
           fileTokens.length > 0 ? TokenStore.verifyAgainst(token, fileTokens, now) : { error: '' };
@@ -344,6 +393,13 @@ export async function serve(
     allowedHosts: config.allowedHosts,
     allowedOrigins: config.allowedOrigins,
     authenticate,
+    protectedResource: oauth
+      ? {
+          ...(config.oauth!.resource ? { resource: config.oauth!.resource } : {}),
+          authorizationServers: [config.oauth!.issuer],
+          scopesSupported: scopesSupported(config.oauth!),
+        }
+      : null,
     logger,
     routes: consoleHandler,
     foreignCredentials: hasConsoleCookie,
@@ -365,6 +421,18 @@ export async function serve(
         duration_ms: 0,
         details: null,
       }),
+    onProtocolRefusal: (principal, request, error) =>
+      recordRefusal(
+        auditor,
+        {
+          principal: principal.id,
+          client: clientInfoOf(request.params),
+          session_id: null,
+          transport: 'http',
+        },
+        { ...request, at: new Date().toISOString() },
+        error,
+      ),
     createSession: (principal, sessionId) =>
       createServer({
         store,
@@ -373,7 +441,7 @@ export async function serve(
         principal,
         transport: 'http',
         sessionId,
-        extraTools: options.extraTools,
+        ...extras,
         applyOutbox,
         secrets: () => secrets,
         checkpoints,

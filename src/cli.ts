@@ -258,6 +258,12 @@ export function buildCli(): Command {
       intArg('--sync', 1, 24 * 60),
     )
     .option('--insecure-no-auth', 'HTTP on loopback without bearer tokens (conformance testing only)')
+    .addOption(
+      new Option(
+        '--conformance-fixtures',
+        'register the MCP conformance suite fixtures (HTTP on loopback, testing only)',
+      ).hideHelp(),
+    )
     .action(
       async (
         opts: Common & {
@@ -269,6 +275,7 @@ export function buildCli(): Command {
           principal?: string;
           printToken?: boolean;
           insecureNoAuth?: boolean;
+          conformanceFixtures?: boolean;
           sync?: number;
         },
       ) => {
@@ -284,7 +291,10 @@ export function buildCli(): Command {
           syncIntervalMinutes: opts.sync,
         });
         const logger = createLogger(config.logLevel);
-        const serving = await serve(config, logger, { insecureNoAuth: opts.insecureNoAuth });
+        const serving = await serve(config, logger, {
+          insecureNoAuth: opts.insecureNoAuth,
+          conformanceFixtures: opts.conformanceFixtures,
+        });
         if (serving.http) {
           logger.info({ url: serving.http.url }, 'serving MCP over Streamable HTTP');
           out(`Attest MCP endpoint: ${serving.http.url}`);

@@ -61,6 +61,100 @@ export const auditCheckpointSchema = z
   })
   .strict();
 
+/** http:// is accepted only for loopback hosts (tests, a local IdP); everything else must be https://. */
+function httpsOrLoopback(u: string): boolean {
+  try {
+    const url = new URL(u);
+    if (url.protocol === 'https:') return true;
+    return url.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+  } catch {
+    return false;
+  }
+}
+const secureUrl = z
+  .string()
+  .refine(httpsOrLoopback, 'must be an https:// URL (http:// only for a loopback host)');
+
+/** Which scopes or groups of an access token grant a role. Any one of them is enough. */
+export const roleGrantSchema = z
+  .object({
+    /** Scopes (the `scope` or `scp` claim), e.g. `attest.review`. */
+    scopes: z.array(z.string().min(1)).default([]),
+    /** Group names or ids in the groups claim (Okta group names, Entra group object ids or app roles). */
+    groups: z.array(z.string().min(1)).default([]),
+  })
+  .strict();
+
+/**
+ * OAuth 2.1 for HTTP: Attest as a resource server accepting JWT access tokens from the
+ * organisation's identity provider (Okta, Entra ID, PingOne, any OIDC issuer), besides the
+ * static tokens of `attest token create`.
+ */
+export const oauthSchema = z
+  .object({
+    /** The issuer exactly as the IdP writes it in `iss` (e.g. https://acme.okta.com/oauth2/default). */
+    issuer: secureUrl,
+    /**
+     * This server's public MCP URL, its RFC 8707 resource identifier (e.g. https://attest.example.com/mcp).
+     * Default: the URL the server listens on.
+     */
+    resource: secureUrl.optional(),
+    /** `aud` values accepted; default: the resource URL alone. A token for any other audience is refused. */
+    audience: z.array(z.string().min(1)).min(1).optional(),
+    /** The IdP's key set; default: `jwks_uri` from the issuer's OpenID Connect or OAuth metadata. */
+    jwksUri: secureUrl.optional(),
+    /** Signature algorithms accepted (never `none`, never HMAC). */
+    algorithms: z
+      .array(
+        z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']),
+      )
+      .min(1)
+      .default(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']),
+    /** The claim naming the principal (audit, policy, `principals`): `sub`, `email`, `preferred_username`, `upn`… */
+    principalClaim: z.string().min(1).default('sub'),
+    /** The claim listing the user's groups (or Entra app roles: `roles`). */
+    groupsClaim: z.string().min(1).default('groups'),
+    /** Which scopes or groups make a token an admin or a reviewer; admin wins when both match. */
+    roles: z
+      .object({
+        admin: roleGrantSchema.default({ scopes: [], groups: [] }),
+        reviewer: roleGrantSchema.default({ scopes: [], groups: [] }),
+      })
+      .strict()
+      .default({ admin: { scopes: [], groups: [] }, reviewer: { scopes: [], groups: [] } }),
+    /**
+     * The claim holding the reviewer ids the store knows the user by (e.g. Okta `uid`, Entra `oid`),
+     * for reviewers. A `principals` entry for the principal wins over it.
+     */
+    reviewerIdsClaim: z.string().min(1).optional(),
+    /** OAuth client ids (`client_id`, `azp`, `appid` or `cid`) whose tokens come from an interactive host. */
+    interactiveClients: z.array(z.string().min(1)).default([]),
+    /** Clock skew tolerated on `exp` and `nbf`, in seconds. */
+    clockToleranceSeconds: z.number().int().min(0).max(300).default(30),
+    /** How long the IdP's keys are cached, in minutes. */
+    jwksCacheMinutes: z
+      .number()
+      .min(1)
+      .max(24 * 60)
+      .default(10),
+    /**
+     * A token signed by a key not in the cache refetches the keys (a rotation), at most once
+     * in this many seconds, so unknown key ids cannot make Attest hammer the IdP.
+     */
+    jwksCooldownSeconds: z.number().min(0).max(3600).default(30),
+  })
+  .strict()
+  .refine(
+    (o) =>
+      o.roles.admin.scopes.length +
+        o.roles.admin.groups.length +
+        o.roles.reviewer.scopes.length +
+        o.roles.reviewer.groups.length >
+      0,
+    { message: 'map at least one scope or group to admin or reviewer', path: ['roles'] },
+  );
+export type OAuthConfig = z.infer<typeof oauthSchema>;
+
 export const principalEntrySchema = z.object({
   /** admin sees and decides every item; reviewer only the items whose reviewer_id is one of `reviewer_ids`. */
   role: roleSchema,
@@ -136,6 +230,21 @@ export const configSchema = z
     escalationReviewer: z.string().min(1).optional(),
     /** Let a reviewer decide on their own access (refused by default: nobody certifies themselves). */
     allowSelfReview: z.boolean().default(false),
+    /**
+     * How long a 2026-07-28 client has to bring the human's answer back (the requestState's
+     * lifetime), in seconds.
+     */
+    requestStateTtlSeconds: z.number().min(1).max(3600).default(600),
+    /**
+     * Where a human confirms a pending batch through a human-verified channel, `{id}` standing
+     * for the confirmation id (e.g. the console's page). Unset: hosts are sent to no URL and the
+     * result names the `attest confirm` command.
+     */
+    confirmationUrl: secureUrl
+      .refine((u) => u.includes('{id}'), 'must contain {id} (the confirmation id)')
+      .optional(),
+    /** OAuth 2.1 resource server for HTTP: tokens from the organisation's identity provider. */
+    oauth: oauthSchema.optional(),
     /** How long an outbox worker holds a claimed row before another worker may take it over. */
     outboxLeaseSeconds: z
       .number()
@@ -190,6 +299,9 @@ const envMap: Array<[string, keyof Config, 'string' | 'int' | 'bool' | 'number' 
   ['ATTEST_CONSOLE_URL', 'consoleUrl', 'string'],
   ['ATTEST_ESCALATION_REVIEWER', 'escalationReviewer', 'string'],
   ['ATTEST_ALLOW_SELF_REVIEW', 'allowSelfReview', 'bool'],
+  ['ATTEST_REQUEST_STATE_TTL_SECONDS', 'requestStateTtlSeconds', 'number'],
+  ['ATTEST_CONFIRMATION_URL', 'confirmationUrl', 'string'],
+  ['ATTEST_OAUTH', 'oauth', 'json'],
 ];
 
 function fromEnv(env: Record<string, string | undefined>): Record<string, unknown> {

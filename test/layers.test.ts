@@ -26,7 +26,10 @@ const allowedLayers: Record<string, string[]> = {
 };
 const packageHomes: Array<[RegExp, string[]]> = [
   [/^better-sqlite3$/, ['store']],
-  [/^@modelcontextprotocol\/sdk/, ['server.ts', 'transports', 'tools/define.ts']],
+  [/^@modelcontextprotocol\//, ['server.ts', 'transports', 'tools/define.ts']],
+  // The v1 SDK (2025-11-25 at most) is gone from the server; only jose verifies tokens.
+  [/^@modelcontextprotocol\/sdk/, []],
+  [/^jose$/, ['auth']],
   [/^@okta\/|^@microsoft\/|^undici$/, ['connectors']],
 ];
 

@@ -21,6 +21,15 @@ describe('tool surface', () => {
     await expect(JSON.stringify(tools, null, 2)).toMatchFileSnapshot(`__snapshots__/tools-${mode}.json`);
   });
 
+  it.each([
+    ['default', false],
+    ['read-only', true],
+  ])('a 2026-07-28 client is listed the same tools in %s mode', async (mode, readOnly) => {
+    h = await startServer({ config: { readOnly }, era: 'modern' });
+    const { tools } = await h.client.listTools();
+    await expect(JSON.stringify(tools, null, 2)).toMatchFileSnapshot(`__snapshots__/tools-${mode}.json`);
+  });
+
   it('every tool follows the conventions', async () => {
     h = await startServer();
     const { tools } = await h.client.listTools();

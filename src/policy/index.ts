@@ -2,21 +2,33 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { describeZodError } from '../config.js';
 import { ToolError } from '../errors.js';
-import type { AnyTool, ToolContext } from '../tools/define.js';
+import {
+  type AnyTool,
+  type ContentBlock,
+  type HumanInput,
+  isNeedsInput,
+  type ToolContext,
+} from '../tools/define.js';
 import type { Auditor } from './audit.js';
+import { type RequestStateCodec, RequestStateRefusal } from './request-state.js';
 
 /** The result of one call as the MCP layer returns it. */
 export interface CallResult {
-  content: Array<{ type: 'text'; text: string }>;
+  content: ContentBlock[];
   structuredContent?: Record<string, unknown>;
   isError?: boolean;
-  [key: string]: unknown;
+  /** The call needs the human's input first (2026-07-28): ask this, with this requestState. */
+  inputRequired?: { requests: Record<string, HumanInput>; requestState: string | null };
+  /** The call is refused at the protocol level (a JSON-RPC error, not a tool result). */
+  protocolError?: { code: number; message: string };
 }
 
 /** The state one call carries through the pipeline. */
 export interface CallState {
   tool: AnyTool;
   rawArgs: unknown;
+  /** The requestState the client echoed (2026-07-28 retries), as received. */
+  rawState?: unknown;
   args?: Record<string, unknown>;
   ctx: ToolContext;
   result?: CallResult;
@@ -112,6 +124,18 @@ export function errorStage(logger: Logger): Middleware {
     try {
       await next();
     } catch (e) {
+      if (e instanceof RequestStateRefusal) {
+        call.outcome = 'refused';
+        call.error = `request_state ${e.reason}: ${e.message}`;
+        call.result = {
+          content: [],
+          protocolError: {
+            code: -32602,
+            message: `Invalid requestState: ${e.message}. Nothing was done; call ${call.tool.name} again without a requestState to start over.`,
+          },
+        };
+        return;
+      }
       if (e instanceof ToolError) {
         call.outcome = ['forbidden', 'read_only', 'unconfirmed', 'expired'].includes(e.code)
           ? 'refused'
@@ -174,32 +198,103 @@ export const validateStage: Middleware = async (call, next) => {
   await next();
 };
 
-/** Runs the handler and checks its output against the declared schema. */
-export const runStage: Middleware = async (call) => {
-  const out = await call.tool.handle(call.args as never, call.ctx);
-  const checked = call.tool.output.safeParse(out);
-  if (!checked.success) {
-    throw new Error(
-      `output of ${call.tool.name} does not match its schema: ${describeZodError(checked.error)}`,
-    );
-  }
-  const data = checked.data as Record<string, unknown>;
-  const text = call.tool.text ? call.tool.text(data as never) : JSON.stringify(data);
-  call.result = { content: [{ type: 'text', text }], structuredContent: data };
-  call.outcome = 'ok';
-};
+/**
+ * A retry that echoes a requestState (2026-07-28 multi-round-trip): the state must be ours,
+ * unexpired, issued to this principal for this very call, and unused; it is spent here,
+ * before the handler runs, which then sees only its verified binding.
+ */
+export function requestStateStage(codec: RequestStateCodec | null): Middleware {
+  return async (call, next) => {
+    if (call.rawState !== undefined) {
+      if (!codec)
+        throw new RequestStateRefusal('malformed', 'the requestState was not issued by this server');
+      call.ctx.input.state = codec.accept(call.rawState, {
+        principal: call.ctx.principal,
+        tool: call.tool.name,
+        args: call.args,
+      });
+      call.details.request_state = 'accepted';
+    }
+    await next();
+  };
+}
 
-/** The one pipeline every tool call passes through: audit, errors, mode, validation, run. */
-export function createPipeline(deps: { auditor: Auditor; logger: Logger }) {
+/** Runs the handler and checks its output against the declared schema. */
+export function runStage(codec: RequestStateCodec | null): Middleware {
+  return async (call) => {
+    const out = await call.tool.handle(call.args as never, call.ctx);
+    if (isNeedsInput(out)) {
+      let requestState: string | null = null;
+      if (out.bind) {
+        if (!codec)
+          throw new Error(`${call.tool.name} asked for input with state, but no requestState codec is set`);
+        const minted = codec.mint(
+          { principal: call.ctx.principal, tool: call.tool.name, args: call.args },
+          out.bind,
+        );
+        requestState = minted.state;
+        call.details.request_state_expires_at = minted.expiresAt.toISOString();
+      }
+      call.details.input_required = Object.fromEntries(
+        Object.entries(out.requests).map(([k, r]) => [k, r.kind]),
+      );
+      call.result = { content: [], inputRequired: { requests: out.requests, requestState } };
+      call.outcome = 'ok';
+      return;
+    }
+    const checked = call.tool.output.safeParse(out);
+    if (!checked.success) {
+      throw new Error(
+        `output of ${call.tool.name} does not match its schema: ${describeZodError(checked.error)}`,
+      );
+    }
+    const data = checked.data as Record<string, unknown>;
+    const content = call.tool.content
+      ? call.tool.content(data as never)
+      : [
+          {
+            type: 'text' as const,
+            text: call.tool.text ? call.tool.text(data as never) : JSON.stringify(data),
+          },
+        ];
+    call.result = { content, structuredContent: data };
+    call.outcome = 'ok';
+  };
+}
+
+/**
+ * The one pipeline every tool call passes through: audit, errors, mode, validation, the
+ * requestState of a retry, run.
+ */
+export function createPipeline(deps: {
+  auditor: Auditor;
+  logger: Logger;
+  requestStates?: RequestStateCodec | null;
+}) {
+  const codec = deps.requestStates ?? null;
   const run = compose([
     auditStage(deps.auditor, deps.logger),
     errorStage(deps.logger),
     readOnlyStage,
     validateStage,
-    runStage,
+    requestStateStage(codec),
+    runStage(codec),
   ]);
-  return async (tool: AnyTool, rawArgs: unknown, ctx: ToolContext): Promise<CallResult> => {
-    const call: CallState = { tool, rawArgs, ctx, outcome: 'error', error: null, details: {} };
+  return async (
+    tool: AnyTool,
+    rawArgs: unknown,
+    ctx: ToolContext,
+    options: { requestState?: unknown } = {},
+  ): Promise<CallResult> => {
+    const call: CallState = {
+      tool,
+      rawArgs,
+      ctx,
+      outcome: 'error',
+      error: null,
+      details: {},
+      ...(options.requestState !== undefined ? { rawState: options.requestState } : {}),
+    };
     ctx.auditDetail = (d) => Object.assign(call.details, d);
     await run(call);
     return call.result ?? errorResult('No result was produced. Nothing was changed.');

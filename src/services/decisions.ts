@@ -3,9 +3,16 @@ import { ToolError } from '../errors.js';
 import type { RecordEvent } from '../policy/audit.js';
 import { CHANNEL_ASSURANCE, type Channel, requiredAssurance, satisfies } from '../policy/confirm.js';
 import { type BatchLine, quoteField, renderBatch } from '../policy/human-text.js';
+import { RequestStateRefusal, type StateBinding } from '../policy/request-state.js';
 import { type ConfirmationRow, DecisionsRepo, type ProposalRow } from '../store/decisions.js';
 import type { ItemRow, Store } from '../store/store.js';
-import type { AskHuman, Principal } from '../tools/define.js';
+import {
+  type AskHuman,
+  type NeedsInput,
+  needsInput,
+  type Principal,
+  type SendHumanTo,
+} from '../tools/define.js';
 
 export interface SubmitResult {
   status: 'applied' | 'awaiting_confirmation' | 'rejected';
@@ -46,6 +53,56 @@ export interface SubmitDeps {
   confirmCommand: (answer: 'confirm' | 'reject', id: string) => string;
   /** The console page where a human confirms `id`, when a console serves this store. */
   confirmUrl?: (id: string) => string | null;
+  /** 2025-11-25: sends the human to the confirmation page (URL-mode elicitation), when the client can. */
+  sendHumanTo?: SendHumanTo | null;
+  /**
+   * 2026-07-28: the client is asked through a NeedsInput answer and calls again with the
+   * human's answer and the requestState, whose binding the pipeline has verified and spent.
+   */
+  era?: 'legacy' | 'modern';
+  input?: {
+    form: boolean;
+    url: boolean;
+    responses: Record<string, unknown> | null;
+    state: StateBinding | null;
+  };
+}
+
+/** The answer to the confirmation form as a 2026-07-28 retry brings it (untrusted); null when absent or malformed. */
+function formAnswer(v: unknown): { action: 'accept' | 'decline' | 'cancel'; confirmed: boolean } | null {
+  if (typeof v !== 'object' || v === null) return null;
+  const { action, content } = v as { action?: unknown; content?: unknown };
+  if (action !== 'accept' && action !== 'decline' && action !== 'cancel') return null;
+  const confirmed =
+    action === 'accept' &&
+    typeof content === 'object' &&
+    content !== null &&
+    (content as { confirm?: unknown }).confirm === true;
+  return { action, confirmed };
+}
+
+/** The form that asks the human about a batch (both eras ask the same). */
+function confirmForm(deps: SubmitDeps, batch: Loaded[]) {
+  return {
+    message: `Apply ${batch.length} access review decision(s) submitted by ${quoteField(deps.principal.id, 120)}?\nEach item starts with the decision and risk; every quoted field comes from the directory or the agent and is data, not instructions.\n\n${describeBatch(batch)}`,
+    schema: {
+      type: 'object' as const,
+      properties: {
+        confirm: {
+          type: 'boolean',
+          title: 'Apply these decisions',
+          description: 'Tick to confirm that exactly these decisions are applied to the identity platform.',
+          default: false,
+        },
+      },
+      required: ['confirm'],
+    },
+  };
+}
+
+/** Where a human confirms a pending batch through a human-verified channel, when the operator set one. */
+function confirmationUrlOf(deps: SubmitDeps, id: string): string | undefined {
+  return deps.confirmUrl?.(id) ?? deps.config.confirmationUrl?.replaceAll('{id}', encodeURIComponent(id));
 }
 
 function visible(principal: Principal, item: ItemRow): boolean {
@@ -154,7 +211,10 @@ function platformAnswers(results: SubmitResult['results']) {
  * the policy allows it, otherwise a pending confirmation answered by a human-verified channel
  * (the terminal on the server's machine; the console).
  */
-export async function submitBatch(deps: SubmitDeps, proposalIds: string[]): Promise<SubmitResult> {
+export async function submitBatch(
+  deps: SubmitDeps,
+  proposalIds: string[],
+): Promise<SubmitResult | NeedsInput> {
   const ids = [...new Set(proposalIds)];
   const repo = new DecisionsRepo(deps.store.db);
   const batch = loadBatch(deps, ids);
@@ -244,11 +304,23 @@ export async function submitBatch(deps: SubmitDeps, proposalIds: string[]): Prom
     }
   }
 
-  if (deps.askHuman && satisfies(CHANNEL_ASSURANCE.elicitation, needed.level)) {
-    const answer = await deps.askHuman({
-      message: `Apply ${batch.length} access review decision(s) submitted by ${quoteField(deps.principal.id, 120)}?\nEach item starts with the decision and risk; every quoted field comes from the directory or the agent and is data, not instructions.\n\n${describeBatch(batch)}`,
-      fields: {},
-    });
+  const modern = deps.era === 'modern' && deps.input ? deps.input : null;
+  const state = modern?.state ?? null;
+  if (state && state.batch_hash !== hash) {
+    throw new RequestStateRefusal(
+      'content',
+      'the requestState was issued for this batch before its proposals changed',
+    );
+  }
+  // A 2026-07-28 retry with the human's answer to the form: the same rules as an elicitation.
+  const retried = state?.kind === 'confirm' ? formAnswer(modern?.responses?.confirm) : null;
+  if (retried) deps.auditDetail({ via: 'input_required' });
+  const elicitationIsEnough = satisfies(CHANNEL_ASSURANCE.elicitation, needed.level);
+
+  if (elicitationIsEnough && (deps.askHuman || retried)) {
+    const answer = retried
+      ? { ...retried, detail: undefined }
+      : await deps.askHuman!({ message: confirmForm(deps, batch).message, fields: {} });
     deps.auditDetail({
       elicitation: { action: answer.action, confirmed: answer.confirmed, detail: answer.detail ?? null },
     });
@@ -296,6 +368,14 @@ export async function submitBatch(deps: SubmitDeps, proposalIds: string[]): Prom
     }
     return applyConfirmed(deps, ids, hash, null, deps.principal.id, 'elicitation', 'host-attested');
   }
+  // 2026-07-28: ask through the client; the answer comes back on a retry bound to this batch.
+  if (elicitationIsEnough && modern?.form) {
+    const form = confirmForm(deps, batch);
+    return needsInput(
+      { confirm: { kind: 'form', message: form.message, schema: form.schema } },
+      { kind: 'confirm', batch_hash: hash },
+    );
+  }
 
   const pending = repo.createPending(
     deps.principal.id,
@@ -305,9 +385,27 @@ export async function submitBatch(deps: SubmitDeps, proposalIds: string[]): Prom
     deps.config.confirmationTtlHours * 3600_000,
     needed.level,
   );
-  const lead = deps.askHuman
-    ? `This batch needs a ${needed.level} confirmation (${needed.reasons.join('; ')}); a form answered through your client is host-attested and would not count.`
-    : 'This client cannot ask the human directly.';
+  const lead =
+    deps.askHuman || modern?.form
+      ? `This batch needs a ${needed.level} confirmation (${needed.reasons.join('; ')}); a form answered through your client is host-attested and would not count.`
+      : 'This client cannot ask the human directly.';
+  // Where the operator set a human-verified confirmation page, a host that opens URLs sends the human there.
+  const url = confirmationUrlOf(deps, pending.id);
+  if (url && (modern?.url || deps.sendHumanTo)) {
+    const message = `Confirm or refuse ${batch.length} access review decision(s) submitted by ${quoteField(deps.principal.id, 120)} on Attest's confirmation page (confirmation ${pending.id}); it asks you to sign in there.`;
+    if (modern?.url) {
+      deps.auditDetail({
+        confirmation: { id: pending.id, status: pending.status, expires_at: pending.expires_at },
+        sent_to_url: true,
+      });
+      return needsInput(
+        { confirm_on_page: { kind: 'url', message, url, id: pending.id } },
+        { kind: 'page', batch_hash: hash, confirmation_id: pending.id },
+      );
+    }
+    const opened = await deps.sendHumanTo!({ message, url, id: pending.id });
+    deps.auditDetail({ sent_to_url: opened.action });
+  }
   return awaiting(deps, ids, pending, lead, needed.reasons);
 }
 
@@ -402,19 +500,19 @@ function awaiting(
     required_reasons: reasons,
   });
   const command = deps.confirmCommand('confirm', c.id);
-  const url = deps.confirmUrl?.(c.id) ?? null;
-  const instructions = `${url ? `Ask the human to open ${url} (the console, signed in as themselves) and confirm or reject the batch there, or to run` : 'Ask the human to review the batch and run'}, in a terminal on the machine that runs Attest: ${command}   (or to refuse: ${deps.confirmCommand('reject', c.id)})`;
+  const url = confirmationUrlOf(deps, c.id);
+  const instructions = `${url ? `Ask the human to open ${url} (signed in as themselves) and confirm or reject the batch there, or to` : 'Ask the human to review the batch and'} run, in a terminal on the machine that runs Attest: ${command}   (or to refuse: ${deps.confirmCommand('reject', c.id)})`;
   return {
     status: 'awaiting_confirmation',
     results: resultsFrom(deps.store, ids, 'awaiting_confirmation'),
     confirmation: {
       id: c.id,
       channel: 'cli',
+      ...(url ? { url } : {}),
       expires_at: c.expires_at,
       instructions,
       required_assurance: required,
       command,
-      ...(url ? { url } : {}),
     },
     message: `${lead} No decision was recorded yet. ${instructions}. Then call submit_decision again with the same proposal_ids (expires ${c.expires_at}).`,
   };

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { Config, Role } from '../config.js';
 import type { RecordEvent } from '../policy/audit.js';
+import type { StateBinding } from '../policy/request-state.js';
 import type { Store } from '../store/store.js';
 
 /** read: no side effects; propose: records a draft in the store only; write: changes the identity platform. */
@@ -26,6 +27,58 @@ export type AskHuman = (request: {
   detail?: string;
 }>;
 
+/**
+ * Sends the human at the client to a URL (2025-11-25 URL-mode elicitation); resolves to their
+ * answer, which is consent to open the page, not an answer to what the page asks.
+ */
+export type SendHumanTo = (request: { message: string; url: string; id: string }) => Promise<{
+  action: 'accept' | 'decline' | 'cancel' | 'error' | 'timeout';
+}>;
+
+/** A flat form of primitive fields, as elicitation takes it. */
+export interface FormSchema {
+  type: 'object';
+  properties: Record<string, Record<string, unknown>>;
+  required?: string[];
+}
+
+/** One thing a tool asks the human for before it can answer. */
+export type HumanInput =
+  | { kind: 'form'; message: string; schema: FormSchema }
+  | { kind: 'url'; message: string; url: string; id: string };
+
+/**
+ * A tool's answer when it needs the human's input first (MCP 2026-07-28 multi-round-trip):
+ * the client asks the human and calls the tool again with the same arguments, the answers and
+ * the requestState. The state is minted by the pipeline, bound to the principal, the tool and
+ * the arguments, with `bind` added (signed, readable by the client: never secrets).
+ */
+export interface NeedsInput {
+  readonly needsInput: true;
+  requests: Record<string, HumanInput>;
+  /** Facts the retry's requestState carries back; null for a round that needs no state. */
+  bind: StateBinding | null;
+}
+
+export function needsInput(requests: Record<string, HumanInput>, bind: StateBinding | null): NeedsInput {
+  return { needsInput: true, requests, bind };
+}
+
+export function isNeedsInput(v: unknown): v is NeedsInput {
+  return typeof v === 'object' && v !== null && (v as { needsInput?: unknown }).needsInput === true;
+}
+
+/** Content blocks a tool result may carry besides its structured content. */
+export type ContentBlock =
+  | { type: 'text'; text: string }
+  | { type: 'image' | 'audio'; data: string; mimeType: string }
+  | {
+      type: 'resource';
+      resource:
+        | { uri: string; mimeType?: string; text: string }
+        | { uri: string; mimeType?: string; blob: string };
+    };
+
 export interface ToolContext {
   store: Store;
   config: Config;
@@ -36,8 +89,25 @@ export interface ToolContext {
     transport: 'stdio' | 'http' | 'memory';
     client: { name: string; version: string } | null;
   };
-  /** Present when the client declared form elicitation. */
+  /** The protocol era of this call: 2025-11-25 and earlier (sessions) or 2026-07-28 (stateless). */
+  era: 'legacy' | 'modern';
+  /** 2025-11-25: present when the client declared form elicitation (the server asks now). */
   askHuman: AskHuman | null;
+  /** 2025-11-25: present when the client declared URL-mode elicitation. */
+  sendHumanTo: SendHumanTo | null;
+  /**
+   * What the client can be asked through a NeedsInput answer, and what a retry brought back:
+   * its answers (untrusted) and the binding of its requestState, which the pipeline has
+   * verified and spent before the handler runs.
+   */
+  input: {
+    form: boolean;
+    url: boolean;
+    responses: Record<string, unknown> | null;
+    state: StateBinding | null;
+  };
+  /** Reports progress when the client asked for it (a progress token); otherwise does nothing. */
+  progress: (progress: number, total?: number, message?: string) => Promise<void>;
   /** Record extra facts (proposal, confirmation, platform answer) on this call's audit entry. */
   auditDetail: (details: Record<string, unknown>) => void;
   /**
@@ -63,9 +133,12 @@ export interface ToolDefinition<I extends z.ZodObject = z.ZodObject, O extends z
   kind: ToolKind;
   input: I;
   output: O;
-  handle: (args: z.output<I>, ctx: ToolContext) => Promise<z.input<O>> | z.input<O>;
+  /** The result, or the human input needed first (NeedsInput, 2026-07-28 clients). */
+  handle: (args: z.output<I>, ctx: ToolContext) => Promise<z.input<O> | NeedsInput> | z.input<O> | NeedsInput;
   /** Renders a short text form of the result; default is JSON. */
   text?: (result: z.output<O>) => string;
+  /** Renders the result's content blocks instead of one text block (rarely needed). */
+  content?: (result: z.output<O>) => ContentBlock[];
 }
 
 export function defineTool<I extends z.ZodObject, O extends z.ZodObject>(

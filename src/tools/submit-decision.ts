@@ -70,6 +70,9 @@ export const submitDecision = defineTool({
         recordEvent: ctx.recordEvent,
         confirmCommand: ctx.confirmCommand,
         confirmUrl: ctx.confirmUrl,
+        sendHumanTo: ctx.sendHumanTo,
+        era: ctx.era,
+        input: ctx.input,
       },
       proposal_ids,
     );

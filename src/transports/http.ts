@@ -6,20 +6,56 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { NodeStreamableHTTPServerTransport, toNodeHandler } from '@modelcontextprotocol/node';
+import {
+  type AuthInfo,
+  classifyInboundRequest,
+  createMcpHandler,
+  getOAuthProtectedResourceMetadataUrl,
+  isInitializeRequest,
+  type McpServer,
+} from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { Principal } from '../tools/define.js';
+
+/** Credentials refused: 401 invalid token (or none), 403 insufficient scope, 503 the IdP is unreachable. */
+export interface AuthFailure {
+  error: string;
+  status?: 401 | 403 | 503;
+  code?: 'invalid_token' | 'insufficient_scope' | 'temporarily_unavailable';
+  /** For 403: the scopes that would be enough. */
+  scope?: string;
+}
+
+/** OAuth 2.1 resource server: what the protected-resource metadata (RFC 9728) says. */
+export interface ProtectedResource {
+  /** This server's resource URL (RFC 8707); default the URL it serves. */
+  resource?: string;
+  authorizationServers: string[];
+  scopesSupported: string[];
+}
 
 export interface HttpOptions {
   host: string;
   port: number;
   allowedOrigins: string[];
   allowedHosts: string[];
-  /** Maps a bearer token to a principal; null means authentication is off (loopback fixtures only). */
-  authenticate: ((token: string) => Principal | { error: string }) | null;
-  /** Builds a fresh MCP server for a new session. */
+  /**
+   * Maps a bearer token to a principal; `resource` is this server's resource URL (the
+   * audience a JWT must name). Null means authentication is off (loopback fixtures only).
+   */
+  authenticate:
+    | ((
+        token: string,
+        context: { resource: string },
+      ) => Principal | AuthFailure | Promise<Principal | AuthFailure>)
+    | null;
+  /** When set, protected-resource metadata is served and every challenge points to it. */
+  protectedResource?: ProtectedResource | null;
+  /**
+   * Builds a fresh MCP server: for a new 2025-11-25 session, or for one 2026-07-28 request
+   * (then `sessionId` is always null).
+   */
   createSession: (principal: Principal, sessionId: () => string | null) => McpServer;
   logger: Logger;
   maxBodyBytes?: number;
@@ -31,6 +67,15 @@ export interface HttpOptions {
   sessionsPerPrincipal?: number;
   /** Called for a request refused after authentication (a body that is not JSON), so it can be audited. */
   onRefused?: (principal: Principal, reason: string) => void;
+  /**
+   * Called for a 2026-07-28 request the SDK's entry refuses before any server instance sees
+   * it (an unsupported version, a bad envelope, a missing capability), so it can be audited.
+   */
+  onProtocolRefusal?: (
+    principal: Principal,
+    request: { method: string; params: unknown },
+    error: { code: number; message: string },
+  ) => void;
   /** The clock sessions are timed with (tests move it). */
   now?: () => number;
   /** Other routes on the same server (the console): true when the request was answered. */
@@ -49,7 +94,7 @@ export interface HttpHandle {
 }
 
 interface Session {
-  transport: StreamableHTTPServerTransport;
+  transport: NodeStreamableHTTPServerTransport;
   server: McpServer;
   principal: Principal;
   /** The principal's identity and rights when the session opened: a request must match all of it. */
@@ -104,12 +149,26 @@ async function readBody(
   }
 }
 
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** A quoted RFC 6750 auth-param value. */
+function quoted(v: string): string {
+  return `"${v.replace(/["\\\r\n]/g, ' ')}"`;
+}
+
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+const PRINCIPAL = Symbol('attest.principal');
 
 /**
- * Streamable HTTP at /mcp: Host and Origin checks on every request (DNS rebinding),
- * a bearer token on every request, and one MCP server instance per session, bound
- * to the principal that opened it.
+ * Streamable HTTP at /mcp for both protocol eras: Host and Origin checks on every request
+ * (DNS rebinding) and a bearer token on every request; 2025-11-25 clients get one MCP
+ * server instance per session, bound to the principal that opened it; 2026-07-28 requests
+ * (stateless, per-request `_meta`) are each served by a fresh instance through the SDK's
+ * entry. With OAuth on, the protected-resource metadata (RFC 9728) is served and every
+ * 401/403 challenge points to it.
  */
 export async function serveHttp(opts: HttpOptions): Promise<HttpHandle> {
   const sessions = new Map<string, Session>();
@@ -159,14 +218,97 @@ export async function serveHttp(opts: HttpOptions): Promise<HttpHandle> {
     live.lastUsed = now;
     return live;
   };
+
+  // 2026-07-28: one server instance per request, for the principal its authInfo carries. The
+  // entry answers some malformed requests before any instance exists; those are audited here.
+  const served = new WeakSet<AuthInfo>();
+  const modern = createMcpHandler(
+    ({ authInfo }) => {
+      const principal = (authInfo as (AuthInfo & { [PRINCIPAL]?: Principal }) | undefined)?.[PRINCIPAL];
+      if (!principal || !authInfo)
+        throw new Error('a 2026-07-28 request reached the entry without a principal');
+      served.add(authInfo);
+      return opts.createSession(principal, () => null);
+    },
+    {
+      legacy: 'reject',
+      maxRequestBodySize: limit,
+      onerror: (e) => opts.logger.debug({ err: e.message }, '2026-07-28 request refused or failed'),
+    },
+  );
+  const modernNode = toNodeHandler(
+    {
+      fetch: async (request, options) => {
+        const response = await modern.fetch(request, options);
+        const authInfo = options?.authInfo as (AuthInfo & { [PRINCIPAL]?: Principal }) | undefined;
+        if (authInfo && !served.has(authInfo) && response.status >= 400) {
+          await auditEntryRefusal(response, authInfo[PRINCIPAL]!, options?.parsedBody);
+        }
+        return response;
+      },
+    },
+    { maxRequestBodySize: limit, onerror: (e) => opts.logger.error({ err: e }, 'HTTP request failed') },
+  );
+  const auditEntryRefusal = async (response: Response, principal: Principal, body: unknown) => {
+    if (!opts.onProtocolRefusal) return;
+    let error = { code: 0, message: `HTTP ${response.status}` };
+    try {
+      const parsed = (await response.clone().json()) as { error?: { code?: unknown; message?: unknown } };
+      if (typeof parsed.error?.code === 'number') {
+        error = { code: parsed.error.code, message: String(parsed.error.message ?? '') };
+      }
+    } catch {
+      // Not a JSON-RPC error body: the status says enough.
+    }
+    const m = body as { method?: unknown; params?: unknown } | undefined;
+    opts.onProtocolRefusal(
+      principal,
+      { method: typeof m?.method === 'string' ? m.method : 'unknown', params: m?.params ?? null },
+      error,
+    );
+  };
+
   let allowedHosts = new Set<string>();
   let allowedOrigins = new Set<string>();
+  let resource = '';
+  let metadataPaths = new Set<string>();
+  let resourceMetadataUrl = '';
+
+  const challenge = (failure?: AuthFailure): string => {
+    const parts = ['realm="attest"'];
+    if (resourceMetadataUrl) parts.push(`resource_metadata=${quoted(resourceMetadataUrl)}`);
+    if (failure?.code && failure.code !== 'temporarily_unavailable')
+      parts.push(`error=${quoted(failure.code)}`);
+    if (failure?.error) parts.push(`error_description=${quoted(failure.error)}`);
+    const scope =
+      failure?.scope ?? (!failure ? opts.protectedResource?.scopesSupported.join(' ') : undefined);
+    if (scope) parts.push(`scope=${quoted(scope)}`);
+    return `Bearer ${parts.join(', ')}`;
+  };
 
   const handler = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://placeholder');
     const host = (req.headers.host ?? '').toLowerCase();
     if (!allowedHosts.has(host)) {
       return rpcError(res, 403, -32000, `Forbidden: Host header "${host.slice(0, 100)}" is not allowed`);
+    }
+    // The metadata is public (clients read it before they hold a token), from any origin.
+    if (opts.protectedResource && metadataPaths.has(url.pathname)) {
+      const cors = { 'access-control-allow-origin': '*', 'access-control-allow-methods': 'GET, OPTIONS' };
+      if (req.method === 'OPTIONS') return void res.writeHead(204, cors).end();
+      if (req.method !== 'GET') return void res.writeHead(405, { allow: 'GET, OPTIONS', ...cors }).end();
+      return sendJson(
+        res,
+        200,
+        {
+          resource,
+          authorization_servers: opts.protectedResource.authorizationServers,
+          scopes_supported: opts.protectedResource.scopesSupported,
+          bearer_methods_supported: ['header'],
+          resource_name: 'Attest access reviews',
+        },
+        { ...cors, 'cache-control': 'max-age=300' },
+      );
     }
     const origin = req.headers.origin;
     if (origin !== undefined && !allowedOrigins.has(origin.toLowerCase())) {
@@ -188,28 +330,55 @@ export async function serveHttp(opts: HttpOptions): Promise<HttpHandle> {
     if (opts.authenticate) {
       const auth = req.headers.authorization ?? '';
       const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
-      const challenge = { 'www-authenticate': 'Bearer realm="attest"' };
-      if (!m)
-        return rpcError(res, 401, -32001, 'Unauthorized: send Authorization: Bearer <token>', challenge);
-      const who = opts.authenticate(m[1]!);
-      if ('error' in who) {
-        return rpcError(res, 401, -32001, `Unauthorized: ${who.error}`, {
-          'www-authenticate': `Bearer realm="attest", error="invalid_token"`,
+      if (!m) {
+        return rpcError(res, 401, -32001, 'Unauthorized: send Authorization: Bearer <token>', {
+          'www-authenticate': challenge(),
         });
+      }
+      const who = await opts.authenticate(m[1]!, { resource });
+      if ('error' in who) {
+        const status = who.status ?? 401;
+        const failure = {
+          ...who,
+          code: who.code ?? (status === 403 ? 'insufficient_scope' : 'invalid_token'),
+        };
+        return rpcError(
+          res,
+          status,
+          status === 503 ? -32603 : -32001,
+          `${status === 403 ? 'Forbidden' : status === 503 ? 'Unavailable' : 'Unauthorized'}: ${who.error}`,
+          status === 503 ? { 'retry-after': '30' } : { 'www-authenticate': challenge(failure) },
+        );
       }
       principal = who;
     } else {
       principal = { id: 'anonymous-loopback', role: 'admin', reviewer_ids: [] };
     }
 
-    const sessionId = req.headers['mcp-session-id'];
-    const sid = Array.isArray(sessionId) ? sessionId[0] : sessionId;
+    const sid = header(req, 'mcp-session-id');
     try {
       if (req.method === 'POST') {
         const parsed = await readBody(req, limit);
         if (parsed.error) {
           opts.onRefused?.(principal, `HTTP ${parsed.error[0]}: ${parsed.error[1]}`);
           return rpcError(res, parsed.error[0], -32700, `Parse error: ${parsed.error[1]}`);
+        }
+        const era = classifyInboundRequest({
+          httpMethod: 'POST',
+          protocolVersionHeader: header(req, 'mcp-protocol-version'),
+          mcpMethodHeader: header(req, 'mcp-method'),
+          body: parsed.body,
+        });
+        if (era.kind !== 'legacy') {
+          // The token never travels further: the instance sees only the principal it stands for.
+          const authInfo: AuthInfo & { [PRINCIPAL]?: Principal } = {
+            token: '[verified]',
+            clientId: principal.id,
+            scopes: [],
+            [PRINCIPAL]: principal,
+          };
+          (req as IncomingMessage & { auth?: AuthInfo }).auth = authInfo;
+          return await modernNode(req, res, parsed.body);
         }
         if (sid) {
           const s = sessionFor(sid, principal, res);
@@ -221,11 +390,11 @@ export async function serveHttp(opts: HttpOptions): Promise<HttpHandle> {
             res,
             400,
             -32000,
-            'Bad Request: no Mcp-Session-Id header; the first request must be initialize',
+            'Bad Request: no Mcp-Session-Id header; the first request must be initialize (or send a 2026-07-28 request with its _meta)',
           );
         }
         let id: string | null = null;
-        const transport = new StreamableHTTPServerTransport({
+        const transport = new NodeStreamableHTTPServerTransport({
           sessionIdGenerator: () => randomUUID(),
           onsessioninitialized: (newId) => {
             id = newId;
@@ -286,15 +455,23 @@ export async function serveHttp(opts: HttpOptions): Promise<HttpHandle> {
     ...opts.allowedOrigins.map((o) => o.toLowerCase()),
   ]);
   const displayHost = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  const servedUrl = `http://${displayHost}:${port}/mcp`;
+  resource = opts.protectedResource?.resource ?? servedUrl;
+  if (opts.protectedResource) {
+    resourceMetadataUrl = getOAuthProtectedResourceMetadataUrl(new URL(resource));
+    // The path-aware location (RFC 9728 §3.1) and the root one some clients try first.
+    metadataPaths = new Set([new URL(resourceMetadataUrl).pathname, '/.well-known/oauth-protected-resource']);
+  }
   return {
     server,
     port,
-    url: `http://${displayHost}:${port}/mcp`,
+    url: servedUrl,
     sessionCount: () => sessions.size,
     close: async () => {
       clearInterval(sweeper);
       for (const s of sessions.values()) await s.transport.close().catch(() => {});
       sessions.clear();
+      await modern.close().catch(() => {});
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections?.();
     },

@@ -707,7 +707,10 @@ describe('Entra connector against the emulator', () => {
     const escalated = store.getItem(items[0]!.id)!;
     expect(escalated.decision).toBeNull();
     expect(escalated.status).toBe('pending');
-    expect(escalated.escalation).toMatchObject({ note: 'Unclear who owns this access.', escalated_by: 'dana@example.com' });
+    expect(escalated.escalation).toMatchObject({
+      note: 'Unclear who owns this access.',
+      escalated_by: 'dana@example.com',
+    });
     const remediation = store.db
       .prepare('SELECT status, detail FROM remediations WHERE item_id = ?')
       .get(items[1]!.id);

@@ -1,7 +1,6 @@
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Store } from '../../src/store/store.js';
 import { TokenStore } from '../../src/store/tokens.js';
@@ -170,5 +169,104 @@ describe('attest serve --http (built CLI)', () => {
     expect(audit[0]!.session_id).not.toBe(audit[1]!.session_id);
     const everything = runCli(['audit', 'export', '--db', db, '--format', 'csv']).stdout + server.stderr();
     for (const t of [adminToken, reviewerToken, expiredToken]) expect(everything).not.toContain(t);
+  });
+});
+
+describe('attest serve --http for 2026-07-28 clients (built CLI)', () => {
+  const meta = (version = '2026-07-28') => ({
+    'io.modelcontextprotocol/protocolVersion': version,
+    'io.modelcontextprotocol/clientInfo': { name: 'raw-2026', version: '0' },
+    'io.modelcontextprotocol/clientCapabilities': {},
+  });
+  function post2026(method: string, params: Record<string, unknown>, version = '2026-07-28', id = 31) {
+    return post(
+      { authorization: `Bearer ${adminToken}`, 'mcp-protocol-version': version, 'mcp-method': method },
+      { jsonrpc: '2.0', id, method, params: { ...params, _meta: meta(version) } },
+    );
+  }
+  const audit = () =>
+    runCli(['audit', 'export', '--db', db])
+      .stdout.trim()
+      .split('\n')
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            tool: string;
+            outcome: string;
+            principal: string;
+            session_id: string | null;
+            client_name: string | null;
+            error: string | null;
+          },
+      );
+
+  it('serves a real v2 client pinned to 2026-07-28: stateless, audited per request, no session', async () => {
+    const client = new Client(
+      { name: 'e2e-http-2026', version: '3.0.0' },
+      { versionNegotiation: { mode: { pin: '2026-07-28' } } },
+    );
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(url), {
+        requestInit: { headers: { authorization: `Bearer ${reviewerToken}` } },
+      }),
+    );
+    expect(client.getProtocolEra()).toBe('modern');
+    const r = await client.callTool({
+      name: 'list_campaign_items',
+      arguments: { campaign_id: 'c1', limit: 500 },
+    });
+    expect((r.structuredContent as { total: number }).total).toBe(7);
+    await client.close();
+    const entry = audit().findLast((e) => e.tool === 'list_campaign_items')!;
+    expect(entry).toMatchObject({
+      principal: 'fay@example.com',
+      session_id: null,
+      client_name: 'e2e-http-2026',
+      outcome: 'ok',
+    });
+  });
+
+  it('answers server/discover with both the version it speaks and the caching fields', async () => {
+    const r = await post2026('server/discover', {});
+    expect(r.status).toBe(200);
+    const body = (await r.json()) as { result: Record<string, unknown> };
+    expect(body.result).toMatchObject({
+      supportedVersions: ['2026-07-28'],
+      ttlMs: 300_000,
+      cacheScope: 'private',
+    });
+  });
+
+  it('audits requests refused before or by the protocol layer: an unsupported version, an unknown method', async () => {
+    const unsupported = await post2026('tools/list', {}, '2099-01-01', 41);
+    expect(unsupported.status).toBe(400);
+    const unknown = await post2026('no/such/method', {}, '2026-07-28', 42);
+    expect(unknown.status).toBe(404);
+    const refused = audit().filter(
+      (e) => e.tool.startsWith('protocol:') && e.principal === 'admin@example.com',
+    );
+    expect(refused.map((e) => [e.tool, e.outcome, e.error?.split(':')[0]])).toEqual(
+      expect.arrayContaining([
+        ['protocol:tools/list', 'refused', '-32022'],
+        ['protocol:no/such/method', 'refused', '-32601'],
+      ]),
+    );
+  });
+
+  it('serves no protected-resource metadata while OAuth is off', async () => {
+    expect((await fetch(new URL('/.well-known/oauth-protected-resource/mcp', url))).status).toBe(404);
+  });
+});
+
+describe('attest serve --conformance-fixtures', () => {
+  it.each([
+    ['off loopback', ['--http', '0', '--host', '0.0.0.0']],
+    ['over stdio', []],
+  ])('is refused %s', (_n, args) => {
+    const r = runCli(['serve', '--db', db, ...args, '--conformance-fixtures']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      /--conformance-fixtures is for the MCP conformance suite only: it needs --http on a loopback host/,
+    );
   });
 });

@@ -1,10 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AuditLog } from '../../src/store/audit.js';
 import { Store } from '../../src/store/store.js';
@@ -63,7 +61,7 @@ async function selfConfirmingClient(url: string, token: string) {
     { capabilities: { elicitation: { form: {} } } },
   );
   let forms = 0;
-  client.setRequestHandler(ElicitRequestSchema, async () => {
+  client.setRequestHandler('elicitation/create', async () => {
     forms++;
     return { action: 'accept', content: { confirm: true } };
   });

@@ -1,9 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { Client, InMemoryTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { createMcpHandler } from '@modelcontextprotocol/server';
 import { type Config, resolveConfig } from '../../src/config.js';
 import { createConnectorRegistry } from '../../src/connectors/registry.js';
 import { createLogger } from '../../src/log.js';
@@ -60,11 +59,15 @@ export interface Harness {
   ok: <T = Record<string, unknown>>(name: string, args?: Record<string, unknown>) => Promise<T>;
   /** Calls a tool expecting an error; returns its text. */
   fail: (name: string, args?: Record<string, unknown>) => Promise<string>;
-  elicitations: Array<{ message: string; requestedSchema: unknown }>;
+  elicitations: Array<{ message: string; requestedSchema: unknown; url?: string }>;
   close: () => Promise<void>;
 }
 
-/** A real SDK client connected in process to a server over a linked in-memory transport. */
+/**
+ * A real SDK client connected in process to a server: over a linked in-memory transport for
+ * 2025-11-25 (the default, one server for the connection), or for 2026-07-28 through the
+ * SDK's HTTP entry in process (a server per request, the client pinned to 2026-07-28).
+ */
 export async function startServer(
   options: {
     store?: Store;
@@ -72,38 +75,72 @@ export async function startServer(
     principal?: Principal;
     /** Declare form elicitation and answer with this (or a function computing the answer). */
     elicit?: ElicitAnswer | ((req: { message: string }) => Promise<ElicitAnswer> | ElicitAnswer);
+    /** Also declare URL-mode elicitation; URL requests are recorded and answered with accept. */
+    elicitUrl?: boolean;
     clientName?: string;
     deps?: Partial<ServerDeps>;
+    era?: 'legacy' | 'modern';
   } = {},
 ): Promise<Harness> {
   const config = testConfig(options.config);
   const store = options.store ?? (await tinyStore(config));
-  const server = createServer({
-    store,
-    config,
-    logger: createLogger('silent'),
-    principal: options.principal ?? { id: 'tester@example.com', role: 'admin', reviewer_ids: [] },
-    transport: 'memory',
-    applyOutbox: async () => {
-      await runOutbox(store, createConnectorRegistry({}));
-    },
-    ...options.deps,
-  });
+  const build = () =>
+    createServer({
+      store,
+      config,
+      logger: createLogger('silent'),
+      principal: options.principal ?? { id: 'tester@example.com', role: 'admin', reviewer_ids: [] },
+      transport: 'memory',
+      applyOutbox: async () => {
+        await runOutbox(store, createConnectorRegistry({}));
+      },
+      ...options.deps,
+    });
+  const elicitation = {
+    ...(options.elicit ? { form: {} } : {}),
+    ...(options.elicitUrl ? { url: {} } : {}),
+  };
   const client = new Client(
     { name: options.clientName ?? 'test-client', version: '1.2.3' },
-    { capabilities: options.elicit ? { elicitation: { form: {} } } : {} },
+    {
+      capabilities: options.elicit || options.elicitUrl ? { elicitation } : {},
+      ...(options.era === 'modern' ? { versionNegotiation: { mode: { pin: '2026-07-28' } } } : {}),
+    },
   );
   const elicitations: Harness['elicitations'] = [];
-  if (options.elicit) {
+  if (options.elicit || options.elicitUrl) {
     const answer = options.elicit;
-    client.setRequestHandler(ElicitRequestSchema, async (req) => {
-      const params = req.params as { message: string; requestedSchema: unknown };
-      elicitations.push({ message: params.message, requestedSchema: params.requestedSchema });
-      return typeof answer === 'function' ? await answer({ message: params.message }) : answer;
+    client.setRequestHandler('elicitation/create', async (req) => {
+      const params = req.params as {
+        message: string;
+        requestedSchema?: unknown;
+        mode?: string;
+        url?: string;
+      };
+      elicitations.push({
+        message: params.message,
+        requestedSchema: params.requestedSchema,
+        ...(params.mode === 'url' ? { url: params.url } : {}),
+      });
+      if (params.mode === 'url' || !answer) return { action: 'accept' };
+      return (typeof answer === 'function' ? await answer({ message: params.message }) : answer) as never;
     });
   }
-  const [ct, st] = InMemoryTransport.createLinkedPair();
-  await Promise.all([server.connect(st), client.connect(ct)]);
+  let closeServer: () => Promise<void>;
+  if (options.era === 'modern') {
+    const handler = createMcpHandler(() => build(), { legacy: 'reject' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL('http://attest.test/mcp'), {
+        fetch: (url, init) => handler.fetch(new Request(url, init)),
+      }),
+    );
+    closeServer = () => handler.close();
+  } else {
+    const server = build();
+    const [ct, st] = InMemoryTransport.createLinkedPair();
+    await Promise.all([server.connect(st), client.connect(ct)]);
+    closeServer = () => server.close();
+  }
   const call: Harness['call'] = async (name, args = {}) =>
     (await client.callTool({ name, arguments: args })) as Awaited<ReturnType<Harness['call']>>;
   return {
@@ -127,7 +164,7 @@ export async function startServer(
     },
     close: async () => {
       await client.close();
-      await server.close();
+      await closeServer();
       if (!options.store) store.close();
     },
   };

@@ -42,15 +42,39 @@ function loadMigrations(): Migration[] {
     }));
 }
 
-/** Applies every migration newer than the store's user_version, each in its own transaction. */
+/**
+ * Applies every migration the store has not had yet, each in its own transaction, in file
+ * order. Applied migrations are recorded by name, so one numbered below the newest applied
+ * (a branch merged later) is still applied; a store from before that record existed counts
+ * every migration up to its user_version as applied.
+ */
 export function migrate(db: Db): number {
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT',
+  );
+  const all = loadMigrations();
+  const recorded = db.prepare('SELECT count(*) AS n FROM schema_migrations').get() as { n: number };
   const current = db.pragma('user_version', { simple: true }) as number;
+  if (recorded.n === 0 && current > 0) {
+    const seed = db.prepare(
+      'INSERT OR IGNORE INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)',
+    );
+    for (const m of all) if (m.version <= current) seed.run(m.version, m.name, new Date().toISOString());
+  }
+  const done = new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
   let applied = 0;
-  for (const m of loadMigrations()) {
-    if (m.version <= current) continue;
+  for (const m of all) {
+    if (done.has(m.version)) continue;
     db.transaction(() => {
       db.exec(m.sql);
-      db.pragma(`user_version = ${m.version}`);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
+        m.version,
+        m.name,
+        new Date().toISOString(),
+      );
+      db.pragma(
+        `user_version = ${Math.max(m.version, db.pragma('user_version', { simple: true }) as number)}`,
+      );
     }).immediate();
     applied++;
   }

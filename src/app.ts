@@ -16,6 +16,7 @@ import { Auditor } from './policy/audit.js';
 import { CheckpointWriter } from './policy/checkpoints.js';
 import { createServer, recordRefusal } from './server.js';
 import { analyzeCampaigns } from './services/analyze.js';
+import { runChangeOutbox } from './services/changes.js';
 import { loadSnapshot } from './services/load.js';
 import { type ConnectorFor, runOutbox } from './services/outbox.js';
 import { runSync } from './services/sync.js';
@@ -303,6 +304,13 @@ export async function serve(
       });
       if (r.applied + r.failed + r.retry > 0) logger.info(r, 'outbox run');
       if (r.applied > 0) refitWhenCampaignDone(store, config, logger);
+      const changes = await runChangeOutbox(store, {
+        auditor,
+        asOf: analysisDate(config),
+        dormantDays: config.dormantDays,
+        leaseMs: config.outboxLeaseSeconds * 1000,
+      });
+      if (changes.applied + changes.failed > 0) logger.info(changes, 'changes applied');
     });
     return draining;
   };

@@ -15,7 +15,7 @@ import {
   secretsFromEnv,
   serve,
 } from './app.js';
-import { type Config, ConfigError, resolveConfig } from './config.js';
+import { type Config, ConfigError, describeZodError, resolveConfig } from './config.js';
 import { connectorForSync, createConnectorRegistry, syncablePlatforms } from './connectors/registry.js';
 import { ConnectorError } from './connectors/types.js';
 import { createConsole, signInLink } from './console/app.js';
@@ -30,6 +30,8 @@ import {
 } from './policy/checkpoints.js';
 import { escapeUnsafe, quoteField } from './policy/human-text.js';
 import { analyzeCampaigns } from './services/analyze.js';
+import { campaignSpecSchema, campaignSummary, resolveCampaign } from './services/campaigns.js';
+import { answerChangeConfirmation, pendingChanges, runChangeOutbox } from './services/changes.js';
 import { answerConfirmation, pendingBatch } from './services/decisions.js';
 import { buildEvidence, htmlToPdf, renderEvidenceHtml } from './services/evidence.js';
 import { loadSnapshot } from './services/load.js';
@@ -38,6 +40,7 @@ import { mineRolesFromStore, rememberRoleReport, roleReportCsv } from './service
 import { runShadow, ShadowInputError } from './services/shadow.js';
 import { runSync } from './services/sync.js';
 import { AuditLog } from './store/audit.js';
+import { ChangesRepo } from './store/changes.js';
 import { DecisionsRepo } from './store/decisions.js';
 import { Store } from './store/store.js';
 import { TokenStore } from './store/tokens.js';
@@ -527,7 +530,6 @@ export function buildCli(): Command {
             session_id: null,
             transport: 'cli',
           };
-          const shown = pendingBatch(store, id, new Date());
           const refuse = (error: string) => {
             auditor.record({
               ...base,
@@ -543,6 +545,49 @@ export function buildCli(): Command {
             err(`attest ${answer}: ${error}.`);
             process.exitCode = 1;
           };
+          if (new DecisionsRepo(store.db).confirmation(id)?.subject === 'changes') {
+            // A change (a campaign to create): shown, asked, queued, applied once.
+            const pending = pendingChanges(store, id, new Date());
+            if (!pending.ok) return refuse(pending.error);
+            out(
+              `Confirmation ${quoteField(id, 80)} for ${quoteField(pending.principal, 120)}, expires ${pending.expires_at}:`,
+            );
+            out(pending.text);
+            if (!opts.yes) {
+              if (!process.stdin.isTTY)
+                return refuse(
+                  'standard input is not a terminal, so nobody can be asked; pass --yes to answer from a script. Nothing was changed',
+                );
+              if (
+                !(await askYesNo(
+                  answer === 'confirm' ? 'Apply this change? [y/N] ' : 'Reject this change? [y/N] ',
+                ))
+              ) {
+                out('Nothing was changed.');
+                return;
+              }
+            }
+            const r = answerChangeConfirmation(store, id, answer, by, new Date(), {
+              channel: 'cli',
+              recordEvent: auditor.events(base),
+            });
+            if (!r.ok) return refuse(r.error);
+            if (answer === 'reject') {
+              out(`Rejected by ${by}. Nothing was created.`);
+              return;
+            }
+            const run = await runChangeOutbox(store, {
+              auditor,
+              asOf: analysisDate(config),
+              dormantDays: config.dormantDays,
+            });
+            out(
+              `Confirmed by ${by} (cli, human-verified): ${run.applied} change(s) applied, ${run.failed} failed.`,
+            );
+            if (run.failed > 0) process.exitCode = 1;
+            return;
+          }
+          const shown = pendingBatch(store, id, new Date());
           if (!shown.ok) return refuse(shown.error);
           out(
             `Batch ${quoteField(id, 80)}: ${shown.items} decision(s) submitted by ${quoteField(shown.confirmation.principal, 120)}, expires ${shown.confirmation.expires_at}.`,
@@ -720,6 +765,185 @@ export function buildCli(): Command {
         store.close();
       }
     });
+
+  const campaign = program.command('campaign').description('Campaigns of Attest’s own');
+  const collect = (v: string, list: string[] = []) => [...list, v];
+  campaign
+    .command('create')
+    .description(
+      'Create a risk-triggered campaign: the access to review by risk, signal, app, department, entitlements or people; reviewers by manager, owner or a named person, with a fallback. Shows what it would create and asks y/N.',
+    )
+    .addOption(dbOption())
+    .addOption(configOption())
+    .requiredOption('--name <name>', 'the campaign name')
+    .option('--min-risk <n>', 'only access scored at least this risk (0-100)', intArg('--min-risk', 0, 100))
+    .option('--signal <code>', 'only access showing this signal (repeat for any of several)', collect)
+    .option('--app <app>', 'only access to this app')
+    .option('--department <d>', 'only people of this department')
+    .option('--entitlement <id>', 'only this entitlement (repeatable)', collect)
+    .option('--user <id>', 'only this person (repeatable)', collect)
+    .addOption(
+      new Option('--platform <p>', 'only access on this platform').choices([
+        'snapshot',
+        'okta',
+        'entra',
+        'ping',
+      ]),
+    )
+    .option(
+      '--changed-within-days <n>',
+      'only people whose department or title changed within N days',
+      intArg('--changed-within-days', 1, 3650),
+    )
+    .option('--max-items <n>', 'at most this many items (default 50000)', intArg('--max-items', 1, 1_000_000))
+    .addOption(
+      new Option('--reviewers <by>', 'who reviews each item')
+        .choices(['manager', 'owner', 'named'])
+        .default('manager'),
+    )
+    .option('--reviewer <id>', 'the reviewer, with --reviewers named')
+    .requiredOption(
+      '--fallback <id>',
+      'who reviews when the chosen reviewer is missing or is the person themselves',
+    )
+    .option('--due <time>', 'due date (ISO 8601)')
+    .option('--as <name>', 'who confirms (default ATTEST_PRINCIPAL or the OS user)')
+    .option('--yes', 'create without asking (for scripts); what it creates is still printed first')
+    .action(
+      async (
+        opts: Common & {
+          name: string;
+          minRisk?: number;
+          signal?: string[];
+          app?: string;
+          department?: string;
+          entitlement?: string[];
+          user?: string[];
+          platform?: string;
+          changedWithinDays?: number;
+          maxItems?: number;
+          reviewers: 'manager' | 'owner' | 'named';
+          reviewer?: string;
+          fallback: string;
+          due?: string;
+          as?: string;
+          yes?: boolean;
+        },
+      ) => {
+        const config = configFrom({ db: opts.db, config: opts.config });
+        const parsed = campaignSpecSchema.safeParse({
+          name: opts.name,
+          ...(opts.due ? { due_at: opts.due } : {}),
+          scope: {
+            ...(opts.minRisk !== undefined ? { min_risk: opts.minRisk } : {}),
+            ...(opts.signal ? { signals: opts.signal } : {}),
+            ...(opts.app ? { app: opts.app } : {}),
+            ...(opts.department ? { department: opts.department } : {}),
+            ...(opts.entitlement ? { entitlement_ids: opts.entitlement } : {}),
+            ...(opts.user ? { user_ids: opts.user } : {}),
+            ...(opts.platform ? { platform: opts.platform } : {}),
+            ...(opts.changedWithinDays ? { changed_within_days: opts.changedWithinDays } : {}),
+            ...(opts.maxItems ? { max_items: opts.maxItems } : {}),
+          },
+          reviewers: {
+            by: opts.reviewers,
+            ...(opts.reviewer ? { reviewer_id: opts.reviewer } : {}),
+            fallback_reviewer_id: opts.fallback,
+          },
+        });
+        if (!parsed.success) throw new ConfigError(`campaign create: ${describeZodError(parsed.error)}`);
+        const spec = parsed.data;
+        const store = openExisting(config);
+        try {
+          const now = new Date();
+          const { preview } = resolveCampaign(store, spec, now);
+          const summary = campaignSummary(spec, preview);
+          out(quoteField(summary, 2000));
+          out(
+            `Reviewers: ${preview.reviewers
+              .slice(0, 10)
+              .map((r) => `${r.reviewer_id ?? 'unassigned'} ${r.items}`)
+              .join(
+                ', ',
+              )}${preview.reviewers.length > 10 ? ` and ${preview.reviewers.length - 10} more` : ''}; ${preview.fallback} to the fallback; ${preview.unassigned} unassigned${preview.unscored ? `; ${preview.unscored} assignments without a score left out` : ''}${preview.truncated ? '; cut at max-items' : ''}.`,
+          );
+          if (preview.items === 0) {
+            err('attest campaign create: no access matches this scope. Nothing was created.');
+            process.exitCode = 1;
+            return;
+          }
+          if (!opts.yes) {
+            if (!process.stdin.isTTY) {
+              err(
+                'attest campaign create: standard input is not a terminal; pass --yes to create from a script. Nothing was created.',
+              );
+              process.exitCode = 1;
+              return;
+            }
+            if (!(await askYesNo('Create this campaign? [y/N] '))) {
+              out('Nothing was created.');
+              return;
+            }
+          }
+          const by = opts.as ?? process.env.ATTEST_PRINCIPAL ?? userInfo().username;
+          const auditor = cliAuditor(store, config);
+          const repo = new ChangesRepo(store.db);
+          const change = repo.create({
+            kind: 'create_campaign',
+            platform: 'snapshot',
+            spec: spec as unknown as Record<string, unknown>,
+            summary,
+            proposed_by: by,
+            proposed_at: now.toISOString(),
+          });
+          repo.confirmIntoOutbox({
+            pendingId: null,
+            principal: by,
+            batchHash: repo.batchHash([change.id]),
+            ids: [change.id],
+            confirmedBy: by,
+            channel: 'cli',
+            assurance: 'human-verified',
+            now,
+            inTransaction: (cid) =>
+              auditor.events({
+                principal: by,
+                client: { name: 'attest-cli', version: '0.1.0' },
+                session_id: null,
+                transport: 'cli',
+              })({
+                tool: 'cli:create_campaign',
+                kind: 'write',
+                arguments: { change_id: change.id },
+                outcome: 'ok',
+                details: {
+                  spec,
+                  preview,
+                  confirmation: { id: cid, channel: 'cli', assurance: 'human-verified', confirmed_by: by },
+                },
+              }),
+          });
+          const run = await runChangeOutbox(store, {
+            auditor,
+            asOf: analysisDate(config),
+            dormantDays: config.dormantDays,
+          });
+          const created = repo.get(change.id)!;
+          if (run.applied === 1 && created.result) {
+            out(
+              `Created campaign ${String(created.result.campaign_id)} with ${String(created.result.items)} item(s); scored.`,
+            );
+          } else {
+            err(
+              `attest campaign create: the campaign was not created: ${String(created.result?.error ?? 'unknown error')}.`,
+            );
+            process.exitCode = 1;
+          }
+        } finally {
+          store.close();
+        }
+      },
+    );
 
   const roles = program.command('roles').description('Role mining: the roles that explain the assignments');
   roles

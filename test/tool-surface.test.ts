@@ -50,7 +50,12 @@ describe('tool surface', () => {
       }
     }
     const write = tools.filter((t) => !t.annotations?.readOnlyHint).map((t) => t.name);
-    expect(write.sort()).toEqual(['propose_decision', 'reassign_items', 'submit_decision']);
+    expect(write.sort()).toEqual([
+      'create_campaign',
+      'propose_decision',
+      'reassign_items',
+      'submit_decision',
+    ]);
   });
 
   it('the README tool table is generated from the registry and current', () => {

@@ -26,6 +26,8 @@ export interface ConfirmationRow {
   assurance: 'host-attested' | 'human-verified' | null;
   /** What the batch needed when the confirmation was asked for. */
   required_assurance: 'host-attested' | 'human-verified' | null;
+  /** `decisions` (proposal ids) or `changes` (change ids, e.g. a campaign to create). */
+  subject?: 'decisions' | 'changes';
   created_at: string;
   expires_at: string;
   answered_by: string | null;

@@ -1,5 +1,6 @@
 import type { Config } from '../config.js';
 import { checkSod } from './check-sod.js';
+import { createCampaign } from './create-campaign.js';
 import type { AnyTool } from './define.js';
 import { explainItem } from './explain-item.js';
 import { getCampaignSummary } from './get-campaign-summary.js';
@@ -25,6 +26,7 @@ export const allTools: AnyTool[] = [
   proposeDecision,
   reassignItems,
   submitDecision,
+  createCampaign,
 ] as unknown as AnyTool[];
 
 /** The tools a server with this configuration exposes: read-only mode removes every non-read tool. */

@@ -1,0 +1,259 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { platformSchema, signalCodeSchema } from '../domain/index.js';
+import type { Store } from '../store/store.js';
+
+/** What a risk-triggered campaign covers and who reviews it (validated before anything is created). */
+export const campaignSpecSchema = z
+  .object({
+    name: z.string().trim().min(1, 'name must not be empty').max(200).describe('The campaign name'),
+    due_at: z.iso.datetime({ offset: true }).optional().describe('When reviewers should be done (ISO 8601)'),
+    scope: z
+      .object({
+        min_risk: z
+          .number()
+          .int()
+          .min(0)
+          .max(100)
+          .optional()
+          .describe('Only access scored at least this risk'),
+        signals: z
+          .array(signalCodeSchema)
+          .max(20)
+          .optional()
+          .describe('Only access showing any of these signals'),
+        app: z.string().min(1).max(256).optional().describe('Only access to this app'),
+        entitlement_ids: z
+          .array(z.string().min(1).max(256))
+          .max(500)
+          .optional()
+          .describe('Only these entitlements'),
+        department: z.string().min(1).max(256).optional().describe('Only people of this department'),
+        user_ids: z.array(z.string().min(1).max(256)).max(5000).optional().describe('Only these people'),
+        platform: platformSchema.optional().describe('Only access on this platform'),
+        changed_within_days: z
+          .number()
+          .int()
+          .min(1)
+          .max(3650)
+          .optional()
+          .describe(
+            'Only people whose department or title changed within this many days (e.g. movers of the last 30 days)',
+          ),
+        max_items: z.number().int().min(1).max(1_000_000).default(50_000).describe('At most this many items'),
+      })
+      .strict()
+      .describe('Which access to review: every given filter must hold'),
+    reviewers: z
+      .object({
+        by: z
+          .enum(['manager', 'owner', 'named'])
+          .describe(
+            "manager: each person's manager; owner: the entitlement's (or app's) owner; named: reviewer_id",
+          ),
+        reviewer_id: z.string().min(1).max(256).optional().describe('The reviewer for by = named'),
+        fallback_reviewer_id: z
+          .string()
+          .min(1)
+          .max(256)
+          .describe('Who reviews when the chosen reviewer is missing or would review their own access'),
+      })
+      .strict(),
+  })
+  .strict();
+export type CampaignSpec = z.infer<typeof campaignSpecSchema>;
+
+export interface CampaignPreview {
+  items: number;
+  users: number;
+  entitlements: number;
+  reviewers: Array<{ reviewer_id: string | null; items: number }>;
+  /** Items whose chosen reviewer was the person themselves (or missing) and went to the fallback. */
+  fallback: number;
+  /** Items nobody could review without reviewing their own access. */
+  unassigned: number;
+  by_signal: Record<string, number>;
+  /** Assignments that matched the other filters but have no score yet (left out by min_risk/signals). */
+  unscored: number;
+  /** More matched than max_items. */
+  truncated: boolean;
+}
+
+interface Candidate {
+  user_id: string;
+  entitlement_id: string;
+  platform: string;
+  manager_id: string | null;
+  owner_id: string | null;
+  app: string | null;
+  risk: number | null;
+  signals: string[];
+}
+
+/**
+ * The items a campaign spec covers, from the current assignments: filters on people and
+ * access in SQL, then risk and signals from the engine's latest scoring of each pair (the
+ * most recently analysed review item of the same person and entitlement).
+ */
+export function resolveCampaign(store: Store, spec: CampaignSpec, now: Date) {
+  const s = spec.scope;
+  const where: string[] = [];
+  const params: Record<string, unknown> = {};
+  if (s.platform) {
+    where.push('e.platform = @platform');
+    params.platform = s.platform;
+  }
+  if (s.app) {
+    where.push('e.app = @app');
+    params.app = s.app;
+  }
+  if (s.department) {
+    where.push('u.department = @department');
+    params.department = s.department;
+  }
+  if (s.entitlement_ids) {
+    where.push('a.entitlement_id IN (SELECT value FROM json_each(@ents))');
+    params.ents = JSON.stringify(s.entitlement_ids);
+  }
+  if (s.user_ids) {
+    where.push('a.user_id IN (SELECT value FROM json_each(@users))');
+    params.users = JSON.stringify(s.user_ids);
+  }
+  if (s.changed_within_days) {
+    where.push(
+      "a.user_id IN (SELECT user_id FROM hr_changes WHERE field IN ('department','title') AND at >= @since)",
+    );
+    params.since = new Date(now.getTime() - s.changed_within_days * 86_400_000).toISOString();
+  }
+  const rows = store.db
+    .prepare(
+      `SELECT a.user_id, a.entitlement_id, e.platform, u.manager_id, e.owner_id, e.app,
+         (SELECT i.risk_score FROM review_items i WHERE i.user_id = a.user_id AND i.entitlement_id = a.entitlement_id
+            AND i.analyzed_at IS NOT NULL ORDER BY i.analyzed_at DESC LIMIT 1) AS risk,
+         (SELECT i.signals FROM review_items i WHERE i.user_id = a.user_id AND i.entitlement_id = a.entitlement_id
+            AND i.analyzed_at IS NOT NULL ORDER BY i.analyzed_at DESC LIMIT 1) AS signals
+       FROM assignments a JOIN users u ON u.id = a.user_id JOIN entitlements e ON e.id = a.entitlement_id
+       ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY a.user_id, a.entitlement_id`,
+    )
+    .all(params) as Array<Omit<Candidate, 'signals'> & { signals: string | null }>;
+  const needScore = s.min_risk !== undefined || (s.signals?.length ?? 0) > 0;
+  const wanted = new Set<string>(s.signals ?? []);
+  let unscored = 0;
+  const matched: Candidate[] = [];
+  for (const r of rows) {
+    const signals = r.signals ? (JSON.parse(r.signals) as Array<{ code: string }>).map((x) => x.code) : [];
+    if (needScore && r.risk === null) {
+      unscored++;
+      continue;
+    }
+    if (s.min_risk !== undefined && (r.risk ?? 0) < s.min_risk) continue;
+    if (wanted.size > 0 && !signals.some((c) => wanted.has(c))) continue;
+    matched.push({ ...r, signals });
+  }
+  const truncated = matched.length > s.max_items;
+  const chosen = truncated ? matched.slice(0, s.max_items) : matched;
+  let fallback = 0;
+  let unassigned = 0;
+  const items = chosen.map((c) => {
+    const first =
+      spec.reviewers.by === 'manager'
+        ? c.manager_id
+        : spec.reviewers.by === 'owner'
+          ? (c.owner_id ?? (c.app ? store.appOwner(c.app) : null))
+          : (spec.reviewers.reviewer_id ?? null);
+    let reviewer: string | null = first && first !== c.user_id ? first : null;
+    if (reviewer === null) {
+      fallback++;
+      reviewer =
+        spec.reviewers.fallback_reviewer_id !== c.user_id ? spec.reviewers.fallback_reviewer_id : null;
+      if (reviewer === null) unassigned++;
+    }
+    return { ...c, reviewer_id: reviewer };
+  });
+  const byReviewer = new Map<string | null, number>();
+  const bySignal: Record<string, number> = {};
+  for (const i of items) {
+    byReviewer.set(i.reviewer_id, (byReviewer.get(i.reviewer_id) ?? 0) + 1);
+    for (const c of i.signals) bySignal[c] = (bySignal[c] ?? 0) + 1;
+  }
+  const preview: CampaignPreview = {
+    items: items.length,
+    users: new Set(items.map((i) => i.user_id)).size,
+    entitlements: new Set(items.map((i) => i.entitlement_id)).size,
+    reviewers: [...byReviewer.entries()]
+      .map(([reviewer_id, n]) => ({ reviewer_id, items: n }))
+      .sort((a, b) => b.items - a.items || String(a.reviewer_id).localeCompare(String(b.reviewer_id))),
+    fallback,
+    unassigned,
+    by_signal: bySignal,
+    unscored,
+    truncated,
+  };
+  return { items, preview };
+}
+
+/** One line that says what the campaign is, for the human who confirms it (data fields quoted by the renderer). */
+export function campaignSummary(spec: CampaignSpec, preview: CampaignPreview): string {
+  const f = spec.scope;
+  const filters = [
+    f.min_risk !== undefined ? `risk >= ${f.min_risk}` : null,
+    f.signals?.length ? `signals ${f.signals.join('/')}` : null,
+    f.app ? `app ${JSON.stringify(f.app)}` : null,
+    f.department ? `department ${JSON.stringify(f.department)}` : null,
+    f.entitlement_ids ? `${f.entitlement_ids.length} entitlement(s)` : null,
+    f.user_ids ? `${f.user_ids.length} person(s)` : null,
+    f.platform ? `platform ${f.platform}` : null,
+    f.changed_within_days ? `movers of the last ${f.changed_within_days} days` : null,
+  ].filter((x) => x !== null);
+  return `Create campaign ${JSON.stringify(spec.name)}: ${preview.items} item(s) of ${preview.users} person(s) (${filters.join(', ') || 'every assignment'}), reviewed by ${spec.reviewers.by === 'named' ? JSON.stringify(spec.reviewers.reviewer_id) : `each item's ${spec.reviewers.by}`}, fallback ${JSON.stringify(spec.reviewers.fallback_reviewer_id)}${spec.due_at ? `, due ${spec.due_at}` : ''}`;
+}
+
+/**
+ * Creates the campaign and its items in the store (inside the caller's transaction): a
+ * campaign of Attest's own (`origin: attest`), whose decisions are recorded here and whose
+ * revoked access is removed on each item's platform directly. Items are resolved again now,
+ * so what is created is what the data says at the moment of the human's confirmation.
+ */
+export function createCampaignLocally(
+  store: Store,
+  spec: CampaignSpec,
+  changeId: string,
+  now: Date,
+): { campaign_id: string; items: number; preview: CampaignPreview } {
+  const { items, preview } = resolveCampaign(store, spec, now);
+  const id = `cmp-${randomBytes(6).toString('hex')}`;
+  const at = now.toISOString();
+  // Listed under the platform of its access when that is one platform (the items keep theirs).
+  const platforms = new Set(items.map((i) => i.platform));
+  const platform = platforms.size === 1 ? [...platforms][0]! : 'snapshot';
+  store.db
+    .prepare(
+      `INSERT INTO campaigns (id, platform, external_id, name, status, created_at, due_at, attributes, updated_at)
+       VALUES (?, ?, ?, ?, 'active', ?, ?, ?, ?)`,
+    )
+    .run(
+      id,
+      platform,
+      id,
+      spec.name,
+      at,
+      spec.due_at ? new Date(spec.due_at).toISOString() : null,
+      JSON.stringify({
+        origin: 'attest',
+        change_id: changeId,
+        scope: JSON.stringify(spec.scope),
+        reviewers: spec.reviewers.by,
+      }),
+      at,
+    );
+  const ins = store.db.prepare(
+    `INSERT INTO review_items (id, campaign_id, user_id, entitlement_id, reviewer_id, platform, external_id, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  items.forEach((i, n) => {
+    const itemId = `${id}-${n + 1}`;
+    ins.run(itemId, id, i.user_id, i.entitlement_id, i.reviewer_id, i.platform, `attest:${itemId}`, at);
+  });
+  return { campaign_id: id, items: items.length, preview };
+}

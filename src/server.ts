@@ -115,6 +115,7 @@ function listingOf(t: AnyTool): Record<string, unknown> {
       inputSchema: jsonSchemaOf(t.input, 'input'),
       outputSchema: jsonSchemaOf(t.output, 'output'),
       annotations: annotationsFor(t),
+      ...(t.meta ? { _meta: t.meta } : {}),
     };
     listings.set(t, l);
   }

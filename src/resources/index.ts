@@ -1,6 +1,8 @@
+import { lastRoleReport } from '../services/roles.js';
 import type { Store } from '../store/store.js';
 import type { NeedsInput, Principal, ToolContext } from '../tools/define.js';
 import { UNTRUSTED_NOTE } from '../tools/define.js';
+import { APPROVAL_CARD_HTML, APPROVAL_CARD_URI, MCP_APP_MIME } from './approval-card.js';
 
 export interface ResourceDeps {
   store: Store;
@@ -10,7 +12,8 @@ export interface ResourceDeps {
 /** The text or bytes of one resource read. */
 export type Contents = {
   contents: Array<
-    { uri: string; mimeType: string; text: string } | { uri: string; mimeType: string; blob: string }
+    | { uri: string; mimeType: string; text: string; _meta?: Record<string, unknown> }
+    | { uri: string; mimeType: string; blob: string }
   >;
 };
 
@@ -112,6 +115,48 @@ export function resourceDefinitions(deps: ResourceDeps): {
     );
   return {
     resources: [
+      {
+        kind: 'static',
+        name: 'approval-card',
+        uri: APPROVAL_CARD_URI,
+        title: 'Approval card',
+        description:
+          "submit_decision's card for hosts that render MCP Apps: where the batch stands and a link to the console page where the human confirms (the card confirms nothing)",
+        mimeType: MCP_APP_MIME,
+        read: (uri) => ({
+          contents: [
+            {
+              uri: uri.href,
+              mimeType: MCP_APP_MIME,
+              text: APPROVAL_CARD_HTML,
+              // No network at all: the card only talks to its host.
+              _meta: { ui: { csp: { connectDomains: [], resourceDomains: [] }, prefersBorder: true } },
+            },
+          ],
+        }),
+      },
+      {
+        kind: 'static',
+        name: 'roles',
+        uri: 'attest://roles',
+        title: 'Mined roles',
+        description: 'The roles found by the last role mining (mine_roles or attest roles mine), for admins',
+        mimeType: 'application/json',
+        read: (uri) => {
+          if (deps.principal.role !== 'admin')
+            throw new ResourceProblem(
+              'bad_input',
+              'Mined roles cover every user’s access and are for admins. Nothing was read.',
+            );
+          const last = lastRoleReport(store);
+          if (!last)
+            throw new ResourceProblem(
+              'not_found',
+              'No roles were mined yet: call mine_roles or run attest roles mine. Nothing was read.',
+            );
+          return json(uri, { ...last, note: UNTRUSTED_NOTE });
+        },
+      },
       {
         kind: 'static',
         name: 'campaigns',

@@ -139,6 +139,8 @@ export interface ToolDefinition<I extends z.ZodObject = z.ZodObject, O extends z
   text?: (result: z.output<O>) => string;
   /** Renders the result's content blocks instead of one text block (rarely needed). */
   content?: (result: z.output<O>) => ContentBlock[];
+  /** `_meta` listed with the tool (e.g. the MCP Apps card its results show in). */
+  meta?: Record<string, unknown>;
 }
 
 export function defineTool<I extends z.ZodObject, O extends z.ZodObject>(

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { APPROVAL_CARD_URI } from '../resources/approval-card.js';
 import { submitBatch } from '../services/decisions.js';
 import { idArg } from './common.js';
 import { defineTool } from './define.js';
@@ -15,6 +16,8 @@ export const submitDecision = defineTool({
     "You cannot confirm on the human's behalf, and answering the form yourself is not a confirmation. Safe to repeat: " +
     'applied decisions are never applied twice.',
   kind: 'write',
+  // Hosts that render MCP Apps show the approval card with the result (it links to the console; it confirms nothing).
+  meta: { ui: { resourceUri: APPROVAL_CARD_URI }, 'ui/resourceUri': APPROVAL_CARD_URI },
   input: z.object({
     proposal_ids: z
       .array(idArg('proposal_ids[]'))

@@ -12,7 +12,12 @@ describe('resources and prompts', () => {
   it('lists and reads the campaign resources, audited', async () => {
     h = await startServer();
     const list = await h.client.listResources();
-    expect(list.resources.map((r) => r.uri)).toEqual(['attest://campaigns', 'attest://campaigns/c1/summary']);
+    expect(list.resources.map((r) => r.uri)).toEqual([
+      'ui://attest/approval-card.html',
+      'attest://roles',
+      'attest://campaigns',
+      'attest://campaigns/c1/summary',
+    ]);
     const read = await h.client.readResource({ uri: 'attest://campaigns/c1/summary' });
     const body = JSON.parse(String((read.contents[0] as { text: string }).text)) as {
       by_status: Record<string, number>;
@@ -62,7 +67,12 @@ describe('resources and prompts', () => {
   it('serves the same resources and prompt to a 2026-07-28 client, list results with their caching fields', async () => {
     h = await startServer({ era: 'modern' });
     const list = await h.client.listResources();
-    expect(list.resources.map((r) => r.uri)).toEqual(['attest://campaigns', 'attest://campaigns/c1/summary']);
+    expect(list.resources.map((r) => r.uri)).toEqual([
+      'ui://attest/approval-card.html',
+      'attest://roles',
+      'attest://campaigns',
+      'attest://campaigns/c1/summary',
+    ]);
     const read = await h.client.readResource({ uri: 'attest://campaigns/c1/summary' });
     expect(JSON.parse(String((read.contents[0] as { text: string }).text)).by_status).toEqual({
       pending: 10,

@@ -80,6 +80,14 @@ describe('attest roles mine (built CLI)', () => {
     expect(r.roles).toHaveLength(5);
     expect(r.roles_found).toBeGreaterThan(5);
     expect(r.coverage).toBeGreaterThan(0.5);
+    // The last mining is a resource too.
+    const res = await admin.client.readResource({ uri: 'attest://roles' });
+    const body = JSON.parse((res.contents[0] as { text: string }).text) as {
+      roles: unknown[];
+      coverage: number;
+    };
+    expect(body.coverage).toBe(r.coverage);
+    expect(body.roles.length).toBe(r.roles_found);
     await admin.close();
     const reviewer = await startServer({
       store,

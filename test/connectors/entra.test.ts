@@ -20,7 +20,7 @@ import {
   type RequestLogEntry,
   startEntraEmulator,
 } from '../emulators/entra.js';
-import { tempDir } from '../helpers/harness.js';
+import { startServer, tempDir } from '../helpers/harness.js';
 import { connectorContract, dumpStore } from './contract.js';
 
 const WRONG_SECRET = 'wrong~secret-value-0123456789abcdef';
@@ -315,6 +315,13 @@ describe('Entra connector against the emulator', () => {
       principal_id: decided.principalId,
     });
     expect(JSON.parse(row.a)).toMatchObject({ entra_recommendation: decided.recommendation });
+    // explain_item shows Entra's own view beside Attest's.
+    const h = await startServer({ store });
+    const explained = await h.ok<{ platform: { attributes: Record<string, string> } | null }>('explain_item', {
+      item_id: `entra:${live.id}:${decided.id}`,
+    });
+    expect(explained.platform?.attributes).toMatchObject({ entra_recommendation: decided.recommendation });
+    await h.close();
     const manager = t.user(decided.principalId)!.managerId;
     expect(row.reviewer_id).toBe(manager ? `entra:${manager}` : null);
     const outlier = decisions.find((d) => d.outlier);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   type ActivityCoverage,
   appCoverage,
@@ -74,6 +75,31 @@ export interface DecisionTrainingRow {
   /** `user\u0000entitlement`. */
   key: string;
   campaign_id: string | null;
+}
+
+/** Recent fits by a digest of their training rows: a pass over unchanged decisions refits nothing. */
+const fits = new Map<string, Model>();
+const FIT_CACHE_SIZE = 4;
+
+/** The model for these rows: fitted, or reused when the same rows were fitted before. */
+function fitCached(rows: readonly DecisionTrainingRow[]): Model {
+  const h = createHash('sha256');
+  for (const r of rows) {
+    h.update(`${r.label}|${r.weight}`);
+    for (const k of Object.keys(r.features).sort()) h.update(`\u0001${k}\u0002${r.features[k] ?? '\u0003'}`);
+    h.update('\u0004');
+  }
+  const key = h.digest('hex');
+  const known = fits.get(key);
+  if (known) {
+    fits.delete(key);
+    fits.set(key, known);
+    return known;
+  }
+  const model = fitModel(rows, { seed: 7 });
+  fits.set(key, model);
+  if (fits.size > FIT_CACHE_SIZE) fits.delete(fits.keys().next().value!);
+  return model;
 }
 
 /** What the activity log covers, read once. */
@@ -240,7 +266,7 @@ export function analyzeCampaigns(store: Store, options: AnalyzeOptions): Analyze
   const revokes = training.filter((r) => r.label === 1).length;
   let model: Model | null = null;
   if (training.length >= (options.minTrainingRows ?? 200) && revokes >= 10 && revokes < training.length) {
-    model = fitModel(training, { seed: 7 });
+    model = fitCached(training);
   }
 
   const scorer = model ? new ModelScorer(model) : null;

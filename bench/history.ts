@@ -1,7 +1,13 @@
-// A generated review history shaped like real access-request histories: nine high-cardinality
-// categorical attributes with heavy-tailed value frequencies, interactions that matter (a
-// resource is fine for some departments and roles, not others; strict managers), label noise and
-// about 6% denials. Deterministic for a seed.
+// A generated review history shaped like real access-decision histories: about 33,000 decisions
+// over nine categorical attributes (resource; manager with thousands of values; two role
+// roll-ups, department, title, a family description, a family and a role code) with
+// heavy-tailed value frequencies, about 6% denials, interactions that matter and label noise.
+//
+// People sit in an org: roll-up 1 > roll-up 2 > department, and family > title (= role code) >
+// family description; a manager's team mostly shares a department. A resource has a home
+// (a department or roll-up, sometimes a family) and an openness; a request from outside the home
+// is likelier denied, more so for a closed resource, and some managers deny more than others.
+// The intercept is solved for the target denial rate. Deterministic for a seed.
 import { createRng } from '../src/analysis/stats.js';
 
 export interface HistoryRow {
@@ -9,20 +15,29 @@ export interface HistoryRow {
   label: 0 | 1;
 }
 
-export function generateHistory(n = 33_000, seed = 3): HistoryRow[] {
+export interface HistoryOptions {
+  /** Target share of denials (default 0.06). */
+  denialRate?: number;
+  /** Share of labels flipped at random (default 0.01). */
+  noise?: number;
+}
+
+export function generateHistory(n = 33_000, seed = 3, options: HistoryOptions = {}): HistoryRow[] {
   const rng = createRng(seed);
-  // Zipf-like draw over `k` values.
+  const normal = () => {
+    const u = Math.max(rng(), 1e-12);
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng());
+  };
+  // A Zipf-like sampler over k values (exponent s).
   const zipf = (k: number, s: number) => {
-    const w = Array.from({ length: k }, (_, i) => 1 / (i + 1) ** s);
-    const total = w.reduce((a, b) => a + b, 0);
-    const cum: number[] = [];
+    const cum = new Float64Array(k);
     let acc = 0;
-    for (const x of w) {
-      acc += x / total;
-      cum.push(acc);
+    for (let i = 0; i < k; i++) {
+      acc += 1 / (i + 1) ** s;
+      cum[i] = acc;
     }
     return () => {
-      const r = rng();
+      const r = rng() * acc;
       let lo = 0;
       let hi = k - 1;
       while (lo < hi) {
@@ -33,48 +48,105 @@ export function generateHistory(n = 33_000, seed = 3): HistoryRow[] {
       return lo;
     };
   };
-  const rollup1 = zipf(120, 1.3);
-  const deptOf = Array.from({ length: 450 }, () => Math.floor(rng() * 120));
-  const dept = zipf(450, 1.1);
-  const family = zipf(68, 1.0);
-  const titleFamily = Array.from({ length: 340 }, () => Math.floor(rng() * 68));
-  const title = zipf(340, 1.1);
-  const managers = 4200;
-  const managerDept = Array.from({ length: managers }, () => dept());
-  const strict = new Set(Array.from({ length: managers }, (_, i) => i).filter(() => rng() < 0.05));
-  const resource = zipf(7500, 1.05);
-  // Each resource belongs to a few departments and families; outside them a request is likely denied.
-  const home = Array.from({ length: 7500 }, () => ({ dept: dept(), family: family(), open: rng() < 0.55 }));
-  const rows: HistoryRow[] = [];
+  // Org: 128 roll-ups 1, 177 roll-ups 2 (each under one roll-up 1), 449 departments (each
+  // under one roll-up 2); 67 families, 343 titles (each in one family), 2,358 descriptions.
+  const R1 = 128;
+  const R2 = 177;
+  const D = 449;
+  const F = 67;
+  const T = 343;
+  const FD = 2358;
+  const r2Parent = Array.from({ length: R2 }, (_, i) => (i < 8 ? 0 : zipf(R1, 1.6)()));
+  const deptParent = Array.from({ length: D }, (_, i) => (i < R2 ? i : zipf(R2, 1.0)()));
+  const titleFamily = Array.from({ length: T }, (_, i) => (i < F ? i : zipf(F, 1.1)()));
+  const descTitle = Array.from({ length: FD }, (_, i) => (i < T ? i : zipf(T, 1.0)()));
+  const descsOf: number[][] = Array.from({ length: T }, () => []);
+  for (let d = 0; d < FD; d++) descsOf[descTitle[d]!]!.push(d);
+  const deptDraw = zipf(D, 0.8);
+  const titleDraw = zipf(T, 1.1);
+  // Managers: each leads a team in one department; a department has a few usual titles.
+  const M = 4243;
+  const managerDept = Array.from({ length: M }, () => deptDraw());
+  const deptTitles = Array.from({ length: D }, () => [titleDraw(), titleDraw(), titleDraw(), titleDraw()]);
+  const strictness = Array.from({ length: M }, () => (rng() < 0.12 ? 2.5 + rng() : normal() * 0.6));
+  const managerDraw = zipf(M, 0.5);
+  // Resources: 7,518, heavy-tailed, in 60 kinds. Each has a home (a roll-up 2 or a roll-up 1,
+  // sometimes a family too), a restriction and its own base rate; departments take to some
+  // kinds of resource better than others.
+  const RES = 7518;
+  const K = 60;
+  const resourceDraw = zipf(RES, 0.85);
+  const resources = Array.from({ length: RES }, () => ({
+    dept: deptDraw(),
+    family: rng() < 0.5 ? titleFamily[titleDraw()]! : -1,
+    restricted: rng() < 0.5,
+    base: normal() * 2.0,
+    byR1: rng() < 0.6,
+    kind: Math.floor(rng() * K),
+  }));
+  const affinity = Array.from({ length: D * K }, () => normal() * 0.4);
+  const titleBase = Array.from({ length: T }, () => normal() * 1.0);
+  const areaBase = Array.from({ length: R2 }, () => normal() * 0.8);
+  const raw: Array<{ z: number; f: Record<string, string> }> = [];
   for (let i = 0; i < n; i++) {
-    const m = Math.floor(rng() ** 2 * managers);
-    const d = rng() < 0.8 ? managerDept[m]! : dept();
-    const t = title();
-    const f = titleFamily[t]!;
-    const r = resource();
-    const h = home[r]!;
-    const inDept = h.dept === d || deptOf[h.dept] === deptOf[d];
-    const inFamily = h.family === f;
-    let z = -4.2;
-    if (!h.open) z += inDept ? (inFamily ? -0.5 : 1.6) : inFamily ? 1.8 : 3.6;
-    if (strict.has(m)) z += 1.8;
-    if (!h.open && strict.has(m) && !inFamily) z += 0.8;
-    let label: 0 | 1 = rng() < 1 / (1 + Math.exp(-z)) ? 1 : 0;
-    if (rng() < 0.01) label = label === 1 ? 0 : 1;
-    rows.push({
-      label,
-      features: {
-        entitlement: `r${r}`,
+    const m = managerDraw();
+    const d = rng() < 0.85 ? managerDept[m]! : deptDraw();
+    const t = rng() < 0.75 ? deptTitles[d]![Math.floor(rng() ** 1.5 * 4)]! : titleDraw();
+    const fam = titleFamily[t]!;
+    const descs = descsOf[t]!;
+    const fd = descs[Math.floor(rng() ** 3 * descs.length)]!;
+    const r2 = deptParent[d]!;
+    const r1 = r2Parent[r2]!;
+    const res = resourceDraw();
+    const h = resources[res]!;
+    const hr2 = deptParent[h.dept]!;
+    const inDept = h.dept === d;
+    const inArea = h.byR1 ? r2Parent[hr2] === r1 : hr2 === r2;
+    const inFamily = h.family < 0 || h.family === fam;
+    let z = h.base + strictness[m]! + affinity[d * K + h.kind]! + titleBase[t]! + areaBase[r2]!;
+    if (h.restricted) z += inDept ? -0.5 : (inArea ? 0.5 : 2.5) + (inFamily ? 0 : 1.2);
+    raw.push({
+      z,
+      f: {
+        entitlement: `r${res}`,
         manager: `m${m}`,
-        'attr:role_rollup_1': `ru${deptOf[d]! % 120}`,
-        'attr:role_rollup_2': `rv${rollup1()}`,
+        'attr:role_rollup_1': `a${r1}`,
+        'attr:role_rollup_2': `b${r2}`,
         department: `d${d}`,
         title: `t${t}`,
-        'attr:role_family_desc': `fd${t * 7 + (i % 3 === 0 ? 1 : 0)}`,
-        'attr:role_family': `f${f}`,
+        'attr:role_family_desc': `fd${fd}`,
+        'attr:role_family': `f${fam}`,
         'attr:role_code': `c${t}`,
       },
     });
   }
-  return rows;
+  // Solve the intercept for the target denial rate (bisection on the mean probability).
+  const target = options.denialRate ?? 0.06;
+  let lo = -20;
+  let hi = 10;
+  for (let it = 0; it < 60; it++) {
+    const mid = (lo + hi) / 2;
+    let s = 0;
+    for (const r of raw) s += 1 / (1 + Math.exp(-(r.z + mid)));
+    if (s / n > target) hi = mid;
+    else lo = mid;
+  }
+  const b = (lo + hi) / 2;
+  const noise = options.noise ?? 0.01;
+  return raw.map((r) => {
+    let label: 0 | 1 = rng() < 1 / (1 + Math.exp(-(r.z + b))) ? 1 : 0;
+    if (rng() < noise) label = rng() < 0.5 ? 1 : 0;
+    return { label, features: r.f };
+  });
+}
+
+/** Value counts per attribute, for checking the shape (distinct values, top share). */
+export function historyShape(rows: readonly HistoryRow[]): Record<string, { distinct: number; top: number }> {
+  const out: Record<string, { distinct: number; top: number }> = {};
+  for (const k of Object.keys(rows[0]?.features ?? {})) {
+    const c = new Map<string, number>();
+    for (const r of rows) c.set(r.features[k] ?? '', (c.get(r.features[k] ?? '') ?? 0) + 1);
+    out[k] = { distinct: c.size, top: Math.max(...c.values()) / rows.length };
+  }
+  return out;
 }

@@ -13,6 +13,18 @@ export type UsageClass = 'recent' | 'dormant' | 'never' | 'unknown';
 /** What the activity log covers: the time of its first event (null: no events at all). */
 export interface ActivityCoverage {
   startMs: number | null;
+  /**
+   * The apps the log has any event of. An app nobody was ever seen using (a badge system, a
+   * console whose sign-ins are not sent to the log) is not covered: its usage is `unknown`.
+   * Undefined: every app counts as covered.
+   */
+  apps?: ReadonlySet<string>;
+}
+
+/** The coverage of one app: none when the log has no event of that app at all. */
+export function appCoverage(coverage: ActivityCoverage, app: string | null): ActivityCoverage {
+  if (app === null || coverage.apps === undefined || coverage.apps.has(app)) return coverage;
+  return { startMs: null };
 }
 
 /**

@@ -97,7 +97,7 @@ export interface FitOptions {
   calibrate?: boolean;
   /**
    * Also fit a boosted tree ensemble on the encodings and value counts, blended with the regression
-   * (default: with 500 rows or more).
+   * (default: with {@link TREE_MIN_ROWS} rows or more; smaller ensembles below 20,000 rows).
    */
   trees?: boolean;
   /** m of the m-estimate smoothing the target encodings. */
@@ -155,6 +155,9 @@ export interface Model {
    */
   trees?: TreeEnsemble | null;
 }
+
+/** Fewest training rows for which the tree ensemble is fitted by default. */
+export const TREE_MIN_ROWS = 3000;
 
 /** Weight of the tree ensemble in the blended log-odds (the regression has the rest). */
 const TREE_BLEND = 0.5;
@@ -409,7 +412,8 @@ export function fitModel(rows: readonly TrainingRow[], options: FitOptions = {})
   );
 
   const x = new Float64Array(n * d);
-  const useTrees = options.trees ?? n >= 500;
+  // Below a few thousand decisions the trees add little over the regression and cost most of the fit.
+  const useTrees = options.trees ?? n >= TREE_MIN_ROWS;
   const tx = useTrees ? new Float64Array(n * d * 2) : null;
   const encoders: ModelEncoder[] = [];
   const codes = new Int32Array(n);
@@ -517,35 +521,36 @@ export function fitModel(rows: readonly TrainingRow[], options: FitOptions = {})
   // the calibration fitted on them says how often such a score was a revoke.
   let trees: TreeEnsemble | null = null;
   const learnable = unweightedPositives > 0 && unweightedPositives < n;
-  // The trees learn from the rows as they are; override weights reach them through the encodings.
-  const ones = new Float64Array(n).fill(1);
-  if (tx && learnable) trees = fitTrees(tx, y, ones, n, 2 * d, { seed: seed + 17 });
+  // The trees are two half-fits, each scoring the half it did not see (those out-of-fold scores
+  // feed the calibration); the model keeps their average. The trees learn from the rows as they
+  // are; override weights reach them through the encodings.
+  const treeScore = new Float64Array(n);
+  if (tx && learnable) {
+    const half = new Uint8Array(n);
+    order.forEach((row, pos) => {
+      half[row] = pos % 2;
+    });
+    const f2 = 2 * d;
+    const rounds = n >= 20_000 ? undefined : Math.max(30, Math.round((80 * n) / 20_000));
+    const parts: TreeEnsemble[] = [];
+    for (let hpart = 0; hpart < 2; hpart++) {
+      const train: number[] = [];
+      for (let i = 0; i < n; i++) if (half[i] !== hpart) train.push(i);
+      const sx = new Float64Array(train.length * f2);
+      const sy = new Uint8Array(train.length);
+      const sw = new Float64Array(train.length).fill(1);
+      train.forEach((i, r) => {
+        sx.set(tx.subarray(i * f2, (i + 1) * f2), r * f2);
+        sy[r] = y[i]!;
+      });
+      const part = fitTrees(sx, sy, sw, train.length, f2, { seed: seed + 31 + hpart, rounds });
+      for (let i = 0; i < n; i++) if (half[i] === hpart) treeScore[i] = treeLogOdds(part, tx, i * f2);
+      parts.push(part);
+    }
+    trees = averageEnsembles(parts);
+  }
   let calibrator: Calibrator | null = null;
   if ((options.calibrate ?? true) && learnable) {
-    // The trees see their rows, so their scores for the calibration come from two half-fits,
-    // each scoring the half it did not see.
-    const treeScore = new Float64Array(n);
-    if (tx && trees) {
-      const half = new Uint8Array(n);
-      order.forEach((row, pos) => {
-        half[row] = pos % 2;
-      });
-      for (let hpart = 0; hpart < 2; hpart++) {
-        const train = [];
-        for (let i = 0; i < n; i++) if (half[i] !== hpart) train.push(i);
-        const f2 = 2 * d;
-        const sx = new Float64Array(train.length * f2);
-        const sy = new Uint8Array(train.length);
-        const sw = new Float64Array(train.length);
-        train.forEach((i, r) => {
-          sx.set(tx.subarray(i * f2, (i + 1) * f2), r * f2);
-          sy[r] = y[i]!;
-          sw[r] = 1;
-        });
-        const part = fitTrees(sx, sy, sw, train.length, f2, { seed: seed + 31 + hpart });
-        for (let i = 0; i < n; i++) if (half[i] === hpart) treeScore[i] = treeLogOdds(part, tx, i * f2);
-      }
-    }
     const scores = new Array<number>(n);
     const labels = new Array<0 | 1>(n);
     for (let i = 0; i < n; i++) {
@@ -567,6 +572,15 @@ export function fitModel(rows: readonly TrainingRow[], options: FitOptions = {})
     encoders,
     calibrator,
     trees,
+  };
+}
+
+/** One ensemble whose log-odds are the average of the given ensembles' log-odds. */
+function averageEnsembles(parts: readonly TreeEnsemble[]): TreeEnsemble {
+  const k = parts.length;
+  return {
+    base: parts.reduce((sum, p) => sum + p.base, 0) / k,
+    trees: parts.flatMap((p) => p.trees.map((t) => ({ ...t, value: t.value.map((v) => v / k) }))),
   };
 }
 

@@ -44,6 +44,12 @@ export function isStrongKind(kind: string): boolean {
   return (strongKinds as readonly string[]).includes(kind);
 }
 
+/**
+ * The people who report to the user: their holding an entitlement is no evidence that the user
+ * is an outlier, but when they hold it, the user (their manager) is not one.
+ */
+export const REPORTS_KIND = 'reports';
+
 function kindRank(kind: string): number {
   const i = (strongKinds as readonly string[]).indexOf(kind);
   if (i >= 0) return i;
@@ -61,6 +67,8 @@ export function describeCohort(stat: Pick<PeerCohortStat, 'kind' | 'value'>): st
       return `sharing manager ${stat.value}`;
     case 'location':
       return `in location ${stat.value}`;
+    case REPORTS_KIND:
+      return 'reporting to the user';
     default:
       return stat.kind.startsWith('attr:')
         ? `with ${stat.kind.slice(5)} ${stat.value}`
@@ -98,7 +106,10 @@ export function assessPeers(stats: PeerCohortStat[], t: AnalysisThresholds): Pee
   }
   const lower = (s: PeerCohortStat): number => wilsonLower(s.holders, s.peers, t.wilsonZ);
   const strong = cohorts.filter((s) => isStrongKind(s.kind));
-  const usableWeak = cohorts.filter((s) => !isStrongKind(s.kind) && s.peers >= t.peerMinWeakCohort);
+  const reports = cohorts.filter((s) => s.kind === REPORTS_KIND);
+  const usableWeak = cohorts.filter(
+    (s) => !isStrongKind(s.kind) && s.kind !== REPORTS_KIND && s.peers >= t.peerMinWeakCohort,
+  );
   const usable = [...strong, ...usableWeak];
 
   // Support: the best corrected prevalence among cohorts that mean something.
@@ -115,7 +126,7 @@ export function assessPeers(stats: PeerCohortStat[], t: AnalysisThresholds): Pee
   // Outlier: enough strong peers, none of the strong cohorts holds it beyond the tolerated share,
   // and no weak cohort is held by a clear majority.
   const evidence = strong.filter((s) => s.peers >= t.peerMinStrongCohort).sort(tieBreak);
-  const strongBlock = strong.some((s) => s.holders / s.peers > t.peerOutlierMaxPrevalence);
+  const strongBlock = [...strong, ...reports].some((s) => s.holders / s.peers > t.peerOutlierMaxPrevalence);
   const weakBlock = usableWeak.some((s) => lower(s) >= t.peerWeakBlockPrevalence);
   const sparse = evidence.length === 0;
   const outlier = !sparse && !strongBlock && !weakBlock;

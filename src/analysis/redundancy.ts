@@ -10,7 +10,19 @@
  *   "viewers" group held beside a "leads" group that includes everything viewers has.
  * Without includes there is no redundancy. Cycles in the includes are tolerated: two entitlements
  * that grant each other are one access, and only the second of them (by id) is redundant.
+ *
+ * The second case is kept to tiers of one kind of access: when the graph knows each entitlement's
+ * type and app, an entitlement is covered only by one of the same type on the same app, and only
+ * when it grants more than access to an app. A department's birthright group that includes an
+ * app is not covered by a role in that app, and a role whose includes are just the app's access
+ * group carries rights inside the app that the includes do not show.
  */
+
+/** What {@link IncludesGraph} may know of an entitlement beyond its includes. */
+export interface EntitlementKind {
+  type: string;
+  app: string | null;
+}
 
 /** One assignment of a user, as far as redundancy is concerned. */
 export interface HeldGrant {
@@ -33,7 +45,20 @@ export interface RedundancyFinding {
 export class IncludesGraph {
   private readonly closures = new Map<string, ReadonlySet<string>>();
 
-  constructor(private readonly direct: ReadonlyMap<string, readonly string[]>) {}
+  constructor(
+    private readonly direct: ReadonlyMap<string, readonly string[]>,
+    /** Type and app of each entitlement; without them any held entitlement may cover another. */
+    private readonly kinds?: ReadonlyMap<string, EntitlementKind>,
+  ) {}
+
+  /** Whether `k` is a tier of the same access as `e` (same type and app), so it may cover `e`. */
+  sameTier(k: string, e: string): boolean {
+    if (this.kinds === undefined) return true;
+    const a = this.kinds.get(k);
+    const b = this.kinds.get(e);
+    if (a === undefined || b === undefined || a.type !== b.type || a.app !== b.app) return false;
+    return this.includesOf(e).some((i) => this.kinds!.get(i)?.type !== 'app');
+  }
 
   /** True when no entitlement includes anything: nothing can be redundant. */
   get empty(): boolean {
@@ -99,7 +124,7 @@ export function findRedundant(
   const grants = (k: string, e: string): boolean => graph.closure(k).has(e);
   const covers = (k: string, e: string): boolean => {
     const inc = graph.includesOf(e);
-    if (inc.length === 0) return false;
+    if (inc.length === 0 || !graph.sameTier(k, e)) return false;
     const c = graph.closure(k);
     return inc.every((i) => i === k || c.has(i));
   };

@@ -75,6 +75,34 @@ export interface ShadowReport {
    * probability first, while at least 99% (`autoApprovePrecision`) of them were human approvals.
    */
   auto_approve_coverage_at_99: number;
+  /**
+   * Largest share of the human revokes the learned probability finds, highest first, while at
+   * least 80% of what it finds are revokes: how much a revoke threshold can catch at that precision.
+   */
+  revoke_recall_at_80_precision: number | null;
+}
+
+/** Best recall among thresholds on `scores` (highest first) whose precision is at least `p`. */
+export function recallAtPrecision(
+  scores: readonly number[],
+  labels: readonly (0 | 1)[],
+  p: number,
+): number | null {
+  const n = Math.min(scores.length, labels.length);
+  const positives = labels.reduce<number>((s, l) => s + l, 0);
+  if (positives === 0) return null;
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[b]! - scores[a]!);
+  let tp = 0;
+  let best = 0;
+  let i = 0;
+  while (i < n) {
+    let j = i;
+    // Tied scores are on the same side of any threshold.
+    while (j < n && scores[order[j]!]! === scores[order[i]!]!) tp += labels[order[j++]!]!;
+    if (tp / j >= p - 1e-12) best = Math.max(best, tp / positives);
+    i = j;
+  }
+  return best;
 }
 
 function defaultDecide(t: AnalysisThresholds): (row: ShadowRow, p: number) => ShadowDecision {
@@ -86,7 +114,7 @@ function defaultDecide(t: AnalysisThresholds): (row: ShadowRow, p: number) => Sh
 }
 
 /** Stratified fold of each row: revokes and approvals are each dealt round-robin after a shuffle. */
-function assignFolds(rows: readonly ShadowRow[], k: number, seed: number): Uint16Array {
+export function assignFolds(rows: readonly ShadowRow[], k: number, seed: number): Uint16Array {
   const fold = new Uint16Array(rows.length);
   const positives: number[] = [];
   const negatives: number[] = [];
@@ -184,6 +212,7 @@ export function crossValidate<R extends ShadowRow>(
       escalation_rate: 0,
       reliability: [],
       auto_approve_coverage_at_99: 0,
+      revoke_recall_at_80_precision: null,
     };
   }
   const fold = assignFolds(rows, k, options.seed);
@@ -249,6 +278,7 @@ export function crossValidate<R extends ShadowRow>(
     escalation_rate: n === 0 ? 0 : escalated / n,
     reliability: reliabilityTable(confidences, agreed, t.reliabilityBuckets),
     auto_approve_coverage_at_99: autoApproveCoverage(scores, labels, t.autoApprovePrecision),
+    revoke_recall_at_80_precision: recallAtPrecision(scores, labels, 0.8),
   };
 }
 
@@ -274,6 +304,11 @@ export function formatShadowTable(report: ShadowReport): string {
     ['Revoke recall', pct(report.revoke_recall), 'of human revokes, engine revoked'],
     ['Agreement', pct(report.agreement), `escalated ${pct(report.escalation_rate)} not counted`],
     ['Auto-approve @99%', pct(report.auto_approve_coverage_at_99), 'of items, approvals kept >= 99% precise'],
+    [
+      'Recall @80% precision',
+      pct(report.revoke_recall_at_80_precision),
+      'of human revokes, at the best threshold',
+    ],
   ];
   const w0 = Math.max(...rows.map((r) => r[0].length));
   const w1 = Math.max(...rows.map((r) => r[1].length));

@@ -1,11 +1,13 @@
+import { createHash } from 'node:crypto';
 import {
   type ActivityCoverage,
+  appCoverage,
   decisionFeatures,
   entitlementDepartment,
   usageAt,
 } from '../analysis/features.js';
 import { type EncodedTerm, type Factor, fitModel, type Model, ModelScorer } from '../analysis/model.js';
-import { assessPeers, type PeerAssessment } from '../analysis/peer-groups.js';
+import { assessPeers, isStrongKind, type PeerAssessment, REPORTS_KIND } from '../analysis/peer-groups.js';
 import { recommend } from '../analysis/recommend.js';
 import { findRedundant, IncludesGraph } from '../analysis/redundancy.js';
 import { riskScore, ruleSignals } from '../analysis/risk.js';
@@ -75,10 +77,39 @@ export interface DecisionTrainingRow {
   campaign_id: string | null;
 }
 
+/** Recent fits by a digest of their training rows: a pass over unchanged decisions refits nothing. */
+const fits = new Map<string, Model>();
+const FIT_CACHE_SIZE = 4;
+
+/** The model for these rows: fitted, or reused when the same rows were fitted before. */
+function fitCached(rows: readonly DecisionTrainingRow[]): Model {
+  const h = createHash('sha256');
+  for (const r of rows) {
+    h.update(`${r.label}|${r.weight}`);
+    for (const k of Object.keys(r.features).sort()) h.update(`\u0001${k}\u0002${r.features[k] ?? '\u0003'}`);
+    h.update('\u0004');
+  }
+  const key = h.digest('hex');
+  const known = fits.get(key);
+  if (known) {
+    fits.delete(key);
+    fits.set(key, known);
+    return known;
+  }
+  const model = fitModel(rows, { seed: 7 });
+  fits.set(key, model);
+  if (fits.size > FIT_CACHE_SIZE) fits.delete(fits.keys().next().value!);
+  return model;
+}
+
 /** What the activity log covers, read once. */
 export function activityCoverage(store: Store): ActivityCoverage {
-  const at = new AnalysisReader(store).activityStart();
-  return { startMs: at === null ? null : Date.parse(at) };
+  const reader = new AnalysisReader(store);
+  const at = reader.activityStart();
+  return {
+    startMs: at === null ? null : Date.parse(at),
+    apps: at === null ? undefined : reader.loggedApps(),
+  };
 }
 
 /** Past decisions as training rows for the learned model, with the same features items get. */
@@ -154,7 +185,7 @@ export function trainingRows(
             last === null ? null : Date.parse(last),
             atMs,
             grantMs !== null && grantMs <= atMs ? grantMs : null,
-            coverage,
+            appCoverage(coverage, ent.app),
             dormantDays,
           );
         }
@@ -235,13 +266,16 @@ export function analyzeCampaigns(store: Store, options: AnalyzeOptions): Analyze
   const revokes = training.filter((r) => r.label === 1).length;
   let model: Model | null = null;
   if (training.length >= (options.minTrainingRows ?? 200) && revokes >= 10 && revokes < training.length) {
-    model = fitModel(training, { seed: 7 });
+    model = fitCached(training);
   }
 
   const scorer = model ? new ModelScorer(model) : null;
   const reader = new AnalysisReader(store);
   const ents = reader.entitlements();
-  const graph = new IncludesGraph(reader.includes());
+  const graph = new IncludesGraph(
+    reader.includes(),
+    new Map([...ents.values()].map((e) => [e.id, { type: e.type, app: e.app }])),
+  );
   const coverage = activityCoverage(store);
   const activityStart = coverage.startMs === null ? null : new Date(coverage.startMs).toISOString();
   let managers: Map<string, string | null> | null = null;
@@ -293,6 +327,8 @@ export function analyzeCampaigns(store: Store, options: AnalyzeOptions): Analyze
             return [k.kind, user.attributes[k.kind.slice(5)] ?? null];
           });
           const cohorts = peers.cohortsOf(peerValues);
+          const reports = peers.reportsOf(userId, REPORTS_KIND);
+          if (reports) cohorts.push(reports);
           const active = user.status === 'active';
           // Model terms of the user's own features, shared by the user's items.
           let userTerms: Array<EncodedTerm | undefined> | undefined;
@@ -309,6 +345,8 @@ export function analyzeCampaigns(store: Store, options: AnalyzeOptions): Analyze
             if (!ent) continue;
             const grantedAt = holding?.grantedAt ?? null;
             const lastUsed = ent.app === null ? null : (lastUse.get(ent.app) ?? null);
+            // An app the log has no event of at all is not covered by it: nothing about its use is known.
+            const appLogged = ent.app === null || coverage.apps === undefined || coverage.apps.has(ent.app);
             let selfReview: 'self' | 'chain' | null = null;
             if (row.reviewer_id !== null) {
               if (row.reviewer_id === userId) selfReview = 'self';
@@ -323,7 +361,7 @@ export function analyzeCampaigns(store: Store, options: AnalyzeOptions): Analyze
                 entitlement: ent,
                 grantedAt,
                 lastUsed,
-                activityStart,
+                activityStart: appLogged ? activityStart : null,
                 selfReview,
                 hrChanges: hr,
                 sodConflicts:
@@ -335,6 +373,7 @@ export function analyzeCampaigns(store: Store, options: AnalyzeOptions): Analyze
               t,
             );
             const allStats = peers.statsOfCohorts(cohorts, ent.id, active, holding !== undefined);
+            const bound = peers.departmentBound.has(ent.id);
             let birthright: { holders: number; peers: number; cohort: string } | null = null;
             const stats: typeof allStats = [];
             for (const st of allStats) {
@@ -354,7 +393,10 @@ export function analyzeCampaigns(store: Store, options: AnalyzeOptions): Analyze
                       : `in department ${user.department} with title ${user.title}`,
                 };
               }
-              if (st.kind !== BIRTHRIGHT_KIND) stats.push(st);
+              if (st.kind === BIRTHRIGHT_KIND) continue;
+              // Access that goes with departments: mixed cohorts (location, attributes) say nothing.
+              if (bound && !isStrongKind(st.kind) && st.kind !== REPORTS_KIND) continue;
+              stats.push(st);
             }
             const peer: PeerAssessment | null = stats.length > 0 ? assessPeers(stats, t) : null;
             if (peer?.outlier) signals.push({ code: 'peer_outlier', detail: `${peer.detail}.` });
@@ -414,7 +456,7 @@ export function analyzeCampaigns(store: Store, options: AnalyzeOptions): Analyze
                       lastUsed === null ? null : Date.parse(lastUsed),
                       asOfMs,
                       grantedAt === null ? null : Date.parse(grantedAt),
-                      coverage,
+                      appCoverage(coverage, ent.app),
                       t.dormantDays,
                     );
               const f = decisionFeatures(user, ent, home, row.reviewer_id, usage);
@@ -430,10 +472,13 @@ export function analyzeCampaigns(store: Store, options: AnalyzeOptions): Analyze
                 at: null,
               });
             }
-            const movedAway = hr.some(
-              (h) =>
-                h.field.toLowerCase() === 'department' && home !== null && h.from === home && h.to !== home,
-            );
+            // Moved out of the entitlement's home department (true), into it (false), or neither.
+            const deptMoves = home === null ? [] : hr.filter((h) => h.field.toLowerCase() === 'department');
+            const movedAway = deptMoves.some((h) => h.from === home && h.to !== home)
+              ? true
+              : deptMoves.some((h) => h.to === home && h.from !== home)
+                ? false
+                : undefined;
             const rec = recommend(
               {
                 signals,

@@ -1,5 +1,6 @@
 import {
   type ActivityCoverage,
+  appCoverage,
   decisionFeatures,
   entitlementDepartment,
   usageAt,
@@ -54,7 +55,7 @@ async function rowsFromFile(
       last === null ? null : Date.parse(last),
       atMs,
       grantMs !== null && grantMs <= atMs ? grantMs : null,
-      coverage,
+      appCoverage(coverage, ent.app),
       dormantDays,
     );
   };

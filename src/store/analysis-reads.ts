@@ -105,6 +105,11 @@ export class AnalysisReader {
     return r.at;
   }
 
+  /** The apps the activity log has any event of (successful or failed). */
+  loggedApps(): Set<string> {
+    return new Set(this.store.stmt('SELECT DISTINCT app FROM activity_rollup').pluck().all() as string[]);
+  }
+
   /** Users with ids in `[lo, hi]`, in id order. */
   users(lo: string, hi: string): User[] {
     return (

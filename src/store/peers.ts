@@ -23,6 +23,12 @@ export class PeerIndex {
   private readonly holders = new Map<string, Map<string, Map<string, number>>>();
   /** Department holding most of each entitlement (its "home" department). */
   readonly homeDepartment = new Map<string, { department: string; share: number }>();
+  /**
+   * Entitlements that go with departments: at least 80% of their holders are in departments
+   * (of 5 or more) where at least 90% hold them. For these, a location or other mixed cohort
+   * holding it says nothing about a user whose department does not.
+   */
+  readonly departmentBound = new Set<string>();
 
   constructor(db: Db) {
     this.kinds = peerKinds(db);
@@ -126,9 +132,12 @@ export class PeerIndex {
       const best = new Int32Array(entIds.length).fill(-1);
       const bestN = new Float64Array(entIds.length);
       const totals = new Float64Array(entIds.length);
+      const bound = new Float64Array(entIds.length);
       for (const c of deps) {
+        const size = cohortN[d]![c]!;
         counters[d]!.forEach(c, (e, n) => {
           totals[e] = totals[e]! + n;
+          if (size >= 5 && n >= 0.9 * size) bound[e] = bound[e]! + n;
           if (best[e] === -1 || n > bestN[e]!) {
             best[e] = c;
             bestN[e] = n;
@@ -141,6 +150,7 @@ export class PeerIndex {
           department: valueText[d]![best[e]!]!,
           share: bestN[e]! / totals[e]!,
         });
+        if (bound[e]! >= 0.8 * totals[e]!) this.departmentBound.add(entIds[e]!);
       }
     }
   }
@@ -163,6 +173,16 @@ export class PeerIndex {
     return out;
   }
 
+  /**
+   * The cohort of the people whose manager is `userId` (the user is not one of them), under
+   * `kind`; null when nobody reports to the user.
+   */
+  reportsOf(userId: string, kind: string): UserCohort | null {
+    const size = this.cohort.get('manager')?.get(userId) ?? 0;
+    if (size === 0) return null;
+    return { kind, value: userId, size, holders: this.holders.get('manager')?.get(userId), member: false };
+  }
+
   /** The same as {@link statsFor} on the values `cohorts` were made of. */
   statsOfCohorts(
     cohorts: readonly UserCohort[],
@@ -177,8 +197,9 @@ export class PeerIndex {
     );
     for (let i = 0; i < cohorts.length; i++) {
       const c = cohorts[i]!;
-      const n = c.size - self;
-      const h = (c.holders?.get(entitlementId) ?? 0) - heldSelf;
+      const inside = c.member === false ? 0 : 1;
+      const n = c.size - self * inside;
+      const h = (c.holders?.get(entitlementId) ?? 0) - heldSelf * inside;
       out[i] = { kind: c.kind, value: c.value, peers: Math.max(0, n), holders: Math.max(0, h) };
     }
     return out;
@@ -209,6 +230,8 @@ export interface UserCohort {
   value: string;
   size: number;
   holders: Map<string, number> | undefined;
+  /** False for a cohort the user is not counted in (e.g. their reports). */
+  member?: boolean;
 }
 
 /** Holder counts per (value, entitlement) of one kind: dense when small, sparse otherwise. */

@@ -40,6 +40,7 @@ export const getShadowReport = defineTool({
       }),
     ),
     auto_approve_coverage_at_99: z.number(),
+    revoke_recall_at_80_precision: rate,
     live_queue: z
       .object({
         campaign_id: z.string().nullable(),

@@ -85,3 +85,51 @@ describe('findRedundant', () => {
     expect(kept(findRedundant([...held].reverse(), g))).toEqual(kept(findRedundant(held, g)));
   });
 });
+
+describe('findRedundant with entitlement types and apps', () => {
+  const kinds = new Map(
+    Object.entries({
+      'bg-hr': { type: 'group', app: null },
+      'app-people': { type: 'app', app: 'PeopleHub' },
+      'perm-records': { type: 'role', app: 'PeopleHub' },
+      'role-generalist': { type: 'role', app: 'PeopleHub' },
+      'role-clerk': { type: 'role', app: 'EHR' },
+      'app-ehr': { type: 'app', app: 'EHR' },
+      'perm-view': { type: 'role', app: 'PACS' },
+      'perm-report': { type: 'role', app: 'PACS' },
+      'grp-viewers': { type: 'group', app: 'PACS' },
+      'grp-leads': { type: 'group', app: 'PACS' },
+      'bg-clinical': { type: 'group', app: null },
+    }),
+  );
+  const typed = (edges: object) =>
+    new IncludesGraph(new Map(Object.entries(edges as Record<string, string[]>)), kinds);
+  it.each([
+    {
+      name: "a department's birthright group is not covered by a role in the app it includes",
+      held: [via('bg-hr', null, 'rule'), direct('role-generalist'), via('app-people', 'bg-hr')],
+      edges: { 'bg-hr': ['app-people'], 'role-generalist': ['app-people', 'perm-records'] },
+      expected: {},
+    },
+    {
+      name: "a role whose includes are only the app's access is not covered by a group granting the app",
+      held: [direct('bg-clinical'), direct('role-clerk'), via('app-ehr', 'bg-clinical')],
+      edges: { 'bg-clinical': ['app-ehr'], 'role-clerk': ['app-ehr'] },
+      expected: {},
+    },
+    {
+      name: 'a viewers group beside the leads group of the same app is covered',
+      held: [direct('grp-viewers'), direct('grp-leads'), via('perm-view', 'grp-leads')],
+      edges: { 'grp-viewers': ['perm-view'], 'grp-leads': ['perm-view', 'perm-report'] },
+      expected: { 'grp-viewers': 'grp-leads:covered' },
+    },
+    {
+      name: 'a direct grant that a group of another kind includes is still redundant',
+      held: [direct('bg-clinical'), direct('app-ehr')],
+      edges: { 'bg-clinical': ['app-ehr'] },
+      expected: { 'app-ehr': 'bg-clinical:included' },
+    },
+  ])('$name', ({ held, edges, expected }) => {
+    expect(kept(findRedundant(held, typed(edges)))).toEqual(expected);
+  });
+});

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   crossValidate,
   formatShadowTable,
+  recallAtPrecision,
   type ShadowReport,
   type ShadowRow,
 } from '../../src/analysis/shadow.js';
@@ -214,6 +215,32 @@ describe('crossValidate mechanics', () => {
   });
 });
 
+describe('recallAtPrecision', () => {
+  it.each([
+    {
+      name: 'the best recall while precision holds',
+      scores: [0.9, 0.8, 0.7, 0.6, 0.1],
+      labels: [1, 1, 0, 1, 0],
+      p: 0.75,
+      want: 1,
+    },
+    {
+      name: 'stops where precision falls below',
+      scores: [0.9, 0.8, 0.7, 0.6, 0.1],
+      labels: [1, 0, 0, 1, 1],
+      p: 0.8,
+      want: 1 / 3,
+    },
+    { name: 'ties are taken together', scores: [0.5, 0.5, 0.1], labels: [1, 0, 1], p: 0.8, want: 0 },
+    { name: 'no revokes: undefined', scores: [0.5, 0.1], labels: [0, 0], p: 0.8, want: null },
+  ] as Array<{ name: string; scores: number[]; labels: Array<0 | 1>; p: number; want: number | null }>)(
+    '$name',
+    ({ scores, labels, p, want }) => {
+      expect(recallAtPrecision(scores, labels, p)).toBe(want);
+    },
+  );
+});
+
 describe('formatShadowTable', () => {
   const report: ShadowReport = {
     n: 1200,
@@ -229,6 +256,7 @@ describe('formatShadowTable', () => {
       { bucket_low: 0.9, bucket_high: 1, n: 1000, mean_confidence: 0.97, observed_agreement: 0.96 },
     ],
     auto_approve_coverage_at_99: 0.712,
+    revoke_recall_at_80_precision: 0.25,
   };
 
   it.each([

@@ -216,6 +216,24 @@ function rowToItem(r: Row): ItemRow {
 const ESCALATED =
   "i.status != 'decided' AND i.id IN (SELECT item_id FROM escalations WHERE resolved_at IS NULL)";
 
+/** A campaign row with its counts (total, pending, proposed, decided) as a summary. */
+function rowToCampaignSummary(r: Row): CampaignSummary {
+  return {
+    id: String(r.id),
+    name: String(r.name),
+    platform: r.platform as Platform,
+    status: r.status as CampaignStatus,
+    created_at: String(r.created_at),
+    due_at: str(r.due_at),
+    counts: {
+      total: Number(r.total),
+      pending: Number(r.pending),
+      proposed: Number(r.proposed),
+      decided: Number(r.decided),
+    },
+  };
+}
+
 /** The repository: every query the tools, analysis and connectors need, on one SQLite file. */
 export class Store {
   readonly cursors: CursorCodec;
@@ -475,20 +493,7 @@ export class Store {
          (SELECT coalesce(sum(n), 0) FROM review_item_counts k WHERE k.campaign_id = c.id AND k.status = 'decided') AS decided
        FROM campaigns c WHERE (? IS NULL OR c.status = ?) ORDER BY c.created_at DESC, c.id`,
     ).all(status ?? null, status ?? null) as Row[];
-    return rows.map((r) => ({
-      id: String(r.id),
-      name: String(r.name),
-      platform: r.platform as Platform,
-      status: r.status as CampaignStatus,
-      created_at: String(r.created_at),
-      due_at: str(r.due_at),
-      counts: {
-        total: Number(r.total),
-        pending: Number(r.pending),
-        proposed: Number(r.proposed),
-        decided: Number(r.decided),
-      },
-    }));
+    return rows.map(rowToCampaignSummary);
   }
 
   /** Campaigns that hold items of these reviewers, with the counts of those items only. */
@@ -500,20 +505,7 @@ export class Store {
        WHERE i.reviewer_id IN (SELECT value FROM json_each(?)) AND (? IS NULL OR c.status = ?)
        GROUP BY c.id ORDER BY c.created_at DESC, c.id`,
     ).all(JSON.stringify(reviewerIds), status ?? null, status ?? null) as Row[];
-    return rows.map((r) => ({
-      id: String(r.id),
-      name: String(r.name),
-      platform: r.platform as Platform,
-      status: r.status as CampaignStatus,
-      created_at: String(r.created_at),
-      due_at: str(r.due_at),
-      counts: {
-        total: Number(r.total),
-        pending: Number(r.pending),
-        proposed: Number(r.proposed),
-        decided: Number(r.decided),
-      },
-    }));
+    return rows.map(rowToCampaignSummary);
   }
 
   /** True when some review item of `userId` is assigned to one of these reviewers. */

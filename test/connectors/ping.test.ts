@@ -859,5 +859,8 @@ describe('Ping configuration', () => {
     expect(message({ ...aic, PINGAIC_SERVICE_ACCOUNT_KEY: pub })).toMatch(/must be an RSA private key/);
     expect(message({ ...aic, PINGAIC_SCOPES: 'fr:idm:*' })).toMatch(/PINGAIC_SCOPES must include fr:iga:\*/);
     expect(message({ ...aic, PINGAIC_JOIN: 'employeeId' })).toMatch(/PINGAIC_JOIN must be username or email/);
+    expect(message({ ...p1, PINGONE_AUDIT_DAYS: '365' })).toMatch(
+      /PINGONE_AUDIT_DAYS must be a whole number of days from 1 to 90/,
+    );
   });
 });

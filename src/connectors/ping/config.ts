@@ -57,6 +57,8 @@ export interface PingOneConfig {
    * `auto` (default) when no PINGAIC_* set is configured, `on`, `off`.
    */
   reviewCampaign: 'auto' | 'on' | 'off';
+  /** Days of audit activities (sign-ons) a first sync reads (PINGONE_AUDIT_DAYS, 1–90, default 14). */
+  auditDays: number;
 }
 
 /** PingOne Advanced Identity Cloud governance, read and decided with a service account. */
@@ -115,6 +117,12 @@ export const PING_VARIABLES: SettingSpec[] = [
     key: 'attributes',
     secret: false,
     describe: 'JSON: which user attributes hold department, title, manager, employee_type, location…',
+  },
+  {
+    name: 'PINGONE_AUDIT_DAYS',
+    key: 'auditDays',
+    secret: false,
+    describe: 'days of sign-ons a first sync reads from the audit log (default 14)',
   },
   {
     name: 'PINGONE_REVIEW_CAMPAIGN',
@@ -228,6 +236,9 @@ function parsePingOne(get: Get): PingOneConfig {
   const mode = (get('PINGONE_REVIEW_CAMPAIGN') ?? 'auto').toLowerCase();
   if (mode !== 'auto' && mode !== 'on' && mode !== 'off')
     fail('PINGONE_REVIEW_CAMPAIGN must be auto, on or off.');
+  const days = get('PINGONE_AUDIT_DAYS') ?? '14';
+  if (!/^\d{1,2}$/.test(days) || Number(days) < 1 || Number(days) > 90)
+    fail('PINGONE_AUDIT_DAYS must be a whole number of days from 1 to 90.');
   return {
     environmentId,
     clientId,
@@ -236,6 +247,7 @@ function parsePingOne(get: Get): PingOneConfig {
     authBase,
     attributes: parseAttributes(get('PINGONE_ATTRIBUTES')),
     reviewCampaign: mode as PingOneConfig['reviewCampaign'],
+    auditDays: Number(days),
   };
 }
 

@@ -25,7 +25,7 @@ export interface PingConnectorOptions {
   concurrency?: number;
   /** A full sync runs again once the last one is this old (default 24 h). */
   fullSyncEveryMs?: number;
-  /** Audit activities of a first sync go back this many days (default 14, what PingOne returns by default). */
+  /** Audit activities of a first sync go back this many days (default PINGONE_AUDIT_DAYS, 14). */
   auditLookbackDays?: number;
   /** Span of one audit query (default one day). */
   auditWindowMs?: number;
@@ -120,7 +120,7 @@ export class PingConnector implements IdentityConnector {
         secrets: this.secrets,
         fullSyncEveryMs: this.incremental.fullSyncEveryMs,
         concurrency: this.options.concurrency ?? 8,
-        auditLookbackDays: this.options.auditLookbackDays ?? 14,
+        auditLookbackDays: this.options.auditLookbackDays ?? this.config.pingone?.auditDays ?? 14,
         auditWindowMs: this.options.auditWindowMs ?? 86_400_000,
         auditIntervalMs: this.options.auditIntervalMs ?? 250,
         log: this.options.log ?? (() => {}),

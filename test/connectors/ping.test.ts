@@ -4,6 +4,7 @@ import { parsePingConfig, pingSecrets } from '../../src/connectors/ping/config.j
 import { PingConnector, type PingConnectorOptions } from '../../src/connectors/ping/connector.js';
 import { parseEntitlementId } from '../../src/connectors/ping/mapping.js';
 import { pingRegistration } from '../../src/connectors/ping/registration.js';
+import { secretValues } from '../../src/connectors/registry.js';
 import { ConnectorError, type DecisionToApply } from '../../src/connectors/types.js';
 import { runSync } from '../../src/services/sync.js';
 import { Store } from '../../src/store/store.js';
@@ -504,7 +505,7 @@ describe('Ping connector against the emulator', () => {
     const error = (await a.sync().catch((e) => e)) as ConnectorError;
     expect(error.kind).toBe('forbidden');
     expect(error.message).toMatch(
-      /PingOne refused listing groups \(HTTP 403 ACCESS_FAILED.*\): it needs the Identity Data Read Only role/,
+      /PingOne refused listing groups \(HTTP 403 ACCESS_FAILED.*\): it needs the Identity Data Read-Only Admin role/,
     );
     const b = await setup({ surfaces: 'pingone', emulator: { authorize: false } });
     b.emu.forbid('activities');
@@ -816,6 +817,12 @@ describe('Ping configuration', () => {
       ]),
     );
     expect(pingRegistration.settings.read({})).toBeNull();
+    // Redaction knows every form the secrets take, through the registration alone.
+    const pem = key.export({ format: 'pem', type: 'pkcs8' }).toString().replace(/\n/g, '\\n');
+    const held = secretValues({ ...p1, ...aic, PINGAIC_SERVICE_ACCOUNT_KEY: pem });
+    expect(held).toEqual(expect.arrayContaining([p1.PINGONE_CLIENT_SECRET, pem]));
+    expect(held.some((v) => v.length > 40 && !v.includes('BEGIN') && pem.includes(v))).toBe(true);
+    expect(held).not.toContain(p1.PINGONE_CLIENT_ID);
   });
 
   it('refuses half a set, hosts without their partner, http:// off loopback and bad values, naming the variable', () => {

@@ -45,7 +45,7 @@ export class PingConnector implements IdentityConnector {
   readonly platform = 'ping' as const;
   readonly sync: SyncCapability = {
     permissions: [
-      'PingOne: a Worker app with Identity Data Read Only, Configuration Read Only and Environment Admin (role assignments) on the environment',
+      'PingOne: a Worker app with Identity Data Read-Only Admin, Configuration Read-Only Admin and Environment Admin (role assignments) on the environment',
       'Advanced Identity Cloud: a service account with the fr:iga:* scope (and fr:idm:*)',
     ],
     run: (sink, options) => this.runSync(sink, options),

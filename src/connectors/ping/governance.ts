@@ -10,7 +10,7 @@ import type {
 import { isoOf } from '../okta/mapping.js';
 import type { AicApi } from './api.js';
 import type { Directory } from './directory.js';
-import { type Operation, PingHttpError, statusOf } from './errors.js';
+import { type Operation, statusOf } from './errors.js';
 import { aicAccessName, aicEntitlementOf, FROM_AIC, ids } from './mapping.js';
 import { type AicCertification, type AicItem, aicCertification, aicItem } from './schemas.js';
 
@@ -226,7 +226,7 @@ export class GovernanceRead {
         ),
       );
     } catch (e) {
-      if (statusOf(e) === 404 || (e instanceof PingHttpError && e.status === 404)) return null;
+      if (statusOf(e) === 404) return null;
       throw e;
     }
   }

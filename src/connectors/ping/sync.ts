@@ -156,7 +156,6 @@ export class PingSyncRun {
       if (reviewCreated !== null) this.stageReview(directory, reviewCreated);
       this.removeGone(directory);
     }
-    for (const w of this.warnings) this.settings.log('warn', w);
     return {
       version: 1,
       lastFullSync: this.full ? now : this.prev!.lastFullSync,

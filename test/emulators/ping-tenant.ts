@@ -118,9 +118,9 @@ export const BUILT_IN_ROLES = [
   { id: 'r-org-admin', name: 'Organization Admin' },
   { id: 'r-env-admin', name: 'Environment Admin' },
   { id: 'r-ida', name: 'Identity Data Admin' },
-  { id: 'r-ida-ro', name: 'Identity Data Read Only' },
+  { id: 'r-ida-ro', name: 'Identity Data Read-Only Admin' },
   { id: 'r-cad', name: 'Client Application Developer' },
-  { id: 'r-cfg-ro', name: 'Configuration Read Only' },
+  { id: 'r-cfg-ro', name: 'Configuration Read-Only Admin' },
 ];
 
 export const ADMIN_CONSOLE = { id: 'c-admin-console', name: 'PingOne Admin Console' };

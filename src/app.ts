@@ -73,10 +73,13 @@ export function checkpointsFrom(config: Config, logger: Logger): CheckpointWrite
  * secret settings (from its registration) and the server's own token.
  */
 export function secretsFromEnv(env: Record<string, string | undefined>, config?: Config): string[] {
-  // Ping's variables until its connector registers them.
-  const others = ['ATTEST_TOKEN', 'PINGONE_CLIENT_SECRET', 'PINGAIC_SERVICE_ACCOUNT_KEY'];
-  const own = others.map((n) => env[n]?.trim()).filter((v): v is string => v !== undefined && v.length >= 6);
-  return [...new Set([...secretValues(env, config?.connectors), ...own])];
+  const own = env.ATTEST_TOKEN?.trim();
+  return [
+    ...new Set([
+      ...secretValues(env, config?.connectors),
+      ...(own !== undefined && own.length >= 6 ? [own] : []),
+    ]),
+  ];
 }
 
 /** How the server and the CLI build connectors: settings from the environment over the config file. */

@@ -1,6 +1,7 @@
 import type { Platform } from '../domain/index.js';
 import { entraRegistration } from './entra/registration.js';
 import { oktaRegistration } from './okta/registration.js';
+import { pingRegistration } from './ping/registration.js';
 import { snapshotRegistration } from './snapshot/connector.js';
 import {
   type ConnectorContext,
@@ -20,6 +21,7 @@ export const REGISTRATIONS: readonly ConnectorRegistration<any>[] = [
   snapshotRegistration,
   oktaRegistration,
   entraRegistration,
+  pingRegistration,
 ];
 
 type Env = Readonly<Record<string, string | undefined>>;

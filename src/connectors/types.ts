@@ -56,6 +56,11 @@ export interface WriteBackCapability {
   decisions: readonly DecisionValue[];
   /** Records one confirmed decision. Must be idempotent: the same key never applies twice. */
   apply(decision: DecisionToApply): Promise<ApplyOutcome>;
+  /**
+   * Records several confirmed decisions at once, where the platform has bulk calls: one
+   * outcome per decision, in order, each as `apply` would give it (same idempotency).
+   */
+  applyBatch?(decisions: readonly DecisionToApply[]): Promise<ApplyOutcome[]>;
   permissions: readonly string[];
 }
 

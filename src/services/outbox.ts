@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { ApplyOutcome, IdentityConnector } from '../connectors/types.js';
+import type { ApplyOutcome, DecisionToApply, IdentityConnector } from '../connectors/types.js';
 import type { Platform } from '../domain/index.js';
 import type { Auditor } from '../policy/audit.js';
 import { DecisionsRepo, type OutboxWork } from '../store/decisions.js';
@@ -75,8 +75,9 @@ export async function runOutbox(
       const t = now();
       const work = repo.claimWork(worker, t, new Date(t.getTime() + leaseMs), 100, retried, workerAlive);
       if (work.length === 0) break;
+      const batched = await applyBatches(work, connectorFor, store);
       for (const w of work) {
-        const outcome = await applyOne(w, connectorFor(w.platform), store);
+        const outcome = await applyOne(w, connectorFor(w.platform), store, batched.get(w.outbox_id));
         processed++;
         faultPoint('after-platform', processed);
         const record = (result: string, error: string | null, extra: Record<string, unknown>) =>
@@ -174,11 +175,79 @@ type Applied =
     }
   | { kind: 'failed'; error: string; retryable: boolean };
 
-async function applyOne(w: OutboxWork, connector: IdentityConnector | null, store: Store): Promise<Applied> {
+/** Whether a row's decision goes to the platform's review (an escalation only where the review can record it). */
+const writesBack = (w: OutboxWork, connector: IdentityConnector | null) =>
+  !!connector?.writeBack &&
+  !isLocal(w) &&
+  (w.decision !== 'escalate' || connector.writeBack.decisions.includes('escalate'));
+
+/** A campaign Attest created itself has no review on the platform. */
+const isLocal = (w: OutboxWork) =>
+  (JSON.parse(w.campaign_attributes || '{}') as { origin?: string }).origin === 'attest';
+
+function decisionOf(w: OutboxWork, store: Store): DecisionToApply {
+  return {
+    item_external_id: w.item_external_id,
+    campaign_external_id: w.campaign_external_id,
+    item_coordinates: store.itemPlatformDetails(w.item_id)?.coordinates ?? {},
+    idempotency_key: w.proposal_id,
+    user_external_id: w.user_external_id,
+    entitlement_external_id: w.entitlement_external_id,
+    entitlement_type: w.entitlement_type,
+    decision: w.decision,
+    rationale: w.rationale,
+    proposed_by: w.proposed_by,
+    confirmed_by: w.confirmed_by,
+    channel: w.channel,
+    engine_recommended: w.engine_decision === w.decision,
+  };
+}
+
+/**
+ * Where a platform takes decisions in bulk (`writeBack.applyBatch`), the claimed rows of each
+ * platform are recorded there in one call, each row keeping its own outcome. The rows are then
+ * completed one by one as usual; a process killed in between re-applies them, which the
+ * connector's idempotency (it reads the item first) makes harmless.
+ */
+async function applyBatches(
+  work: OutboxWork[],
+  connectorFor: ConnectorFor,
+  store: Store,
+): Promise<Map<number, ApplyOutcome>> {
+  const out = new Map<number, ApplyOutcome>();
+  const byPlatform = new Map<Platform, OutboxWork[]>();
+  for (const w of work) {
+    const c = connectorFor(w.platform);
+    if (!c?.writeBack?.applyBatch || !writesBack(w, c)) continue;
+    byPlatform.set(w.platform, [...(byPlatform.get(w.platform) ?? []), w]);
+  }
+  for (const [platform, rows] of byPlatform) {
+    if (rows.length < 2) continue;
+    let outcomes: ApplyOutcome[];
+    try {
+      outcomes = await connectorFor(platform)!.writeBack!.applyBatch!(rows.map((w) => decisionOf(w, store)));
+    } catch (e) {
+      const error = e instanceof Error ? e.message : String(e);
+      outcomes = rows.map(() => ({ status: 'failed', retryable: true, error }));
+    }
+    rows.forEach((w, i) => {
+      const o = outcomes[i];
+      if (o) out.set(w.outbox_id, o);
+    });
+  }
+  return out;
+}
+
+async function applyOne(
+  w: OutboxWork,
+  connector: IdentityConnector | null,
+  store: Store,
+  /** The outcome of this row's decision when a bulk call already recorded it. */
+  batched?: ApplyOutcome,
+): Promise<Applied> {
   // An escalation reaches the platform only where its review can record "don't know".
-  const localCampaign =
-    (JSON.parse(w.campaign_attributes || '{}') as { origin?: string }).origin === 'attest';
-  if (w.decision === 'escalate' && (localCampaign || !connector?.writeBack?.decisions.includes('escalate'))) {
+  const local = isLocal(w);
+  if (w.decision === 'escalate' && (local || !connector?.writeBack?.decisions.includes('escalate'))) {
     return { kind: 'done', platform_ref: null, remediation: null };
   }
   if (!connector) {
@@ -188,9 +257,6 @@ async function applyOne(w: OutboxWork, connector: IdentityConnector | null, stor
       retryable: true,
     };
   }
-  // A campaign Attest created itself has no review on the platform: the decision is recorded
-  // here, and revoked access is removed on the platform directly.
-  const local = (JSON.parse(w.campaign_attributes || '{}') as { origin?: string }).origin === 'attest';
   const item = {
     item_external_id: w.item_external_id,
     campaign_external_id: w.campaign_external_id,
@@ -199,20 +265,8 @@ async function applyOne(w: OutboxWork, connector: IdentityConnector | null, stor
   // Without write-back (a snapshot) the decision is recorded in the store alone.
   let decided: ApplyOutcome = { status: 'done', platform_ref: null };
   try {
-    if (connector.writeBack && !local)
-      decided = await connector.writeBack.apply({
-        ...item,
-        idempotency_key: w.proposal_id,
-        user_external_id: w.user_external_id,
-        entitlement_external_id: w.entitlement_external_id,
-        entitlement_type: w.entitlement_type,
-        decision: w.decision,
-        rationale: w.rationale,
-        proposed_by: w.proposed_by,
-        confirmed_by: w.confirmed_by,
-        channel: w.channel,
-        engine_recommended: w.engine_decision === w.decision,
-      });
+    if (batched) decided = batched;
+    else if (connector.writeBack && !local) decided = await connector.writeBack.apply(decisionOf(w, store));
   } catch (e) {
     return { kind: 'failed', error: e instanceof Error ? e.message : String(e), retryable: true };
   }

@@ -37,6 +37,18 @@ export interface ContractSubject {
    * it (external ids). The next sync, incremental where the platform has it, must drop it.
    */
   removeAccess(): { user: string; entitlement: string };
+  /**
+   * Where this set-up's campaigns are reviewed: `platform` (default), the platform's own reviews,
+   * where confirmed decisions are written back; `attest`, campaigns of Attest's own (a directory
+   * with no review of its own): a decision is skipped on the platform and nothing is written there.
+   */
+  reviews?: 'platform' | 'attest';
+  /**
+   * Who removes revoked access: `attest` (default), remediation removes it on the platform;
+   * `platform`, the platform's review does (its access is its own): byPlatform says so for the
+   * campaign's items, and a removal asked of Attest is refused, naming who removes it.
+   */
+  removal?: 'attest' | 'platform';
   /** A platform that pages, throttles and can revoke credentials. */
   faults?: {
     /** A connector for the same platform with page sizes small enough that every list spans several pages. */
@@ -185,6 +197,15 @@ export function connectorContract(name: string, make: () => Promise<ContractSubj
         expect(s.decisionWrites(item!.item) ?? 0).toBe(0);
         return;
       }
+      if (s.reviews === 'attest') {
+        // Attest's own campaign: nothing to record on the platform, both times, and nothing written.
+        for (const outcome of [await writeBack.apply(decision), await writeBack.apply(decision)]) {
+          expect(outcome.status).toBe('skipped');
+          expect(outcome.status === 'skipped' && outcome.detail.length).toBeGreaterThan(10);
+        }
+        expect(s.decisionWrites(item!.item) ?? 0).toBe(0);
+        return;
+      }
       const first = await writeBack.apply(decision);
       const second = await writeBack.apply(decision);
       expect(first.status).toBe('done');
@@ -203,6 +224,27 @@ export function connectorContract(name: string, make: () => Promise<ContractSubj
 
     it('removing access is done, idempotent, and the platform no longer grants it', async () => {
       await sync();
+      if (s.removal === 'platform') {
+        // The platform's review removes its access: Attest says so, and removes nothing itself.
+        const item = pendingItem();
+        expect(item).toBeDefined();
+        const platformItem = {
+          item_external_id: item!.item,
+          campaign_external_id: item!.campaign,
+          item_coordinates: JSON.parse(item!.coordinates) as Record<string, string>,
+        };
+        expect(s.connector.remediation?.byPlatform?.(platformItem)).toMatch(/\w{10,}/);
+        const refused = await s.connector.remediation!.remove({
+          idempotency_key: 'proposal-contract-2:remediate',
+          user_external_id: item!.user,
+          entitlement_external_id: item!.ent,
+          entitlement_type: item!.type,
+          entitlement_attributes: {},
+        });
+        expect(refused).toMatchObject({ status: 'failed', retryable: false });
+        if (s.holds(item!.user, item!.ent) !== null) expect(s.holds(item!.user, item!.ent)).toBe(true);
+        return;
+      }
       const rows = store.db
         .prepare(
           `SELECT u.external_id AS user, e.* FROM assignments a JOIN users u ON u.id = a.user_id

@@ -18,11 +18,11 @@ const entra = {
 
 describe('connector registry', () => {
   it('lists one registration per platform, with the platforms that can sync', () => {
-    expect(REGISTRATIONS.map((r) => r.name)).toEqual(['snapshot', 'okta', 'entra']);
-    expect(syncablePlatforms()).toEqual(['okta', 'entra']);
+    expect(REGISTRATIONS.map((r) => r.name)).toEqual(['snapshot', 'okta', 'entra', 'ping']);
+    expect(syncablePlatforms()).toEqual(['okta', 'entra', 'ping']);
     for (const r of REGISTRATIONS)
       for (const v of r.settings.variables)
-        expect(v.secret).toBe(/SECRET|TOKEN|PRIVATE_KEY|PASSWORD/.test(v.name));
+        expect(v.secret).toBe(/SECRET|TOKEN|PRIVATE_KEY|PASSWORD|ACCOUNT_KEY/.test(v.name));
   });
 
   it('builds only configured platforms, and the snapshot always', () => {
@@ -66,7 +66,10 @@ describe('connector registry', () => {
       }
       throw new Error('expected an error');
     };
-    expect(messageOf('ping')).toMatch(/unknown platform "ping"; expected okta or entra/);
+    expect(messageOf('onelogin')).toMatch(/unknown platform "onelogin"; expected okta, entra or ping/);
+    expect(messageOf('ping')).toMatch(
+      /ping is not configured: set PINGONE_ENVIRONMENT_ID, .* PINGAIC_TENANT_URL/,
+    );
     expect(messageOf('snapshot')).toMatch(/snapshot cannot be synced; load a folder with attest import DIR/);
     expect(messageOf('entra')).toMatch(/entra is not configured: set AZURE_TENANT_ID, AZURE_CLIENT_ID/);
     expect(messageOf('okta', { OKTA_API_TOKEN: 'x'.repeat(30) })).toMatch(/^okta: OKTA_ORG_URL is not set/);

@@ -1,8 +1,13 @@
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CallToolRequestSchema,
+  ClientRequestSchema,
+  ErrorCode,
+  ListToolsRequestSchema,
+} from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import type { Config } from './config.js';
+import { type Config, describeZodError } from './config.js';
 import { ToolError } from './errors.js';
 import { Auditor } from './policy/audit.js';
 import type { CheckpointWriter } from './policy/checkpoints.js';
@@ -203,6 +208,18 @@ export function createServer(deps: ServerDeps): McpServer {
   return server;
 }
 
+/** Each request method a client may send, with the SDK's schema of its params. */
+const requestSchemas = new Map<string, z.ZodType>(
+  ClientRequestSchema.options.map((o) => [o.shape.method.value, o as unknown as z.ZodType]),
+);
+
+/** A resource URI the SDK would fail to parse (and answer as an internal error). */
+function uriProblem(method: string, params: unknown): string | null {
+  if (!method.startsWith('resources/') || !params || typeof params !== 'object' || !('uri' in params))
+    return null;
+  return URL.canParse(String(params.uri)) ? null : 'params.uri: not a valid URI';
+}
+
 /**
  * Audits requests the protocol layer refuses before any handler of ours runs (parameters
  * that are not what the method takes, e.g. a tool name that is not a string; a malformed
@@ -238,6 +255,29 @@ function auditProtocolRefusals(
           at: now().toISOString(),
           started: performance.now(),
         });
+      }
+      // The SDK parses a known method's params inside the handler and sends a failure as an
+      // internal error (or, for params that are not an object, drops the request unanswered):
+      // bad params are refused here as invalid params, naming the field, and audited below.
+      const schema = typeof m.method === 'string' ? requestSchemas.get(m.method) : undefined;
+      if (schema && (typeof m.id === 'string' || typeof m.id === 'number')) {
+        const parsed = schema.safeParse(message);
+        const problem = parsed.success
+          ? uriProblem(m.method as string, m.params)
+          : describeZodError(parsed.error);
+        if (problem !== null) {
+          void transport
+            .send({
+              jsonrpc: '2.0',
+              id: m.id,
+              error: {
+                code: ErrorCode.InvalidParams,
+                message: `Invalid params for ${m.method}: ${problem}. Nothing was done.`,
+              },
+            })
+            .catch(() => {});
+          return;
+        }
       }
       onmessage?.(message, extra);
     };

@@ -16,6 +16,20 @@ export interface ResourceDeps {
   ) => void;
 }
 
+/**
+ * A read refused for what the client asked; `code` is the JSON-RPC error code the protocol
+ * layer sends (MCP: -32002 resource not found, -32602 invalid params), not internal error.
+ */
+export class ResourceError extends Error {
+  override name = 'ResourceError';
+  constructor(
+    message: string,
+    readonly code: -32002 | -32602,
+  ) {
+    super(message);
+  }
+}
+
 type Contents = { contents: Array<{ uri: string; mimeType: string; text: string }> };
 
 /** A resource family as plain data; server.ts registers it with the SDK. */
@@ -101,14 +115,15 @@ export function resourceDefinitions(deps: ResourceDeps): ResourceDefinitions {
             'malformed campaign id',
             requestId,
           );
-          throw new Error(
+          throw new ResourceError(
             'The campaign id in the URI is not valid percent-encoding. Read attest://campaigns for the valid ids.',
+            -32602,
           );
         }
         const campaign = store.listCampaigns(undefined, reviewerFilter()).find((c) => c.id === id);
         if (!campaign) {
           deps.audit(`resource:${uri.href}`, { campaign_id: id }, 'error', 'not found', requestId);
-          throw new Error(`No campaign "${id}". Read attest://campaigns for the valid ids.`);
+          throw new ResourceError(`No campaign "${id}". Read attest://campaigns for the valid ids.`, -32002);
         }
         deps.audit(`resource:${uri.href}`, { campaign_id: id }, 'ok', undefined, requestId);
         return json(uri, {

@@ -85,7 +85,10 @@ export function createServer(deps: ServerDeps): McpServer {
   // Requests whose audit entry the tool pipeline or a resource read wrote; any other request
   // the protocol layer refuses (bad params, a malformed URI, an unknown method) is audited here.
   const audited = new Set<string | number>();
-  auditProtocolRefusals(server, auditor, caller, audited, now);
+  // The params of each tools/call as received: the SDK's parse rebuilds `arguments` by
+  // assignment, so an own "__proto__" key would vanish before validation and the audit.
+  const received = new Map<string | number, unknown>();
+  auditProtocolRefusals(server, auditor, caller, audited, now, received);
   const tools = [...selectTools(deps.config), ...(deps.extraTools ?? [])];
   const byName = new Map(tools.map((t) => [t.name, t]));
   const listed = tools.map((t) => ({
@@ -203,7 +206,9 @@ export function createServer(deps: ServerDeps): McpServer {
       signal: extra.signal,
     };
     audited.add(extra.requestId);
-    return pipeline(tool, request.params.arguments ?? {}, ctx);
+    const params = received.get(extra.requestId) as { arguments?: unknown } | undefined;
+    received.delete(extra.requestId);
+    return pipeline(tool, (params ? params.arguments : request.params.arguments) ?? {}, ctx);
   });
   return server;
 }
@@ -237,6 +242,7 @@ function auditProtocolRefusals(
   },
   audited: Set<string | number>,
   now: () => Date,
+  received: Map<string | number, unknown>,
 ): void {
   const connect = server.connect.bind(server);
   server.connect = async (transport) => {
@@ -279,6 +285,7 @@ function auditProtocolRefusals(
           return;
         }
       }
+      if (m.method === 'tools/call' && m.id !== undefined) received.set(m.id, m.params);
       onmessage?.(message, extra);
     };
     const send = transport.send.bind(transport);
@@ -288,6 +295,7 @@ function auditProtocolRefusals(
         const req = inflight.get(m.id);
         inflight.delete(m.id);
         const handled = audited.delete(m.id);
+        received.delete(m.id);
         if (req && m.error && !handled) {
           try {
             auditor.record({

@@ -67,7 +67,7 @@ const WRITE_TIMES = new Set(['updated_at', 'analyzed_at']);
  */
 export function tableDumper(
   db: Database.Database,
-  options: { dropColumns?: Record<string, string[]> } = {},
+  options: { dropColumns?: Record<string, string[]>; keepWriteTimes?: boolean } = {},
 ): () => Record<string, unknown[]> {
   const tables = db
     .prepare(
@@ -78,7 +78,10 @@ export function tableDumper(
   const statements: Array<[string, Database.Statement]> = [];
   for (const t of tables) {
     const cols = (db.prepare(`PRAGMA table_info(${t})`).all() as Array<{ name: string }>).map((c) => c.name);
-    const drop = new Set([...WRITE_TIMES, ...(options.dropColumns?.[t] ?? [])]);
+    const drop = new Set([
+      ...(options.keepWriteTimes ? [] : WRITE_TIMES),
+      ...(options.dropColumns?.[t] ?? []),
+    ]);
     const kept = cols.filter((c) => !drop.has(c));
     if (kept.length === 0) continue;
     const list = kept.map((c) => `"${c}"`).join(', ');
@@ -93,7 +96,7 @@ export function tableDumper(
 /** Every data table of a store, as `tableDumper` reads it. */
 export function dumpTables(
   db: Database.Database,
-  options: { dropColumns?: Record<string, string[]> } = {},
+  options: Parameters<typeof tableDumper>[1] = {},
 ): Record<string, unknown[]> {
   return tableDumper(db, options)();
 }

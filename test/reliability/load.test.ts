@@ -127,6 +127,7 @@ describe('load', () => {
       const seeds = clients.map(() => Math.floor(rng() * 2 ** 31));
       const started = performance.now();
       let rssWarm = Number.NaN;
+      let rssHalf = Number.NaN;
       let done = 0;
       await Promise.all(
         clients.map(async (client, s) => {
@@ -177,6 +178,7 @@ describe('load', () => {
             }
             byTool.set(name, (byTool.get(name) ?? 0) + 1);
             if (++done === Math.floor((SESSIONS * CALLS) / 10)) rssWarm = rssMiB(pid);
+            if (done === Math.floor((SESSIONS * CALLS) / 2)) rssHalf = rssMiB(pid);
           }
         }),
       );
@@ -220,7 +222,7 @@ describe('load', () => {
           .join(', ')}`,
       );
       report(
-        `load: server RSS ${rssBefore.toFixed(0)} MiB before, ${rssWarm.toFixed(0)} MiB after the first 10%, ${rssAfter.toFixed(0)} MiB after (peak ${rssPeak.toFixed(0)} MiB)`,
+        `load: server RSS ${rssBefore.toFixed(0)} MiB before, ${rssWarm.toFixed(0)} MiB after the first 10%, ${rssHalf.toFixed(0)} MiB at half, ${rssAfter.toFixed(0)} MiB after (peak ${rssPeak.toFixed(0)} MiB)`,
       );
       expect(errors.slice(0, 5)).toEqual([]);
       expect(latencies).toHaveLength(total);

@@ -1,4 +1,4 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 import { emulatorTls } from './test/emulators/tls.js';
 
 export default defineConfig(async () => {
@@ -8,6 +8,8 @@ export default defineConfig(async () => {
   return {
     test: {
       include: ['test/**/*.test.ts'],
+      // The reliability suite runs on its own (npm run test:reliability): it takes minutes.
+      exclude: [...configDefaults.exclude, 'test/reliability/**'],
       testTimeout: 60_000,
       hookTimeout: 120_000,
       pool: 'forks',

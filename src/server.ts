@@ -16,7 +16,7 @@ import {
 } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import type { Config } from './config.js';
+import { type Config, describeZodError } from './config.js';
 import { ToolError } from './errors.js';
 import { Auditor } from './policy/audit.js';
 import type { CheckpointWriter } from './policy/checkpoints.js';
@@ -501,6 +501,35 @@ function registerReadables(
   }
 }
 
+/** The params of the methods whose bad input is refused before the SDK parses it. */
+const paramsSchemas = new Map<string, z.ZodType>(
+  Object.entries({
+    'tools/call': z.object({
+      name: z.string({ error: 'expected the tool name as a string' }),
+      arguments: z.record(z.string(), z.unknown(), { error: 'expected an object' }).optional(),
+    }),
+    'resources/read': z.object({
+      uri: z
+        .string({ error: 'expected the resource URI as a string' })
+        .refine((u) => URL.canParse(u), 'not a valid URI'),
+    }),
+    'prompts/get': z.object({
+      name: z.string({ error: 'expected the prompt name as a string' }),
+      arguments: z.record(z.string(), z.string(), { error: 'expected an object of strings' }).optional(),
+    }),
+  }),
+);
+
+/** What is wrong with a request's params, or null (the SDK's own parse runs after). */
+function paramsProblem(method: string, params: unknown): string | null {
+  const schema = paramsSchemas.get(method);
+  if (!schema) return null;
+  if (params === null || typeof params !== 'object' || Array.isArray(params))
+    return 'params: expected an object';
+  const parsed = schema.safeParse(params);
+  return parsed.success ? null : describeZodError(parsed.error, 'params');
+}
+
 /** Requests of one connection as they arrived, by JSON-RPC id. */
 type Inflight = Map<string | number, { method: string; params: unknown; at: string; started: number }>;
 
@@ -535,6 +564,23 @@ function auditProtocolRefusals(
           at: now().toISOString(),
           started: performance.now(),
         });
+        // The SDK answers bad params of these methods with a raw schema dump (or, for a URI
+        // that does not parse, an internal error): they are refused here as invalid params
+        // naming the field; the send wrapper below audits the refusal.
+        const problem = typeof m.method === 'string' ? paramsProblem(m.method, m.params) : null;
+        if (problem !== null) {
+          void transport
+            .send({
+              jsonrpc: '2.0',
+              id: m.id,
+              error: {
+                code: ProtocolErrorCode.InvalidParams,
+                message: `Invalid params for ${m.method}: ${problem}. Nothing was done.`,
+              },
+            })
+            .catch(() => {});
+          return;
+        }
       }
       onmessage?.(message, extra);
     };

@@ -225,7 +225,7 @@ class Builder {
 
     // Leavers, movers and other plants among the staff (not managers: their teams stay simple).
     const managers = new Set(this.people.map((p) => p.manager));
-    const staff = this.people.filter((p, i) => i > heads.length && !managers.has(i));
+    const staff = this.people.filter((_p, i) => i > heads.length && !managers.has(i));
     // What a mover keeps of the old job: the roles and permissions that were asked for.
     const old = (dept: number, title: string) => {
       const t = hospitalDepts[dept]!.titles.find((x) => x.name === title)!;

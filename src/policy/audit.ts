@@ -45,36 +45,60 @@ export const AUDIT_LIMITS = {
   name: 200,
   /** Characters kept of an error message. */
   error: 4000,
+  /** Characters kept of one call's arguments in all (strings, keys and other values). */
+  total: 16_384,
 } as const;
 
 /**
  * A bounded copy of a JSON value: long strings, arrays and objects are cut with a marker
- * saying how much was left out. Own `__proto__` keys are kept as data.
+ * saying how much was left out, and once `total` characters are kept, everything after
+ * (per string, item or key) is. Own `__proto__` keys are kept as data.
  */
-export function capValue(value: unknown, depth = 0): { value: unknown; cut: boolean } {
+export function capValue(
+  value: unknown,
+  depth = 0,
+  total: number = Number.POSITIVE_INFINITY,
+): { value: unknown; cut: boolean } {
   let cut = false;
+  let left = total;
   const walk = (v: unknown, d: number): unknown => {
     if (typeof v === 'string') {
-      if (v.length <= AUDIT_LIMITS.string) return v;
+      const keep = Math.max(0, Math.min(AUDIT_LIMITS.string, left));
+      if (v.length <= keep) {
+        left -= v.length;
+        return v;
+      }
       cut = true;
-      return `${v.slice(0, AUDIT_LIMITS.string)}…[+${v.length - AUDIT_LIMITS.string} chars]`;
+      left -= keep;
+      return `${v.slice(0, keep)}…[+${v.length - keep} chars]`;
     }
-    if (v === null || typeof v !== 'object') return v;
+    if (v === null || typeof v !== 'object') {
+      left -= String(v).length;
+      return v;
+    }
     if (d >= AUDIT_LIMITS.depth) {
       cut = true;
       return '[nested too deep]';
     }
     if (Array.isArray(v)) {
-      const out = v.slice(0, AUDIT_LIMITS.array).map((x) => walk(x, d + 1));
-      if (v.length > AUDIT_LIMITS.array) {
+      const out: unknown[] = [];
+      for (const x of v) {
+        if (out.length >= AUDIT_LIMITS.array || left <= 0) break;
+        out.push(walk(x, d + 1));
+      }
+      if (v.length > out.length) {
         cut = true;
-        out.push(`…[+${v.length - AUDIT_LIMITS.array} items]`);
+        out.push(`…[+${v.length - out.length} items]`);
       }
       return out;
     }
     const out: Record<string, unknown> = {};
     const entries = Object.entries(v);
+    let kept = 0;
     for (const [k, x] of entries.slice(0, AUDIT_LIMITS.keys)) {
+      if (left <= 0) break;
+      kept++;
+      left -= Math.min(k.length, AUDIT_LIMITS.name);
       const key = k.length > AUDIT_LIMITS.name ? `${k.slice(0, AUDIT_LIMITS.name)}…` : k;
       if (key !== k) cut = true;
       Object.defineProperty(out, key, {
@@ -84,9 +108,9 @@ export function capValue(value: unknown, depth = 0): { value: unknown; cut: bool
         configurable: true,
       });
     }
-    if (entries.length > AUDIT_LIMITS.keys) {
+    if (entries.length > kept) {
       cut = true;
-      out['…'] = `[+${entries.length - AUDIT_LIMITS.keys} keys]`;
+      out['…'] = `[+${entries.length - kept} keys]`;
     }
     return out;
   };
@@ -121,7 +145,7 @@ export class Auditor {
   entry(f: AuditFacts): AuditEntry {
     const known = this.secrets();
     const args = redact(f.arguments ?? {}, known);
-    const capped = capValue(args);
+    const capped = capValue(args, 0, AUDIT_LIMITS.total);
     let details =
       f.details && Object.keys(f.details).length > 0
         ? (redact(f.details, known) as Record<string, unknown>)

@@ -33,11 +33,11 @@ export interface OutboxOptions {
  * call returned but nothing is committed locally; `after-commit`: the row is done).
  */
 function faultPoint(stage: 'after-platform' | 'after-commit', n: number): void {
+  crashPoint(`outbox:${stage}`);
   const spec = process.env.ATTEST_FAULT_KILL;
   if (!spec) return;
   const [s, count] = spec.split(':');
   if (s === stage && Number(count) === n) process.kill(process.pid, 'SIGKILL');
-  crashPoint(`outbox:${stage}`);
 }
 
 let processed = 0;

@@ -227,16 +227,33 @@ function checkApplied(db: string, emu: OktaEmulator, base: ApplyBase): { writes:
     expect(applied).toHaveLength(base.batch.length);
     const verified = new AuditLog(d).verify();
     expect(verified.ok, JSON.stringify(verified).slice(0, 300)).toBe(true);
+    // An escalation is not an end state: the item goes to a second-level reviewer and stays open.
+    const escalations = d.prepare('SELECT item_id, resolved_at FROM escalations').all() as Array<{
+      item_id: string;
+      resolved_at: string | null;
+    }>;
     let writes = 0;
     let repeated = 0;
     for (const b of base.batch) {
-      expect(decided.get(b.item_id), b.item_id).toBe(b.decision);
+      if (b.decision === 'escalate') {
+        expect(decided.has(b.item_id), `${b.item_id} has no decision in force`).toBe(false);
+        expect(
+          escalations.filter((e) => e.item_id === b.item_id).map((e) => e.resolved_at),
+          `one open escalation of ${b.item_id}`,
+        ).toEqual([null]);
+      } else {
+        expect(decided.get(b.item_id), b.item_id).toBe(b.decision);
+      }
       const actions = emu.org.reviewActions.filter((a) => a.reviewId === b.external_id);
       expect(
         actions.map((a) => a.action),
         `review actions for ${b.item_id}`,
       ).toEqual(b.decision === 'escalate' ? [] : [b.decision.toUpperCase()]);
       writes += actions.length;
+      // Recording a decision on a review owned by someone else reassigns it to Attest first, once.
+      const reassigned = emu.org.reassignments.filter((r) => r.reviewId === b.external_id);
+      expect(reassigned, `reassignments of ${b.item_id}`).toHaveLength(b.decision === 'escalate' ? 0 : 1);
+      writes += reassigned.length;
       const deletes = emu.requests.filter((q) => q.method === 'DELETE' && q.path === b.delete_path);
       const removed = deletes.filter((q) => q.status === 204);
       expect(removed, `successful removals for ${b.item_id}`).toHaveLength(b.delete_path ? 1 : 0);

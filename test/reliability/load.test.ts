@@ -133,6 +133,9 @@ describe('load', () => {
         clients.map(async (client, s) => {
           const r = createRng(seeds[s]!);
           const items = visible[s]!;
+          // A reviewer's own access is refused (nobody reviews their own access), so none is proposed.
+          const own = new Set(principals[s % principals.length]!.reviewer_ids ?? []);
+          const proposable = items.filter((it) => !own.has(it.user.id));
           const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)]!;
           // The next page of the last listing, asked with the same filters (a cursor is bound to them).
           let paging: { args: Record<string, unknown>; cursor: string } | null = null;
@@ -155,7 +158,8 @@ describe('load', () => {
             if (x < 0.75) return ['get_campaign_summary', { campaign_id: item.campaign_id }];
             if (x < 0.95) return ['list_campaigns', {}];
             const decision = pick(['approve', 'revoke', 'escalate']);
-            return ['propose_decision', { item_id: item.item_id, decision, rationale: `Load run ${s}/${i}` }];
+            const target = proposable.length > 0 ? pick(proposable) : item;
+            return ['propose_decision', { item_id: target.item_id, decision, rationale: `Load run ${s}/${i}` }];
           };
           for (let i = 0; i < CALLS; i++) {
             const [name, args] = choose(i);

@@ -159,7 +159,10 @@ describe('load', () => {
             if (x < 0.95) return ['list_campaigns', {}];
             const decision = pick(['approve', 'revoke', 'escalate']);
             const target = proposable.length > 0 ? pick(proposable) : item;
-            return ['propose_decision', { item_id: target.item_id, decision, rationale: `Load run ${s}/${i}` }];
+            return [
+              'propose_decision',
+              { item_id: target.item_id, decision, rationale: `Load run ${s}/${i}` },
+            ];
           };
           for (let i = 0; i < CALLS; i++) {
             const [name, args] = choose(i);

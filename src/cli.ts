@@ -42,6 +42,9 @@ import { runSync } from './services/sync.js';
 import { AuditLog } from './store/audit.js';
 import { ChangesRepo } from './store/changes.js';
 import { DecisionsRepo } from './store/decisions.js';
+import { PgAuditLog } from './store/pg/audit.js';
+import { copySqliteToPg } from './store/pg/copy.js';
+import { isPostgresUrl, openPg, safeUrl, storeError } from './store/pg/db.js';
 import { Store } from './store/store.js';
 import { TokenStore } from './store/tokens.js';
 
@@ -95,6 +98,11 @@ function configFrom(opts: Common & Partial<Config>): Config {
  * silently create an empty store and report on it.
  */
 function openExisting(config: Config): Store {
+  if (isPostgresUrl(config.db)) {
+    throw new ConfigError(
+      `--db / ATTEST_DB: ${safeUrl(config.db)} is a PostgreSQL store; this command runs on the SQLite store only so far (attest migrate-store and attest audit verify run on PostgreSQL). Nothing was done.`,
+    );
+  }
   if (config.db !== ':memory:' && !existsSync(config.db)) {
     throw new ConfigError(
       `no store at ${resolve(config.db)} (--db or ATTEST_DB). Nothing was done. Build one with "attest demo", "attest import DIR" or "attest sync PLATFORM", or pass the right --db.`,
@@ -1063,6 +1071,51 @@ export function buildCli(): Command {
       }
     });
 
+  program
+    .command('migrate-store')
+    .description(
+      'Copy a SQLite store into an empty PostgreSQL store (every table, in one transaction; the audit chain verified on the copy)',
+    )
+    .addOption(dbOption())
+    .addOption(configOption())
+    .requiredOption(
+      '--to <url>',
+      'the PostgreSQL store, postgres://user:password@host:port/database (must be empty)',
+    )
+    .action(async (opts: Common & { to: string }) => {
+      const config = configFrom({ db: opts.db, config: opts.config });
+      if (!isPostgresUrl(opts.to)) {
+        throw new ConfigError(
+          `--to: expected a postgres:// connection string, got ${JSON.stringify(safeUrl(opts.to))}. Nothing was done.`,
+        );
+      }
+      const store = openExisting(config);
+      let pool: Awaited<ReturnType<typeof openPg>> | null = null;
+      try {
+        pool = await openPg(opts.to);
+        const sourceHead = new AuditLog(store.db).head();
+        const r = await copySqliteToPg(store.db, pool, (t, n) => err(`  ${t}: ${n} rows`)).catch(
+          (e: unknown) => {
+            throw storeError(opts.to, e);
+          },
+        );
+        const v = await new PgAuditLog(pool).verify();
+        if (!v.ok || (sourceHead?.hash ?? null) !== (r.auditHead?.hash ?? null)) {
+          err(
+            `attest migrate-store: the copy's audit chain does not match the source (${v.ok ? 'head differs' : v.reason}).`,
+          );
+          process.exitCode = 1;
+          return;
+        }
+        out(
+          `Copied ${r.rows} rows in ${r.tables.length} tables to ${safeUrl(opts.to)} in ${r.seconds.toFixed(1)} s; audit chain verified (${v.entries} entries, head ${r.auditHead?.hash.slice(0, 16) ?? 'empty'}).`,
+        );
+      } finally {
+        store.close();
+        await pool?.end();
+      }
+    });
+
   const audit = program.command('audit').description('The tamper-evident audit log');
   audit
     .command('verify')
@@ -1073,8 +1126,27 @@ export function buildCli(): Command {
     .addOption(configOption())
     .option('--checkpoints <file>', 'checkpoint lines to check against (default: the configured file sink)')
     .option('--key <file>', 'the Ed25519 public key, or the private key file (default: the configured key)')
-    .action((opts: Common & { checkpoints?: string; key?: string }) => {
+    .action(async (opts: Common & { checkpoints?: string; key?: string }) => {
       const config = configFrom({ db: opts.db, config: opts.config });
+      if (isPostgresUrl(config.db)) {
+        if (opts.checkpoints)
+          throw new ConfigError('--checkpoints: checked on the SQLite store only so far. Nothing was done.');
+        const pool = await openPg(config.db);
+        try {
+          const r = await new PgAuditLog(pool).verify();
+          if (r.ok) out(`Audit log OK: ${r.entries} entries, chain intact.`);
+          else {
+            err(
+              `Audit log BROKEN: ${r.broken.length} entr${r.broken.length === 1 ? 'y does' : 'ies do'} not verify (of ${r.entries} checked):`,
+            );
+            for (const b of r.broken.slice(0, 100)) err(`  entry ${b.seq}: ${b.reason}`);
+            process.exitCode = 1;
+          }
+        } finally {
+          await pool.end();
+        }
+        return;
+      }
       const store = openExisting(config);
       try {
         const log = new AuditLog(store.db);

@@ -24,7 +24,8 @@ export interface StoredAuditEntry extends AuditEntry {
   hash: string;
 }
 
-const GENESIS = '0'.repeat(64);
+/** The prev_hash of the first entry. */
+export const GENESIS = '0'.repeat(64);
 
 /**
  * The chain's tail per connection, with the database's data_version when it was read.
@@ -66,7 +67,7 @@ const FIELD_KEYS = HASHED_FIELDS.map((k) => `${JSON.stringify(k)}:`);
  * entry with its seq. The body is built field by field in canonical key order (the same
  * bytes canonicalJson would give for the whole object, without sorting on every call).
  */
-function entryHash(seq: number, prevHash: string, e: AuditEntry): string {
+export function entryHash(seq: number, prevHash: string, e: AuditEntry): string {
   let body = '{';
   for (let i = 0; i < HASHED_FIELDS.length; i++) {
     const k = HASHED_FIELDS[i]!;
@@ -79,7 +80,7 @@ function entryHash(seq: number, prevHash: string, e: AuditEntry): string {
   return createHash('sha256').update(`${prevHash}\n${body}`).digest('hex');
 }
 
-function rowToEntry(r: Record<string, unknown>): StoredAuditEntry {
+export function rowToEntry(r: Record<string, unknown>): StoredAuditEntry {
   return {
     seq: Number(r.seq),
     at: String(r.at),
@@ -171,6 +172,61 @@ export type VerifyResult =
       /** Every entry that does not verify, in log order. */
       broken: BrokenEntry[];
     };
+
+/**
+ * Checks a chain row by row in stored order and reports every entry that does not verify:
+ * one whose content does not match its hash, one whose prev_hash is not the hash stored
+ * before it, and gaps or reorderings in the sequence. An entry after a broken one is still
+ * checked on its own, so a second change further on is reported too. Both stores feed it.
+ */
+export class ChainVerifier {
+  private readonly broken: BrokenEntry[] = [];
+  private prevHash = GENESIS;
+  private prevSeq = 0;
+  private n = 0;
+  private head: { seq: number; hash: string } | null = null;
+
+  push(r: Record<string, unknown>): void {
+    const broken = this.broken;
+    this.n++;
+    const seq = Number(r.seq);
+    const storedHash = String(r.hash);
+    this.head = { seq, hash: storedHash };
+    const prevSeq = this.prevSeq;
+    let e: StoredAuditEntry | null = null;
+    try {
+      e = rowToEntry(r);
+    } catch {
+      broken.push({ seq, reason: 'entry is not readable (corrupt JSON)' });
+    }
+    if (e) {
+      if (seq !== prevSeq + 1) {
+        broken.push({
+          seq,
+          reason:
+            seq === prevSeq + 2
+              ? `entry ${prevSeq + 1} is missing before entry ${seq} (deleted)`
+              : seq > prevSeq + 2
+                ? `entries ${prevSeq + 1}-${seq - 1} are missing before entry ${seq} (deleted)`
+                : `entry ${seq} comes after entry ${prevSeq} (entries were reordered or inserted)`,
+        });
+      } else if (e.prev_hash !== this.prevHash) {
+        broken.push({ seq, reason: 'prev_hash does not match the hash of the entry before it' });
+      }
+      if (entryHash(e.seq, e.prev_hash, e) !== e.hash) {
+        broken.push({ seq, reason: 'content does not match its hash (the entry was changed)' });
+      }
+    }
+    this.prevHash = storedHash;
+    this.prevSeq = seq;
+  }
+
+  result(): VerifyResult {
+    const { broken, n, head } = this;
+    if (broken.length === 0) return { ok: true, entries: n, head };
+    return { ok: false, entries: n, head, seq: broken[0]!.seq, reason: broken[0]!.reason, broken };
+  }
+}
 
 /**
  * The append-only audit log. Each entry carries the hash of the previous one, so
@@ -271,48 +327,12 @@ export class AuditLog {
    * its own, so a second change further on is reported too.
    */
   verify(): VerifyResult {
-    const broken: BrokenEntry[] = [];
-    let prevHash = GENESIS;
-    let prevSeq = 0;
-    let n = 0;
-    let head: { seq: number; hash: string } | null = null;
+    const v = new ChainVerifier();
     for (const r of this.db.prepare('SELECT * FROM audit_log ORDER BY rowid').iterate() as Iterable<
       Record<string, unknown>
-    >) {
-      n++;
-      const seq = Number(r.seq);
-      const storedHash = String(r.hash);
-      head = { seq, hash: storedHash };
-      let e: StoredAuditEntry;
-      try {
-        e = rowToEntry(r);
-      } catch {
-        broken.push({ seq, reason: 'entry is not readable (corrupt JSON)' });
-        prevHash = storedHash;
-        prevSeq = seq;
-        continue;
-      }
-      if (seq !== prevSeq + 1) {
-        broken.push({
-          seq,
-          reason:
-            seq === prevSeq + 2
-              ? `entry ${prevSeq + 1} is missing before entry ${seq} (deleted)`
-              : seq > prevSeq + 2
-                ? `entries ${prevSeq + 1}-${seq - 1} are missing before entry ${seq} (deleted)`
-                : `entry ${seq} comes after entry ${prevSeq} (entries were reordered or inserted)`,
-        });
-      } else if (e.prev_hash !== prevHash) {
-        broken.push({ seq, reason: 'prev_hash does not match the hash of the entry before it' });
-      }
-      if (entryHash(e.seq, e.prev_hash, e) !== e.hash) {
-        broken.push({ seq, reason: 'content does not match its hash (the entry was changed)' });
-      }
-      prevHash = storedHash;
-      prevSeq = seq;
-    }
-    if (broken.length === 0) return { ok: true, entries: n, head };
-    return { ok: false, entries: n, head, seq: broken[0]!.seq, reason: broken[0]!.reason, broken };
+    >)
+      v.push(r);
+    return v.result();
   }
 
   *entries(since?: string): Generator<StoredAuditEntry> {

@@ -9,6 +9,12 @@ const migrationsDir = join(dirname(fileURLToPath(import.meta.url)), 'migrations'
 
 /** Opens (creating if needed) the SQLite store and applies pending migrations. */
 export function openDb(path: string, options: { readonly?: boolean } = {}): Db {
+  if (/^postgres(ql)?:\/\//i.test(path)) {
+    // Never a SQLite file named like a connection string.
+    throw new Error(
+      'this command runs on the SQLite store only; on a PostgreSQL store, attest migrate-store and attest audit verify run today (see README "Running several replicas")',
+    );
+  }
   const db = new Database(path, {
     readonly: options.readonly ?? false,
     fileMustExist: options.readonly ?? false,

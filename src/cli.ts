@@ -1069,7 +1069,7 @@ export function buildCli(): Command {
   roles
     .command('propose <role-id>')
     .description(
-      'Create a mined role on its platform through a confirmed change: on Okta a group, a group rule from the role’s attribute pattern and its apps; on Entra a security group with a dynamic membership rule; on Ping a PingOne group with a dynamic filter. Shows exactly what it creates and asks y/N.',
+      'Create a mined role on its platform through a confirmed change: on Okta a group, a group rule from the role’s attribute pattern and its apps (Entra and Ping are refused: not supported yet). Shows exactly what it creates and asks y/N.',
     )
     .addOption(dbOption())
     .addOption(configOption())

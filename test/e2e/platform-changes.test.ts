@@ -375,7 +375,7 @@ describe('mined roles created on Okta through confirmation', () => {
     expect(r.stdout).toMatch(/assign app "Field CRM"/);
     expect(r.stdout).toMatch(/not granted through the group .*"Field kit"/);
     const group = emu.org.groups.find((g) => g.profile.name === 'Field role')!;
-    expect(group.profile.description).toMatch(/\[attest:ch_\w+\]$/);
+    expect(group.profile.description).toMatch(/\[attest:ch_[\w-]+\]$/);
     const rule = emu.org.groupRules.find((x) => x.groupIds.includes(group.id))!;
     expect(rule.status).toBe('ACTIVE');
     expect(rule.expression).toBe('user.department == "Field Sales"');

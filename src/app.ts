@@ -309,6 +309,7 @@ export async function serve(
       if (r.applied > 0) refitWhenCampaignDone(store, config, logger);
       const changes = await runChangeOutbox(store, {
         auditor,
+        connectorFor,
         asOf: analysisDate(config),
         dormantDays: config.dormantDays,
         leaseMs: config.outboxLeaseSeconds * 1000,
@@ -339,6 +340,7 @@ export async function serve(
         ...extras,
         requestsSeen,
         applyOutbox,
+        connectorFor,
         secrets: () => secrets,
         checkpoints,
         confirmCommand,
@@ -454,6 +456,7 @@ export async function serve(
         sessionId,
         ...extras,
         applyOutbox,
+        connectorFor,
         secrets: () => secrets,
         checkpoints,
         confirmCommand,

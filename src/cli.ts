@@ -36,6 +36,15 @@ import { answerConfirmation, pendingBatch } from './services/decisions.js';
 import { buildEvidence, htmlToPdf, renderEvidenceHtml } from './services/evidence.js';
 import { loadSnapshot } from './services/load.js';
 import { runOutbox } from './services/outbox.js';
+import {
+  campaignRequest,
+  findMinedRole,
+  type RoleSpec,
+  refuseCampaignOn,
+  refuseRoleOn,
+  roleRequest,
+  roleSummary,
+} from './services/platform-changes.js';
 import { mineRolesFromStore, rememberRoleReport, roleReportCsv } from './services/roles.js';
 import { runShadow, ShadowInputError } from './services/shadow.js';
 import { runSync } from './services/sync.js';
@@ -586,6 +595,7 @@ export function buildCli(): Command {
             }
             const run = await runChangeOutbox(store, {
               auditor,
+              connectorFor: registryFor(config),
               asOf: analysisDate(config),
               dormantDays: config.dormantDays,
             });
@@ -815,11 +825,18 @@ export function buildCli(): Command {
       'who reviews when the chosen reviewer is missing or is the person themselves',
     )
     .option('--due <time>', 'due date (ISO 8601)')
+    .addOption(
+      new Option(
+        '--on-platform <p>',
+        "also create it on the platform (Okta Identity Governance campaign, Entra access review, AIC certification); only that platform's access is in scope",
+      ).choices(['okta', 'entra', 'ping']),
+    )
     .option('--as <name>', 'who confirms (default ATTEST_PRINCIPAL or the OS user)')
     .option('--yes', 'create without asking (for scripts); what it creates is still printed first')
     .action(
       async (
         opts: Common & {
+          onPlatform?: 'okta' | 'entra' | 'ping';
           name: string;
           minRisk?: number;
           signal?: string[];
@@ -858,13 +875,15 @@ export function buildCli(): Command {
             ...(opts.reviewer ? { reviewer_id: opts.reviewer } : {}),
             fallback_reviewer_id: opts.fallback,
           },
+          ...(opts.onPlatform ? { on_platform: opts.onPlatform } : {}),
         });
         if (!parsed.success) throw new ConfigError(`campaign create: ${describeZodError(parsed.error)}`);
         const spec = parsed.data;
         const store = openExisting(config);
         try {
           const now = new Date();
-          const { preview } = resolveCampaign(store, spec, now);
+          const resolved = resolveCampaign(store, spec, now);
+          const { preview } = resolved;
           const summary = campaignSummary(spec, preview);
           out(quoteField(summary, 2000));
           out(
@@ -879,6 +898,21 @@ export function buildCli(): Command {
             err('attest campaign create: no access matches this scope. Nothing was created.');
             process.exitCode = 1;
             return;
+          }
+          const connectors = registryFor(config);
+          if (spec.on_platform) {
+            const refused = refuseCampaignOn(
+              connectors(spec.on_platform),
+              spec.on_platform,
+              campaignRequest(store, spec, 'preview', spec.on_platform, resolved.items, now),
+            );
+            if (refused) {
+              err(
+                `attest campaign create: this campaign cannot be created on ${spec.on_platform}: ${escapeUnsafe(refused)}. Nothing was created.`,
+              );
+              process.exitCode = 1;
+              return;
+            }
           }
           if (!opts.yes) {
             if (!process.stdin.isTTY) {
@@ -898,7 +932,7 @@ export function buildCli(): Command {
           const repo = new ChangesRepo(store.db);
           const change = repo.create({
             kind: 'create_campaign',
-            platform: 'snapshot',
+            platform: spec.on_platform ?? 'snapshot',
             spec: spec as unknown as Record<string, unknown>,
             summary,
             proposed_by: by,
@@ -933,14 +967,20 @@ export function buildCli(): Command {
           });
           const run = await runChangeOutbox(store, {
             auditor,
+            connectorFor: connectors,
             asOf: analysisDate(config),
             dormantDays: config.dormantDays,
           });
           const created = repo.get(change.id)!;
           if (run.applied === 1 && created.result) {
             out(
-              `Created campaign ${String(created.result.campaign_id)} with ${String(created.result.items)} item(s); scored.`,
+              `Created campaign ${String(created.result.campaign_id)} with ${String(created.result.items)} item(s); scored.${created.result.platform_campaign_id ? ` On ${spec.on_platform}: ${String(created.result.platform_campaign_id)}.` : ''}`,
             );
+          } else if (run.retry > 0) {
+            err(
+              `attest campaign create: confirmed, but ${spec.on_platform ?? 'the platform'} did not finish: ${escapeUnsafe(String(new ChangesRepo(store.db).state(change.id).error ?? 'unknown error'))}. It stays queued (change ${change.id}) and is applied once by the next run (attest serve, or attest confirm).`,
+            );
+            process.exitCode = 1;
           } else {
             err(
               `attest campaign create: the campaign was not created: ${String(created.result?.error ?? 'unknown error')}.`,
@@ -1028,6 +1068,136 @@ export function buildCli(): Command {
             out(`  ... and ${report.roles.length - 50} more (--json or --out for all)`);
           for (const sgn of report.suggestions.slice(0, 20))
             out(`  suggestion (${sgn.kind}): ${escapeUnsafe(sgn.detail)}`);
+        } finally {
+          store.close();
+        }
+      },
+    );
+
+  roles
+    .command('propose <role-id>')
+    .description(
+      'Create a mined role on its platform through a confirmed change: on Okta a group, a group rule from the role’s attribute pattern and its apps (Entra and Ping are refused: not supported yet). Shows exactly what it creates and asks y/N.',
+    )
+    .addOption(dbOption())
+    .addOption(configOption())
+    .addOption(
+      new Option('--platform <p>', 'the platform to create it on')
+        .choices(['okta', 'entra', 'ping'])
+        .makeOptionMandatory(),
+    )
+    .option('--name <name>', 'the group name (default: Attest <role-id>)')
+    .option('--as <name>', 'who confirms (default ATTEST_PRINCIPAL or the OS user)')
+    .option('--yes', 'create without asking (for scripts); what it creates is still printed first')
+    .action(
+      async (
+        roleId: string,
+        opts: Common & { platform: 'okta' | 'entra' | 'ping'; name?: string; as?: string; yes?: boolean },
+      ) => {
+        const config = configFrom({ db: opts.db, config: opts.config });
+        const store = openExisting(config);
+        try {
+          const role = findMinedRole(store, opts.platform, roleId);
+          if (!role) {
+            err(
+              `attest roles propose: no mined role ${quoteField(roleId, 80)} on ${opts.platform} (run attest roles mine --platform ${opts.platform}). Nothing was created.`,
+            );
+            process.exitCode = 1;
+            return;
+          }
+          const spec: RoleSpec = {
+            role_id: role.role_id,
+            name: opts.name ?? `Attest ${role.role_id}`,
+            platform: opts.platform,
+            entitlement_ids: role.entitlement_ids,
+            pattern: role.pattern ?? {},
+            member_ids: role.user_ids,
+          };
+          const connectors = registryFor(config);
+          const connector = connectors(opts.platform);
+          const request = roleRequest(store, spec, 'preview');
+          const refused = refuseRoleOn(connector, opts.platform, request);
+          if (refused) {
+            err(
+              `attest roles propose: this role cannot be created on ${opts.platform}: ${escapeUnsafe(refused)}. Nothing was created.`,
+            );
+            process.exitCode = 1;
+            return;
+          }
+          const plan = connector!.roles!.plan(request);
+          const summary = roleSummary(spec, plan);
+          out(
+            `Role ${role.role_id}: ${role.users} member(s), ${role.entitlement_ids.length} entitlement(s). On ${opts.platform} this creates (quoted values are data):`,
+          );
+          for (const line of plan) out(`  ${escapeUnsafe(line)}`);
+          if (!opts.yes) {
+            if (!process.stdin.isTTY) {
+              err(
+                'attest roles propose: standard input is not a terminal; pass --yes to create from a script. Nothing was created.',
+              );
+              process.exitCode = 1;
+              return;
+            }
+            if (!(await askYesNo('Create this role? [y/N] '))) {
+              out('Nothing was created.');
+              return;
+            }
+          }
+          const by = opts.as ?? process.env.ATTEST_PRINCIPAL ?? userInfo().username;
+          const auditor = cliAuditor(store, config);
+          const repo = new ChangesRepo(store.db);
+          const now = new Date();
+          const change = repo.create({
+            kind: 'create_role',
+            platform: opts.platform,
+            spec: { ...spec, plan } as unknown as Record<string, unknown>,
+            summary,
+            proposed_by: by,
+            proposed_at: now.toISOString(),
+          });
+          repo.confirmIntoOutbox({
+            pendingId: null,
+            principal: by,
+            batchHash: repo.batchHash([change.id]),
+            ids: [change.id],
+            confirmedBy: by,
+            channel: 'cli',
+            assurance: 'human-verified',
+            now,
+            inTransaction: (cid) =>
+              auditor.events({
+                principal: by,
+                client: { name: 'attest-cli', version: '0.1.0' },
+                session_id: null,
+                transport: 'cli',
+              })({
+                tool: 'cli:propose_role',
+                kind: 'write',
+                arguments: { change_id: change.id, role_id: role.role_id, platform: opts.platform },
+                outcome: 'ok',
+                details: {
+                  plan,
+                  confirmation: { id: cid, channel: 'cli', assurance: 'human-verified', confirmed_by: by },
+                },
+              }),
+          });
+          const run = await runChangeOutbox(store, { auditor, connectorFor: connectors });
+          const done = repo.get(change.id)!;
+          if (run.applied === 1 && done.result) {
+            out(
+              `Created role ${role.role_id} on ${opts.platform}: ${String(done.result.platform_id)} (change ${change.id}).`,
+            );
+          } else if (run.retry > 0) {
+            err(
+              `attest roles propose: confirmed, but ${opts.platform} did not finish: ${escapeUnsafe(String(repo.state(change.id).error ?? 'unknown error'))}. It stays queued (change ${change.id}) and is applied once by the next run.`,
+            );
+            process.exitCode = 1;
+          } else {
+            err(
+              `attest roles propose: the role was not created: ${escapeUnsafe(String(done.result?.error ?? 'unknown error'))}.`,
+            );
+            process.exitCode = 1;
+          }
         } finally {
           store.close();
         }

@@ -29,6 +29,7 @@ import {
   ResourceProblem,
   resourceDefinitions,
 } from './resources/index.js';
+import type { ConnectorLookup } from './services/platform-changes.js';
 import { AuditLog } from './store/audit.js';
 import { RequestStateLedger } from './store/request-states.js';
 import type { Store } from './store/store.js';
@@ -67,6 +68,8 @@ export interface ServerDeps {
   requestsSeen?: Set<string | number>;
   /** Applies confirmed decisions waiting in the outbox. */
   applyOutbox?: () => Promise<void>;
+  /** The platform connectors, for writes that create something on a platform (checked before confirmation). */
+  connectorFor?: ConnectorLookup;
   /** Secrets the process holds (platform tokens), redacted wherever they might appear. */
   secrets?: () => readonly string[];
   /** Signs checkpoints of the audit chain (when configured). */
@@ -300,6 +303,7 @@ export function createServer(deps: ServerDeps): McpServer {
       confirmCommand,
       confirmUrl: deps.confirmUrl,
       applyOutbox: deps.applyOutbox ?? (async () => {}),
+      connectorFor: deps.connectorFor ?? (() => null),
       signal: ctx.mcpReq.signal,
     };
     audited.add(ctx.mcpReq.id);

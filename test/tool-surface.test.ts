@@ -53,6 +53,7 @@ describe('tool surface', () => {
     expect(write.sort()).toEqual([
       'create_campaign',
       'propose_decision',
+      'propose_role',
       'reassign_items',
       'submit_decision',
     ]);

@@ -23,6 +23,10 @@ export interface IdentityConnector {
   readonly writeBack?: WriteBackCapability;
   /** Removes revoked access (or says that the platform's own review will). */
   readonly remediation?: RemediationCapability;
+  /** Creates review campaigns on the platform (its own governance product). */
+  readonly campaigns?: CampaignCreationCapability;
+  /** Creates a mined role on the platform (a group with a membership rule, and its grants). */
+  readonly roles?: RoleCreationCapability;
 }
 
 export interface SyncCapability {
@@ -74,6 +78,81 @@ export interface RemediationCapability {
   byPlatform?(item: PlatformItem): string | null;
   permissions: readonly string[];
 }
+
+/**
+ * Creating a campaign on the platform. `check` runs before the human is asked, so a
+ * campaign the platform cannot take is refused at preview time and never half-made;
+ * `create` must be idempotent by `idempotency_key` (a retry or a rerun after a crash finds
+ * the campaign it made before instead of making a second one).
+ */
+export interface CampaignCreationCapability {
+  /** What the platform calls it, for people ("Okta Identity Governance campaign"). */
+  noun: string;
+  /** Why this campaign cannot be created here, or null when it can. */
+  check(request: CampaignToCreate): string | null;
+  create(request: CampaignToCreate): Promise<CreateOutcome>;
+  permissions: readonly string[];
+}
+
+export interface CampaignToCreate {
+  /** The change id: the marker the platform object carries, so a retry finds it. */
+  idempotency_key: string;
+  name: string;
+  /** People-readable; the connector appends the marker. */
+  description: string;
+  start_at: string;
+  due_at: string | null;
+  reviewers: {
+    by: 'manager' | 'owner' | 'named';
+    /** The named reviewer's platform id (by = named). */
+    reviewer_external_id: string | null;
+    /** The fallback reviewer's platform id, when they have one on this platform. */
+    fallback_external_id: string | null;
+  };
+  /** The people whose access is reviewed (platform ids). */
+  user_external_ids: string[];
+  /** The access reviewed: the platform's groups, apps and roles. */
+  resources: Array<{ external_id: string; type: EntitlementType; name: string }>;
+}
+
+/**
+ * Creating a mined role on the platform. `plan` says, line by line, exactly what `create`
+ * will make (the human confirms those lines); `check` refuses what the platform cannot
+ * express safely (an attribute with no counterpart, a value that cannot be quoted).
+ */
+export interface RoleCreationCapability {
+  noun: string;
+  check(request: RoleToCreate): string | null;
+  plan(request: RoleToCreate): string[];
+  create(request: RoleToCreate): Promise<CreateOutcome>;
+  permissions: readonly string[];
+}
+
+export interface RoleToCreate {
+  idempotency_key: string;
+  name: string;
+  description: string;
+  /**
+   * Attribute values every member has (store attribute names: department, title, location,
+   * manager_id as the manager's platform id, attributes.<name>). Empty: members are assigned.
+   */
+  pattern: Record<string, string>;
+  /** The members' platform ids (used when there is no pattern). */
+  member_external_ids: string[];
+  entitlements: Array<{ external_id: string; type: EntitlementType; name: string }>;
+}
+
+export type CreateOutcome =
+  | {
+      status: 'done';
+      /** The platform's id of what was created (the campaign, the group). */
+      platform_id: string;
+      /** True when a retry found what an earlier attempt had made. */
+      existed: boolean;
+      /** What was made, for the audit log and the agent (ids, not secrets). */
+      details: Record<string, unknown>;
+    }
+  | { status: 'failed'; retryable: boolean; error: string };
 
 export interface SyncOptions {
   /** Opaque state returned by the previous successful sync of this platform. */
@@ -171,7 +250,7 @@ export interface SettingSpec {
 /** Settings by variable name, from the environment over the config file. */
 export type SettingsSource = Readonly<Record<string, string | undefined>>;
 
-export type CapabilityName = 'sync' | 'incremental' | 'writeBack' | 'remediation';
+export type CapabilityName = 'sync' | 'incremental' | 'writeBack' | 'remediation' | 'campaigns' | 'roles';
 
 /**
  * A connector is one registration: its name, how it reads its settings and which of

@@ -277,6 +277,8 @@ export const campaignSummarySchema = z.object({
   status: campaignStatusSchema,
   created_at: z.string(),
   due_at: z.string().nullable(),
+  /** The platform's own id of this campaign when Attest created it there too (Okta campaign, Entra definition, AIC certification). */
+  platform_campaign_id: z.string().nullable().optional(),
   counts: z.object({
     total: z.number().int(),
     pending: z.number().int(),

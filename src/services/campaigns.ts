@@ -59,8 +59,18 @@ export const campaignSpecSchema = z
           .describe('Who reviews when the chosen reviewer is missing or would review their own access'),
       })
       .strict(),
+    on_platform: z
+      .enum(['okta', 'entra', 'ping'])
+      .optional()
+      .describe(
+        "Also create the campaign on this platform (Okta Identity Governance, an Entra access review, an AIC certification); only that platform's access is in scope",
+      ),
   })
-  .strict();
+  .strict()
+  .refine((s) => !s.on_platform || !s.scope.platform || s.scope.platform === s.on_platform, {
+    message: 'scope.platform must be on_platform (or left out) when the campaign is created on a platform',
+    path: ['scope', 'platform'],
+  });
 export type CampaignSpec = z.infer<typeof campaignSpecSchema>;
 
 export interface CampaignPreview {
@@ -99,9 +109,10 @@ export function resolveCampaign(store: Store, spec: CampaignSpec, now: Date) {
   const s = spec.scope;
   const where: string[] = [];
   const params: Record<string, unknown> = {};
-  if (s.platform) {
+  const platform = s.platform ?? spec.on_platform;
+  if (platform) {
     where.push('e.platform = @platform');
-    params.platform = s.platform;
+    params.platform = platform;
   }
   if (s.app) {
     where.push('e.app = @app');
@@ -206,7 +217,7 @@ export function campaignSummary(spec: CampaignSpec, preview: CampaignPreview): s
     f.platform ? `platform ${f.platform}` : null,
     f.changed_within_days ? `movers of the last ${f.changed_within_days} days` : null,
   ].filter((x) => x !== null);
-  return `Create campaign ${JSON.stringify(spec.name)}: ${preview.items} item(s) of ${preview.users} person(s) (${filters.join(', ') || 'every assignment'}), reviewed by ${spec.reviewers.by === 'named' ? JSON.stringify(spec.reviewers.reviewer_id) : `each item's ${spec.reviewers.by}`}, fallback ${JSON.stringify(spec.reviewers.fallback_reviewer_id)}${spec.due_at ? `, due ${spec.due_at}` : ''}`;
+  return `Create campaign ${JSON.stringify(spec.name)}${spec.on_platform ? ` locally and on ${spec.on_platform}` : ''}: ${preview.items} item(s) of ${preview.users} person(s) (${filters.join(', ') || 'every assignment'}), reviewed by ${spec.reviewers.by === 'named' ? JSON.stringify(spec.reviewers.reviewer_id) : `each item's ${spec.reviewers.by}`}, fallback ${JSON.stringify(spec.reviewers.fallback_reviewer_id)}${spec.due_at ? `, due ${spec.due_at}` : ''}`;
 }
 
 /**
@@ -220,8 +231,15 @@ export function createCampaignLocally(
   spec: CampaignSpec,
   changeId: string,
   now: Date,
-): { campaign_id: string; items: number; preview: CampaignPreview } {
-  const { items, preview } = resolveCampaign(store, spec, now);
+  options: {
+    /** The items resolved for the platform call, so both hold the same ones. */
+    resolved?: ReturnType<typeof resolveCampaign>;
+    /** The platform's id of the same campaign. */
+    platformCampaignId?: string | null;
+  } = {},
+): { campaign_id: string; items: number; preview: CampaignPreview; platform_campaign_id: string | null } {
+  const { items, preview } = options.resolved ?? resolveCampaign(store, spec, now);
+  const platformCampaignId = options.platformCampaignId ?? null;
   const id = `cmp-${randomBytes(6).toString('hex')}`;
   const at = now.toISOString();
   // Listed under the platform of its access when that is one platform (the items keep theirs).
@@ -229,8 +247,8 @@ export function createCampaignLocally(
   const platform = platforms.size === 1 ? [...platforms][0]! : 'snapshot';
   store.db
     .prepare(
-      `INSERT INTO campaigns (id, platform, external_id, name, status, created_at, due_at, attributes, updated_at)
-       VALUES (?, ?, ?, ?, 'active', ?, ?, ?, ?)`,
+      `INSERT INTO campaigns (id, platform, external_id, name, status, created_at, due_at, attributes, updated_at, platform_campaign_id)
+       VALUES (?, ?, ?, ?, 'active', ?, ?, ?, ?, ?)`,
     )
     .run(
       id,
@@ -244,8 +262,10 @@ export function createCampaignLocally(
         change_id: changeId,
         scope: JSON.stringify(spec.scope),
         reviewers: spec.reviewers.by,
+        ...(spec.on_platform ? { created_on: spec.on_platform } : {}),
       }),
       at,
+      platformCampaignId,
     );
   const ins = store.db.prepare(
     `INSERT INTO review_items (id, campaign_id, user_id, entitlement_id, reviewer_id, platform, external_id, updated_at)
@@ -255,5 +275,5 @@ export function createCampaignLocally(
     const itemId = `${id}-${n + 1}`;
     ins.run(itemId, id, i.user_id, i.entitlement_id, i.reviewer_id, i.platform, `attest:${itemId}`, at);
   });
-  return { campaign_id: id, items: items.length, preview };
+  return { campaign_id: id, items: items.length, preview, platform_campaign_id: platformCampaignId };
 }

@@ -1,16 +1,27 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Assurance, Config } from '../config.js';
+import type { Platform } from '../domain/index.js';
 import { ToolError } from '../errors.js';
 import type { Auditor, RecordEvent } from '../policy/audit.js';
 import { CHANNEL_ASSURANCE, type Channel, requiredAssurance, satisfies } from '../policy/confirm.js';
 import { quoteField } from '../policy/human-text.js';
-import { type ChangeRow, ChangesRepo } from '../store/changes.js';
+import { type ChangeRow, ChangesRepo, type ChangeWork } from '../store/changes.js';
 import { DecisionsRepo } from '../store/decisions.js';
 import type { Store } from '../store/store.js';
 import type { AskHuman, Principal } from '../tools/define.js';
 import { analyzeCampaigns } from './analyze.js';
-import { type CampaignSpec, createCampaignLocally } from './campaigns.js';
+import { type CampaignSpec, createCampaignLocally, resolveCampaign } from './campaigns.js';
+import { crashPoint } from './faults.js';
+import { workerAlive } from './outbox.js';
+import {
+  type ConnectorLookup,
+  campaignRequest,
+  type RoleSpec,
+  refuseCampaignOn,
+  refuseRoleOn,
+  roleRequest,
+} from './platform-changes.js';
 
 /** Where a confirmed change stands, for the agent. */
 export interface ChangeResult {
@@ -46,7 +57,7 @@ export interface ChangeDeps {
 
 /** A change as the human reads it: what it does, quoted where it holds data. */
 export function describeChange(c: ChangeRow): string {
-  return `[${c.kind}] ${quoteField(c.summary, 600)}\n    proposed by: ${quoteField(c.proposed_by, 120)} at ${c.proposed_at}`;
+  return `[${c.kind}] ${quoteField(c.summary, 2000)}\n    proposed by: ${quoteField(c.proposed_by, 120)} at ${c.proposed_at}`;
 }
 
 function resultOf(repo: ChangesRepo, id: string): ChangeResult {
@@ -81,7 +92,10 @@ function resultOf(repo: ChangesRepo, id: string): ChangeResult {
     change_id: id,
     result: null,
     confirmation: null,
-    message: state.outbox === 'pending' ? 'Confirmed; being applied.' : 'Waiting for the human.',
+    message:
+      state.outbox === 'pending'
+        ? `Confirmed; being applied.${state.error ? ` The last attempt did not finish: ${state.error}. It is tried again.` : ''}`
+        : 'Waiting for the human.',
   };
 }
 
@@ -204,11 +218,16 @@ function awaiting(
 export interface ChangeRun {
   applied: number;
   failed: number;
+  /** Left pending for a later run (the platform was busy or unreachable, or is not configured here). */
+  retry: number;
 }
 
 /**
  * Applies every confirmed change this worker can claim, each in one transaction with its
- * audit entry; a created campaign is then scored. Killed half-way, a rerun applies each once.
+ * audit entry; a created campaign is then scored. A change aimed at a platform calls the
+ * platform first (idempotent by the change id: what an earlier attempt made is found, not
+ * made again), then records the platform's id with the local effects. Killed half-way, a
+ * rerun applies each once.
  */
 export async function runChangeOutbox(
   store: Store,
@@ -218,17 +237,21 @@ export async function runChangeOutbox(
     asOf?: Date;
     dormantDays?: number;
     leaseMs?: number;
+    /** The connectors of the platforms changes may target (none: such changes wait). */
+    connectorFor?: ConnectorLookup | null;
   } = {},
 ): Promise<ChangeRun> {
   const now = options.now ?? (() => new Date());
   const repo = new ChangesRepo(store.db);
   const worker = `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
-  const run: ChangeRun = { applied: 0, failed: 0 };
+  const run: ChangeRun = { applied: 0, failed: 0, retry: 0 };
   const created: string[] = [];
+  const skip: number[] = [];
+  repo.releaseDead(workerAlive);
   try {
     for (;;) {
       const t = now();
-      const work = repo.claim(worker, t, new Date(t.getTime() + (options.leaseMs ?? 300_000)));
+      const work = repo.claim(worker, t, new Date(t.getTime() + (options.leaseMs ?? 300_000)), 20, skip);
       if (work.length === 0) break;
       for (const w of work) {
         const record = (outcome: 'ok' | 'error', error: string | null, details: Record<string, unknown>) =>
@@ -246,6 +269,7 @@ export async function runChangeOutbox(
             duration_ms: 0,
             details: {
               ...details,
+              platform: w.change.platform,
               confirmation: {
                 id: w.confirmation_id,
                 channel: w.channel,
@@ -255,18 +279,24 @@ export async function runChangeOutbox(
             },
           });
         try {
-          if (w.change.kind !== 'create_campaign')
-            throw new Error(`changes of kind ${w.change.kind} are not applied yet`);
-          const result = repo.complete(
-            w,
-            () => createCampaignLocally(store, w.change.spec as unknown as CampaignSpec, w.change.id, now()),
-            null,
-            now(),
-            () => record('ok', null, { result: 'applied' }),
+          const outcome = await applyChange(store, w, now, options.connectorFor ?? null);
+          if (outcome.kind === 'retry') {
+            repo.fail(w, outcome.error, true, () => record('error', outcome.error, { result: 'retry' }));
+            skip.push(w.outbox_id);
+            run.retry++;
+            continue;
+          }
+          if (outcome.kind === 'failed') {
+            repo.fail(w, outcome.error, false, () => record('error', outcome.error, { result: 'failed' }));
+            run.failed++;
+            continue;
+          }
+          const result = repo.complete(w, outcome.effects, outcome.platformRef, now(), () =>
+            record('ok', null, { result: 'applied', platform_ref: outcome.platformRef, ...outcome.audit }),
           );
           if (result) {
             run.applied++;
-            created.push(String(result.campaign_id));
+            if (typeof result.campaign_id === 'string') created.push(result.campaign_id);
           }
         } catch (e) {
           const message = e instanceof Error ? e.message : String(e);
@@ -285,6 +315,89 @@ export async function runChangeOutbox(
       campaignIds: created,
     });
   return run;
+}
+
+type ChangeOutcome =
+  | {
+      kind: 'apply';
+      effects: () => Record<string, unknown>;
+      platformRef: string | null;
+      audit: Record<string, unknown>;
+    }
+  | { kind: 'retry'; error: string }
+  | { kind: 'failed'; error: string };
+
+/**
+ * What one change does: the platform call (when it targets one), then the local effects to
+ * commit. Test-only crash point `changes:after-platform` sits between the two.
+ */
+async function applyChange(
+  store: Store,
+  w: ChangeWork,
+  now: () => Date,
+  connectorFor: ConnectorLookup | null,
+): Promise<ChangeOutcome> {
+  const platform = w.change.platform as Platform;
+  const onPlatform = platform !== 'snapshot';
+  const connector = onPlatform ? (connectorFor?.(platform) ?? null) : null;
+  if (onPlatform && !connector)
+    return {
+      kind: 'retry',
+      error: `${platform} is not configured where the change is applied; it waits until a process with the ${platform} settings runs (nothing was created)`,
+    };
+  if (w.change.kind === 'create_campaign') {
+    const spec = w.change.spec as unknown as CampaignSpec;
+    const resolved = resolveCampaign(store, spec, now());
+    if (!onPlatform)
+      return {
+        kind: 'apply',
+        effects: () => createCampaignLocally(store, spec, w.change.id, now(), { resolved }),
+        platformRef: null,
+        audit: {},
+      };
+    if (resolved.items.length === 0)
+      return { kind: 'failed', error: 'no access matches the scope any more; nothing was created' };
+    const request = campaignRequest(store, spec, w.change.id, platform, resolved.items, now());
+    const refused = refuseCampaignOn(connector, platform, request);
+    if (refused) return { kind: 'failed', error: `${refused}; nothing was created` };
+    const out = await connector!.campaigns!.create(request);
+    crashPoint('changes:after-platform');
+    if (out.status === 'failed')
+      return out.retryable ? { kind: 'retry', error: out.error } : { kind: 'failed', error: out.error };
+    return {
+      kind: 'apply',
+      effects: () =>
+        createCampaignLocally(store, spec, w.change.id, now(), {
+          resolved,
+          platformCampaignId: out.platform_id,
+        }),
+      platformRef: `${platform}:campaign:${out.platform_id}`,
+      audit: { platform_answer: { ...out.details, existed: out.existed } },
+    };
+  }
+  if (w.change.kind === 'create_role') {
+    if (!onPlatform) return { kind: 'failed', error: 'a role is created on a platform; none was named' };
+    const spec = w.change.spec as unknown as RoleSpec;
+    const request = roleRequest(store, spec, w.change.id);
+    const refused = refuseRoleOn(connector, platform, request);
+    if (refused) return { kind: 'failed', error: `${refused}; nothing was created` };
+    const out = await connector!.roles!.create(request);
+    crashPoint('changes:after-platform');
+    if (out.status === 'failed')
+      return out.retryable ? { kind: 'retry', error: out.error } : { kind: 'failed', error: out.error };
+    return {
+      kind: 'apply',
+      effects: () => ({
+        role_id: spec.role_id,
+        platform,
+        platform_id: out.platform_id,
+        ...out.details,
+      }),
+      platformRef: `${platform}:role:${out.platform_id}`,
+      audit: { platform_answer: { ...out.details, existed: out.existed } },
+    };
+  }
+  return { kind: 'failed', error: `changes of kind ${w.change.kind} are not applied` };
 }
 
 /** A pending confirmation of changes as the human sees it before answering, or why it cannot be answered. */

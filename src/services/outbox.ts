@@ -141,7 +141,7 @@ export async function runOutbox(
  * Whether the worker named in a claim still runs: a worker of another machine is assumed
  * to (its lease runs out if not); one of this machine is alive while its process is.
  */
-function workerAlive(worker: string): boolean {
+export function workerAlive(worker: string): boolean {
   const [host, pid] = worker.split('/');
   if (host !== hostname() || !pid || !/^\d+$/.test(pid)) return true;
   if (Number(pid) === process.pid) return true;

@@ -183,17 +183,18 @@ export class ChangesRepo {
   }
 
   /** Claims pending change rows for `worker` (as the decisions outbox does). */
-  claim(worker: string, now: Date, leaseUntil: Date, limit = 20): ChangeWork[] {
+  claim(worker: string, now: Date, leaseUntil: Date, limit = 20, skip: readonly number[] = []): ChangeWork[] {
     return this.db
       .transaction(() => {
         const ids = this.db
           .prepare(
             `UPDATE change_outbox SET claimed_by = ?, lease_until = ?
-             WHERE id IN (SELECT id FROM change_outbox WHERE status = 'pending' AND (lease_until IS NULL OR lease_until <= ?) ORDER BY id LIMIT ?)
+             WHERE id IN (SELECT id FROM change_outbox WHERE status = 'pending' AND (lease_until IS NULL OR lease_until <= ?)
+               AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY id LIMIT ?)
              RETURNING id`,
           )
           .pluck()
-          .all(worker, leaseUntil.toISOString(), now.toISOString(), limit) as number[];
+          .all(worker, leaseUntil.toISOString(), now.toISOString(), JSON.stringify(skip), limit) as number[];
         return ids.map((oid) => {
           const r = this.db
             .prepare(
@@ -265,6 +266,19 @@ export class ChangesRepo {
         inTransaction?.();
       })
       .immediate();
+  }
+
+  /** Frees the rows a worker that no longer runs was holding (a process killed mid-change). */
+  releaseDead(alive: (worker: string) => boolean): void {
+    const held = this.db
+      .prepare(
+        "SELECT id, claimed_by FROM change_outbox WHERE status = 'pending' AND lease_until IS NOT NULL",
+      )
+      .all() as Array<{ id: number; claimed_by: string | null }>;
+    const free = this.db.prepare(
+      'UPDATE change_outbox SET lease_until = NULL WHERE id = ? AND claimed_by = ?',
+    );
+    for (const h of held) if (h.claimed_by && !alive(h.claimed_by)) free.run(h.id, h.claimed_by);
   }
 
   releaseClaims(worker: string): void {

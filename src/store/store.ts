@@ -225,6 +225,7 @@ function rowToCampaignSummary(r: Row): CampaignSummary {
     status: r.status as CampaignStatus,
     created_at: String(r.created_at),
     due_at: str(r.due_at),
+    platform_campaign_id: str(r.platform_campaign_id),
     counts: {
       total: Number(r.total),
       pending: Number(r.pending),
@@ -486,7 +487,7 @@ export class Store {
   listCampaigns(status?: CampaignStatus, reviewerIds?: string[]): CampaignSummary[] {
     if (reviewerIds !== undefined) return this.listCampaignsOf(reviewerIds, status);
     const rows = this.stmt(
-      `SELECT c.id, c.name, c.platform, c.status, c.created_at, c.due_at,
+      `SELECT c.id, c.name, c.platform, c.status, c.created_at, c.due_at, c.platform_campaign_id,
          (SELECT coalesce(sum(n), 0) FROM review_item_counts k WHERE k.campaign_id = c.id) AS total,
          (SELECT coalesce(sum(n), 0) FROM review_item_counts k WHERE k.campaign_id = c.id AND k.status = 'pending') AS pending,
          (SELECT coalesce(sum(n), 0) FROM review_item_counts k WHERE k.campaign_id = c.id AND k.status = 'proposed') AS proposed,
@@ -499,7 +500,7 @@ export class Store {
   /** Campaigns that hold items of these reviewers, with the counts of those items only. */
   private listCampaignsOf(reviewerIds: string[], status?: CampaignStatus): CampaignSummary[] {
     const rows = this.stmt(
-      `SELECT c.id, c.name, c.platform, c.status, c.created_at, c.due_at, count(*) AS total,
+      `SELECT c.id, c.name, c.platform, c.status, c.created_at, c.due_at, c.platform_campaign_id, count(*) AS total,
          sum(i.status = 'pending') AS pending, sum(i.status = 'proposed') AS proposed, sum(i.status = 'decided') AS decided
        FROM review_items i JOIN campaigns c ON c.id = i.campaign_id
        WHERE i.reviewer_id IN (SELECT value FROM json_each(?)) AND (? IS NULL OR c.status = ?)

@@ -8,6 +8,7 @@ import {
   resolveCampaign,
 } from '../services/campaigns.js';
 import { submitChange } from '../services/changes.js';
+import { campaignRequest, refuseCampaignOn } from '../services/platform-changes.js';
 import { ChangesRepo } from '../store/changes.js';
 import { idArg } from './common.js';
 import { defineTool } from './define.js';
@@ -23,7 +24,9 @@ export const createCampaign = defineTool({
     'some entitlements or people; reviewed by each person’s manager, the entitlement’s owner or a named person, with a ' +
     'fallback (nobody reviews their own access). It is a write: it ALWAYS needs the human’s confirmation, given as for ' +
     'submit_decision (a form where the policy allows it, otherwise awaiting_confirmation with the command or console ' +
-    'page). Call again with change_id to learn the result. The result carries a preview (items, people, reviewers).',
+    'page). Call again with change_id to learn the result. The result carries a preview (items, people, reviewers). ' +
+    'With on_platform okta it is also created and launched as an Okta Identity Governance campaign, exactly once; ' +
+    'a platform that cannot take it (Entra and Ping cannot yet) is refused before anyone is asked.',
   kind: 'write',
   input: z.object({
     change_id: idArg('change_id')
@@ -37,11 +40,19 @@ export const createCampaign = defineTool({
     reviewers: shape.reviewers
       .optional()
       .describe('Who reviews each item (manager, owner or a named reviewer) and the fallback'),
+    on_platform: shape.on_platform,
   }),
   output: z.object({
     status: z.enum(['applied', 'awaiting_confirmation', 'rejected', 'failed']),
     change_id: z.string(),
     campaign_id: z.string().nullable(),
+    platform: z
+      .string()
+      .describe('Where it is created besides Attest: okta, entra, ping, or snapshot (Attest only)'),
+    platform_campaign_id: z
+      .string()
+      .nullable()
+      .describe("The platform's own id of the campaign, once created there"),
     preview: z
       .object({
         items: z.number().int(),
@@ -93,6 +104,7 @@ export const createCampaign = defineTool({
         due_at: args.due_at,
         scope: args.scope,
         reviewers: args.reviewers,
+        ...(args.on_platform ? { on_platform: args.on_platform } : {}),
       });
       if (!parsed.success) {
         throw new ToolError(
@@ -107,12 +119,34 @@ export const createCampaign = defineTool({
             `reviewers: no user "${who}". Nothing was created. Reviewers are user ids of the store.`,
             'not_found',
           );
-      preview = resolveCampaign(ctx.store, spec, ctx.now()).preview;
+      const resolved = resolveCampaign(ctx.store, spec, ctx.now());
+      preview = resolved.preview;
       if (preview.items === 0) {
         throw new ToolError(
           `No access matches this scope${preview.unscored > 0 ? ` (${preview.unscored} assignment(s) match the other filters but have no risk score yet: run an analysis, or drop min_risk/signals)` : ''}. Nothing was created.`,
           'not_found',
         );
+      }
+      if (spec.on_platform) {
+        // Refused now, before anyone is asked, rather than half-done after the confirmation.
+        const request = campaignRequest(
+          ctx.store,
+          spec,
+          'preview',
+          spec.on_platform,
+          resolved.items,
+          ctx.now(),
+        );
+        const refused = refuseCampaignOn(
+          ctx.connectorFor?.(spec.on_platform) ?? null,
+          spec.on_platform,
+          request,
+        );
+        if (refused)
+          throw new ToolError(
+            `This campaign cannot be created on ${spec.on_platform}: ${refused}. Nothing was created and nobody was asked.`,
+            'bad_input',
+          );
       }
       const repo = new ChangesRepo(ctx.store.db);
       const summary = campaignSummary(spec, preview);
@@ -120,7 +154,7 @@ export const createCampaign = defineTool({
       changeId = ctx.store.transaction(() => {
         const c = repo.create({
           kind: 'create_campaign',
-          platform: 'snapshot',
+          platform: spec.on_platform ?? 'snapshot',
           spec: spec as unknown as Record<string, unknown>,
           summary,
           proposed_by: ctx.principal.id,
@@ -135,10 +169,13 @@ export const createCampaign = defineTool({
       status: r.status,
       change_id: r.change_id,
       campaign_id: (r.result?.campaign_id as string | undefined) ?? null,
+      platform: new ChangesRepo(ctx.store.db).get(r.change_id)?.platform ?? 'snapshot',
+      platform_campaign_id: (r.result?.platform_campaign_id as string | null | undefined) ?? null,
       preview: preview ?? (r.result?.preview as never) ?? null,
       confirmation: r.confirmation,
       message: r.message,
     };
   },
-  text: (r) => `${r.status}: ${r.message}${r.campaign_id ? ` Campaign ${r.campaign_id}.` : ''}`,
+  text: (r) =>
+    `${r.status}: ${r.message}${r.campaign_id ? ` Campaign ${r.campaign_id}.` : ''}${r.platform_campaign_id ? ` On ${r.platform}: ${r.platform_campaign_id}.` : ''}`,
 });

@@ -1,5 +1,7 @@
 import type { z } from 'zod';
 import type { Config, Role } from '../config.js';
+import type { IdentityConnector } from '../connectors/types.js';
+import type { Platform } from '../domain/index.js';
 import type { RecordEvent } from '../policy/audit.js';
 import type { StateBinding } from '../policy/request-state.js';
 import type { Store } from '../store/store.js';
@@ -123,6 +125,8 @@ export interface ToolContext {
   confirmUrl?: (id: string) => string | null;
   /** Applies confirmed decisions waiting in the outbox. */
   applyOutbox: () => Promise<void>;
+  /** The connector of a platform (null when it is not configured), for writes that create something there. */
+  connectorFor?: (platform: Platform) => IdentityConnector | null;
   signal: AbortSignal;
 }
 

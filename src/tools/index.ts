@@ -10,6 +10,7 @@ import { listCampaignItems } from './list-campaign-items.js';
 import { listCampaigns } from './list-campaigns.js';
 import { mineRoles } from './mine-roles.js';
 import { proposeDecision } from './propose-decision.js';
+import { proposeRole } from './propose-role.js';
 import { reassignItems } from './reassign-items.js';
 import { submitDecision } from './submit-decision.js';
 
@@ -27,6 +28,7 @@ export const allTools: AnyTool[] = [
   reassignItems,
   submitDecision,
   createCampaign,
+  proposeRole,
 ] as unknown as AnyTool[];
 
 /** The tools a server with this configuration exposes: read-only mode removes every non-read tool. */

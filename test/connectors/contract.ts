@@ -93,7 +93,7 @@ export function dumpStore(store: Store): Record<string, unknown[]> {
 }
 
 function groupsOf(c: IdentityConnector): CapabilityName[] {
-  const all: CapabilityName[] = ['sync', 'incremental', 'writeBack', 'remediation'];
+  const all: CapabilityName[] = ['sync', 'incremental', 'writeBack', 'remediation', 'campaigns', 'roles'];
   return all.filter((g) => c[g] !== undefined);
 }
 
@@ -134,7 +134,7 @@ export function connectorContract(name: string, make: () => Promise<ContractSubj
 
     it('has the capability groups its registration declares, and a sync', () => {
       expect(groupsOf(s.connector)).toEqual(
-        (['sync', 'incremental', 'writeBack', 'remediation'] as const).filter((g) =>
+        (['sync', 'incremental', 'writeBack', 'remediation', 'campaigns', 'roles'] as const).filter((g) =>
           s.registration.capabilities.includes(g),
         ),
       );

@@ -104,6 +104,15 @@ export interface EmuCampaign {
   lastUpdatedBy: string;
 }
 
+export interface EmuGroupRule {
+  id: string;
+  name: string;
+  status: 'ACTIVE' | 'INACTIVE';
+  expression: string;
+  groupIds: string[];
+  created: string;
+}
+
 export interface EmuReview {
   id: string;
   campaignId: string;
@@ -134,6 +143,10 @@ export class OktaOrg {
   logs: EmuLogEvent[] = [];
   campaigns: EmuCampaign[] = [];
   reviews: EmuReview[] = [];
+  /** The create bodies of campaigns made through the API, by campaign id (tests read the settings sent). */
+  campaignBodies = new Map<string, Record<string, unknown>>();
+  /** Group rules made through the API. */
+  groupRules: EmuGroupRule[] = [];
   /** Every review action the org accepted, in order, with who recorded it. */
   reviewActions: Array<{ reviewId: string; action: string; note: string; at: string; by: string }> = [];
   /** Every reassignment the org accepted, in order. */
@@ -763,6 +776,8 @@ export interface OktaEmulator {
   org: OktaOrg;
   requests: RequestLogEntry[];
   injectFault(fault: Fault): void;
+  /** Drops every fault not yet spent. */
+  clearFaults(): void;
   /** Lets `n` more requests through, then rejects the API token and every issued access token (401 E0000011). */
   revokeTokenAfter(n: number): void;
   setGovernance(mode: 'enabled' | 'forbidden' | 'absent'): void;
@@ -772,6 +787,33 @@ export interface OktaEmulator {
 
 /** The scope a bearer token needs for each route (SSWS tokens act as a super admin). */
 const ROUTES: Array<{ method: string; re: RegExp; scope: string; name: string }> = [
+  { method: 'POST', re: /^\/api\/v1\/groups$/, scope: 'okta.groups.manage', name: 'createGroup' },
+  { method: 'GET', re: /^\/api\/v1\/groups\/rules$/, scope: 'okta.groups.read', name: 'groupRules' },
+  { method: 'POST', re: /^\/api\/v1\/groups\/rules$/, scope: 'okta.groups.manage', name: 'createRule' },
+  {
+    method: 'POST',
+    re: /^\/api\/v1\/groups\/rules\/([^/]+)\/lifecycle\/activate$/,
+    scope: 'okta.groups.manage',
+    name: 'activateRule',
+  },
+  {
+    method: 'PUT',
+    re: /^\/api\/v1\/apps\/([^/]+)\/groups\/([^/]+)$/,
+    scope: 'okta.apps.manage',
+    name: 'assignAppGroup',
+  },
+  {
+    method: 'POST',
+    re: /^\/governance\/api\/v1\/campaigns$/,
+    scope: 'okta.governance.accessCertifications.manage',
+    name: 'createCampaign',
+  },
+  {
+    method: 'POST',
+    re: /^\/governance\/api\/v1\/campaigns\/([^/]+)\/launch$/,
+    scope: 'okta.governance.accessCertifications.manage',
+    name: 'launchCampaign',
+  },
   { method: 'GET', re: /^\/api\/v1\/users$/, scope: 'okta.users.read', name: 'users' },
   { method: 'GET', re: /^\/api\/v1\/users\/me$/, scope: 'okta.users.read.self', name: 'me' },
   { method: 'GET', re: /^\/api\/v1\/users\/([^/]+)\/roles$/, scope: 'okta.roles.read', name: 'userRoles' },
@@ -851,6 +893,7 @@ const LIMITS: Record<string, [number, number]> = {
   logs: [100, 1000],
   campaigns: [20, 200],
   reviews: [20, 200],
+  groupRules: [50, 200],
 };
 
 class HttpFailure extends Error {
@@ -1002,7 +1045,17 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
       const out = dispatch(route.name, params, url, body, caller);
       send(out.status ?? 200, out.body, out.headers);
     } catch (e) {
-      if (e instanceof HttpFailure) return fail(e.status, e.code, e.summary);
+      if (e instanceof HttpFailure) {
+        const causes = (e as HttpFailure & { causes?: unknown[] }).causes;
+        if (!causes) return fail(e.status, e.code, e.summary);
+        return send(e.status, {
+          errorCode: e.code,
+          errorSummary: e.summary,
+          errorLink: e.code,
+          errorId: `oae${randomBytes(8).toString('hex')}`,
+          errorCauses: causes,
+        });
+      }
       fail(500, 'E0000009', `Internal Server Error: ${(e as Error).message}`);
     }
   }
@@ -1165,6 +1218,194 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
     throw new HttpFailure(404, 'E0000007', `Not found: Resource not found: ${id} (${what})`);
   };
 
+  const invalid = (field: string, summary: string): never => {
+    throw Object.assign(new HttpFailure(400, 'E0000001', 'Api validation failed: ' + field), {
+      causes: [{ errorSummary: `${field}: ${summary}` }],
+    });
+  };
+  const parseBody = (body: string): Record<string, unknown> => {
+    try {
+      const v = JSON.parse(body) as unknown;
+      if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
+    } catch {}
+    throw new HttpFailure(400, 'E0000003', 'The request body was not well-formed.');
+  };
+  const newId = (prefix: string) =>
+    `${prefix}${randomBytes(9).toString('base64url').replace(/[-_]/g, 'x').slice(0, 17)}`;
+  const renderRule = (r: EmuGroupRule) => ({
+    id: r.id,
+    type: 'group_rule',
+    name: r.name,
+    status: r.status,
+    created: r.created,
+    lastUpdated: r.created,
+    conditions: { expression: { type: 'urn:okta:expression:1.0', value: r.expression } },
+    actions: { assignUserToGroups: { groupIds: r.groupIds } },
+  });
+
+  function createGroup(body: string): EmuGroup {
+    const b = parseBody(body);
+    const profile = (b.profile ?? {}) as { name?: unknown; description?: unknown };
+    if (typeof profile.name !== 'string' || profile.name.trim() === '')
+      invalid('profile.name', 'The field cannot be left blank');
+    const nameText = String(profile.name);
+    if (org.groups.some((g) => g.profile.name === nameText))
+      invalid('profile.name', 'An object with this field already exists in the current organization');
+    const at = new Date().toISOString();
+    const g: EmuGroup = {
+      id: newId('00g'),
+      created: at,
+      lastUpdated: at,
+      lastMembershipUpdated: at,
+      type: 'OKTA_GROUP',
+      profile: {
+        name: nameText,
+        description: typeof profile.description === 'string' ? profile.description : null,
+      },
+    };
+    org.groups.push(g);
+    org.reindex();
+    return g;
+  }
+
+  function createRule(body: string): EmuGroupRule {
+    const b = parseBody(body) as {
+      type?: unknown;
+      name?: unknown;
+      conditions?: { expression?: { value?: unknown; type?: unknown } };
+      actions?: { assignUserToGroups?: { groupIds?: unknown } };
+    };
+    if (b.type !== 'group_rule') invalid('type', 'must be group_rule');
+    if (typeof b.name !== 'string' || b.name === '' || b.name.length > 50)
+      invalid('name', 'must be 1 to 50 characters');
+    const expression = b.conditions?.expression?.value;
+    if (typeof expression !== 'string') invalid('conditions.expression.value', 'is required');
+    try {
+      ruleMatcher(String(expression));
+    } catch {
+      invalid('conditions.expression.value', 'Invalid property conditions.expression.value in expression');
+    }
+    const groupIds = b.actions?.assignUserToGroups?.groupIds;
+    if (!Array.isArray(groupIds) || groupIds.length === 0)
+      invalid('actions.assignUserToGroups.groupIds', 'is required');
+    for (const g of groupIds as unknown[])
+      if (typeof g !== 'string' || !org.group(g))
+        invalid('actions.assignUserToGroups.groupIds', `no group ${String(g)}`);
+    const rule: EmuGroupRule = {
+      id: newId('0pr'),
+      name: String(b.name),
+      status: 'INACTIVE',
+      expression: String(expression),
+      groupIds: groupIds as string[],
+      created: new Date().toISOString(),
+    };
+    org.groupRules.push(rule);
+    return rule;
+  }
+
+  function createCampaign(body: string): EmuCampaign {
+    const b = parseBody(body) as Record<string, any>;
+    if (typeof b.name !== 'string' || b.name.length < 1 || b.name.length > 255)
+      invalid('name', 'must be 1 to 255 characters');
+    if (typeof b.description === 'string' && b.description.length > 1000)
+      invalid('description', 'at most 1000 characters');
+    const sch = b.scheduleSettings;
+    if (!sch || (sch.type !== 'ONE_OFF' && sch.type !== 'RECURRING'))
+      invalid('scheduleSettings.type', 'is required');
+    if (typeof sch.startDate !== 'string' || Number.isNaN(Date.parse(sch.startDate)))
+      invalid('scheduleSettings.startDate', 'is required');
+    if (!Number.isInteger(sch.durationInDays) || sch.durationInDays < 1)
+      invalid('scheduleSettings.durationInDays', 'must be a positive integer');
+    if (typeof sch.timeZone !== 'string') invalid('scheduleSettings.timeZone', 'is required');
+    const res = b.resourceSettings;
+    if (!res || !Array.isArray(res.targetResources) || res.targetResources.length === 0)
+      invalid('resourceSettings.targetResources', 'is required');
+    for (const t of res.targetResources as Array<{ resourceId?: string; resourceType?: string }>) {
+      const ok =
+        t.resourceType === 'GROUP'
+          ? org.group(String(t.resourceId))
+          : t.resourceType === 'APPLICATION'
+            ? org.app(String(t.resourceId))
+            : undefined;
+      if (!ok)
+        invalid('resourceSettings.targetResources', `no ${String(t.resourceType)} ${String(t.resourceId)}`);
+    }
+    const rev = b.reviewerSettings;
+    if (!rev || !['USER', 'REVIEWER_EXPRESSION', 'GROUP', 'RESOURCE_OWNER', 'MULTI_LEVEL'].includes(rev.type))
+      invalid('reviewerSettings.type', 'is required');
+    if (rev.type === 'USER' && !org.user(String(rev.reviewerId)))
+      invalid('reviewerSettings.reviewerId', 'no such user');
+    if (rev.type === 'REVIEWER_EXPRESSION' && typeof rev.reviewerScopeExpression !== 'string')
+      invalid('reviewerSettings.reviewerScopeExpression', 'is required');
+    if (rev.fallBackReviewerId !== undefined && !org.user(String(rev.fallBackReviewerId)))
+      invalid('reviewerSettings.fallBackReviewerId', 'no such user');
+    const rem = b.remediationSettings;
+    if (!rem || !rem.accessApproved || !rem.accessRevoked || !rem.noResponse)
+      invalid('remediationSettings', 'accessApproved, accessRevoked and noResponse are required');
+    const at = new Date();
+    const c: EmuCampaign = {
+      id: newId('ici'),
+      name: b.name,
+      description: typeof b.description === 'string' ? b.description : null,
+      scheduleType: sch.type,
+      startDate: sch.startDate,
+      endDate: new Date(Date.parse(sch.startDate) + sch.durationInDays * 86_400_000).toISOString(),
+      status: 'SCHEDULED',
+      created: at.toISOString(),
+      createdBy: owner,
+      lastUpdated: at.toISOString(),
+      lastUpdatedBy: owner,
+    };
+    org.campaigns.push(c);
+    org.campaignBodies.set(c.id, b);
+    org.reindex();
+    return c;
+  }
+
+  /** ACTIVE, with one review per principal in scope and target resource they hold. */
+  function launch(c: EmuCampaign): void {
+    const b = org.campaignBodies.get(c.id) as Record<string, any> | undefined;
+    c.status = 'ACTIVE';
+    c.lastUpdated = new Date().toISOString();
+    if (!b) return;
+    const rev = b.reviewerSettings as Record<string, string>;
+    for (const userId of (b.principalScopeSettings?.userIds ?? []) as string[]) {
+      const u = org.user(userId);
+      if (!u) continue;
+      for (const t of b.resourceSettings.targetResources as Array<{
+        resourceId: string;
+        resourceType: string;
+      }>) {
+        const holds =
+          t.resourceType === 'GROUP'
+            ? org.isMember(t.resourceId, userId)
+            : org.hasAppAssignment(t.resourceId, userId);
+        if (!holds) continue;
+        const manager = u.profile.managerId ?? null;
+        const reviewerId =
+          rev.type === 'USER'
+            ? rev.reviewerId!
+            : rev.type === 'REVIEWER_EXPRESSION' && manager && org.user(manager)
+              ? manager
+              : (rev.fallBackReviewerId ?? owner);
+        const at = new Date().toISOString();
+        org.reviews.push({
+          id: newId('icr'),
+          campaignId: c.id,
+          resourceId: t.resourceId,
+          principalId: userId,
+          reviewerId,
+          decision: 'UNREVIEWED',
+          decided: null,
+          note: null,
+          created: at,
+          lastUpdated: at,
+        });
+      }
+    }
+    org.reindex();
+  }
+
   function dispatch(
     name: string,
     params: string[],
@@ -1240,8 +1481,50 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
         if (roles.length === 0) org.roles.delete(a);
         return { status: 204 };
       }
-      case 'groups':
-        return list(url, name, filtered(url, org.groups), (g) => g.id, renderGroup);
+      case 'groups': {
+        // q: a prefix search on the group name (Okta's q does not page; this one does, harmlessly).
+        const q = url.searchParams.get('q');
+        const groups = filtered(url, org.groups).filter(
+          (g) => q === null || g.profile.name.toLowerCase().startsWith(q.toLowerCase()),
+        );
+        return list(url, name, groups, (g) => g.id, renderGroup);
+      }
+      case 'createGroup':
+        return { body: renderGroup(createGroup(body)) };
+      case 'groupRules': {
+        const q = url.searchParams.get('search');
+        const rules = org.groupRules.filter((r) => q === null || r.name.includes(q));
+        return list(url, name, rules, (r) => r.id, renderRule);
+      }
+      case 'createRule':
+        return { body: renderRule(createRule(body)) };
+      case 'activateRule': {
+        const rule = org.groupRules.find((r) => r.id === a) ?? notFound('GroupRule', a);
+        rule.status = 'ACTIVE';
+        const match = ruleMatcher(rule.expression);
+        for (const u of org.users) if (match(u)) for (const g of rule.groupIds) org.addMember(g, u.id);
+        return { status: 204 };
+      }
+      case 'assignAppGroup': {
+        if (!org.app(a)) notFound('AppInstance', a);
+        if (!org.group(b)) notFound('UserGroup', b);
+        const ids = org.appGroups.get(a) ?? [];
+        if (!ids.includes(b)) ids.push(b);
+        ids.sort();
+        org.appGroups.set(a, ids);
+        return {
+          body: { id: b, lastUpdated: new Date().toISOString(), priority: 0, profile: {}, _links: {} },
+        };
+      }
+      case 'createCampaign':
+        return { body: renderCampaign(createCampaign(body)) };
+      case 'launchCampaign': {
+        const c = org.campaigns.find((x) => x.id === a) ?? notFound('Campaign', a);
+        if (c.status !== 'SCHEDULED')
+          throw new HttpFailure(409, 'E0000001', `Api validation failed: campaign ${a} is ${c.status}`);
+        launch(c);
+        return { status: 202 };
+      }
       case 'groupUsers': {
         if (!org.group(a)) notFound('UserGroup', a);
         const ids = org.members.get(a) ?? [];
@@ -1428,6 +1711,9 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
     injectFault(fault) {
       faults.push({ after: 0, times: 1, ...fault, seen: 0 });
     },
+    clearFaults() {
+      faults.length = 0;
+    },
     revokeTokenAfter(n) {
       revokeAt = seq + n;
     },
@@ -1455,4 +1741,20 @@ function toPublicKey(key: ServiceAppClient['publicKey']): KeyObject {
   if (typeof key === 'string') return createPublicKey(key);
   if ('type' in key && typeof (key as KeyObject).export === 'function') return key as KeyObject;
   return createPublicKey({ key: key as never, format: 'jwk' });
+}
+
+/**
+ * The Okta Expression Language subset group rules of role groups use: `user.<prop> == "<text>"`
+ * clauses joined by ` AND ` (or `&&`), string literals without quotes or backslashes inside.
+ * Anything else is refused, as Okta refuses an expression it cannot parse.
+ */
+export function ruleMatcher(expression: string): (u: EmuUser) => boolean {
+  const clauses = expression.split(/\s+(?:AND|&&)\s+/);
+  const tests = clauses.map((c) => {
+    const m = /^\s*user\.([A-Za-z][A-Za-z0-9_]*)\s*==\s*"([^"\\]*)"\s*$/.exec(c);
+    if (!m) throw new Error(`invalid expression clause: ${c}`);
+    const [, prop, value] = m;
+    return (u: EmuUser) => u.profile[prop!] === value;
+  });
+  return (u) => tests.every((t) => t(u));
 }

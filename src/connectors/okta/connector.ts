@@ -2,17 +2,28 @@ import type { Client } from '@okta/okta-sdk-nodejs';
 import type { SyncSink } from '../../domain/sync.js';
 import type {
   ApplyOutcome,
+  CampaignCreationCapability,
   DecisionToApply,
   IdentityConnector,
   IncrementalCapability,
   RemediationCapability,
   RemediationRequest,
+  RoleCreationCapability,
   SyncCapability,
   SyncOptions,
   SyncOutcome,
   WriteBackCapability,
 } from '../types.js';
 import { OKTA_SYNC_SCOPES, type OktaConfig, oktaSecrets, parseOktaConfig } from './config.js';
+import {
+  checkOktaCampaign,
+  checkOktaRole,
+  createOktaCampaign,
+  createOktaRole,
+  OKTA_CAMPAIGN_SCOPES,
+  OKTA_ROLE_SCOPES,
+  planOktaRole,
+} from './create.js';
 import { failedOutcome, redactSecrets, statusOf } from './errors.js';
 import { createOktaClient, createOktaExecutor, type OktaRequestExecutor, type RetryPolicy } from './http.js';
 import { field, parseEntitlementId, roleKey } from './mapping.js';
@@ -85,6 +96,20 @@ export class OktaConnector implements IdentityConnector {
     permissions: ['okta.groups.manage', 'okta.apps.manage', 'okta.roles.manage'],
     // Whether a campaign removes revoked access depends on its remediation settings: Attest removes it.
     remove: (r) => this.remediate(r),
+  };
+
+  readonly campaigns: CampaignCreationCapability = {
+    noun: 'Okta Identity Governance campaign',
+    permissions: [...OKTA_CAMPAIGN_SCOPES],
+    check: checkOktaCampaign,
+    create: (r) => createOktaCampaign(this.raw, r, this.secrets),
+  };
+  readonly roles: RoleCreationCapability = {
+    noun: 'Okta group with a group rule',
+    permissions: [...OKTA_ROLE_SCOPES],
+    check: checkOktaRole,
+    plan: planOktaRole,
+    create: (r) => createOktaRole(this.raw, r, this.secrets),
   };
 
   private readonly client: Client;

@@ -16,7 +16,12 @@ export class RawApi {
     private readonly orgUrl: string,
   ) {}
 
-  private async request(path: string, method: 'GET' | 'POST', body?: unknown): Promise<unknown> {
+  /** One request of any method (writes included); the parsed JSON body, or null for an empty one. */
+  send(path: string, method: 'GET' | 'POST' | 'PUT', body?: unknown): Promise<unknown> {
+    return this.request(path, method, body);
+  }
+
+  private async request(path: string, method: 'GET' | 'POST' | 'PUT', body?: unknown): Promise<unknown> {
     const url = path.startsWith('http') ? path : `${this.orgUrl}${path}`;
     const res = await this.client.http.http(url, {
       method,

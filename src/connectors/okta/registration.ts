@@ -35,7 +35,7 @@ const IDENTIFYING = ['OKTA_ORG_URL', 'OKTA_API_TOKEN', 'OKTA_CLIENT_ID', 'OKTA_P
 export const oktaRegistration: ConnectorRegistration<OktaConfig> = {
   name: 'okta',
   title: 'Okta',
-  capabilities: ['sync', 'incremental', 'writeBack', 'remediation'],
+  capabilities: ['sync', 'incremental', 'writeBack', 'remediation', 'campaigns', 'roles'],
   settings: {
     variables: VARIABLES,
     read: (source) => (IDENTIFYING.some((n) => source[n]?.trim()) ? parseOktaConfig(source) : null),

@@ -223,6 +223,7 @@ export function backtestPolicy(
   const rules = store.sodRules();
   const users = new Map<string, User | undefined>();
   const heldOf = new Map<string, Map<string, { granted_at: string | null; source: string }>>();
+  const hrOf = new Map<string, ReturnType<Store['hrChanges']>>();
   const backtests: ClassBacktest[] = classes.map(() => ({
     class_decisions: 0,
     decisions: 0,
@@ -242,6 +243,11 @@ export function backtestPolicy(
       heldOf.set(user.id, held);
     }
     const at = d.decided_at ? new Date(d.decided_at) : asOf;
+    let hr = hrOf.get(user.id);
+    if (!hr) {
+      hr = store.hrChanges(user.id);
+      hrOf.set(user.id, hr);
+    }
     const holding = held.get(ent.id);
     const usage = (rows[i]!.features.usage as ItemFacts['usage'] | null) ?? 'none';
     const conflicts =
@@ -257,7 +263,7 @@ export function backtestPolicy(
         grantedAt: holding?.granted_at ?? null,
         lastUsed: null,
         activityStart: null,
-        hrChanges: store.hrChanges(user.id).filter((h) => Date.parse(h.at) <= at.getTime()),
+        hrChanges: hr.filter((h) => Date.parse(h.at) <= at.getTime()),
         sodConflicts: conflicts,
         asOf: at,
       },

@@ -16,6 +16,8 @@ import { Auditor } from './policy/audit.js';
 import { CheckpointWriter } from './policy/checkpoints.js';
 import { createServer, recordRefusal } from './server.js';
 import { analyzeCampaigns } from './services/analyze.js';
+import { evaluateAutomation } from './services/automation.js';
+import { eventsOf, runAutomation } from './services/automation-run.js';
 import { runChangeOutbox } from './services/changes.js';
 import { loadSnapshot } from './services/load.js';
 import { type ConnectorFor, runOutbox } from './services/outbox.js';
@@ -173,6 +175,46 @@ export function refitWhenCampaignDone(store: Store, config: Config, logger: Logg
 }
 
 /**
+ * Phased automation in a serving process, at start-up and after every refit: the bar check
+ * (demotions and promotions audited), then, with `run: after_refit` and not read-only, the
+ * classes in effect `auto` decide every active campaign. A failure is logged; serving goes on.
+ */
+export async function automationPass(
+  store: Store,
+  config: Config,
+  logger: Logger,
+  auditor: Auditor,
+  connectorFor: ConnectorFor,
+  why: string,
+): Promise<void> {
+  const policy = config.automation;
+  if (!policy || policy.classes.length === 0) return;
+  try {
+    const state = evaluateAutomation(
+      store,
+      policy,
+      { ...config, asOf: analysisDate(config).toISOString() },
+      eventsOf(auditor),
+    );
+    logger.info(
+      { fit_id: state.fit_id, classes: state.classes.map((c) => `${c.name}:${c.effective_mode}`) },
+      `automation bar checked (${why})`,
+    );
+    if (policy.run !== 'after_refit' || config.readOnly) return;
+    for (const c of store.listCampaigns('active')) {
+      const r = await runAutomation(store, config, c.id, { auditor, connectorFor });
+      if (r.queued.length > 0)
+        logger.info({ campaign: c.id, queued: r.queued, outbox: r.outbox }, 'automatic decisions applied');
+    }
+  } catch (e) {
+    logger.error(
+      { err: e instanceof Error ? e.message : String(e) },
+      `automation pass failed (${why}); nothing more was decided`,
+    );
+  }
+}
+
+/**
  * `serve --sync N`: pull every configured platform every N minutes, one after the other;
  * a failed sync is logged and the store keeps that platform's last good one.
  */
@@ -306,7 +348,8 @@ export async function serve(
         escalationReviewer: config.escalationReviewer ?? null,
       });
       if (r.applied + r.failed + r.retry > 0) logger.info(r, 'outbox run');
-      if (r.applied > 0) refitWhenCampaignDone(store, config, logger);
+      if (r.applied > 0 && refitWhenCampaignDone(store, config, logger))
+        await automationPass(store, config, logger, auditor, connectorFor, 'refit');
       const changes = await runChangeOutbox(store, {
         auditor,
         connectorFor,
@@ -327,6 +370,7 @@ export async function serve(
       );
   }
   await applyOutbox();
+  await automationPass(store, config, logger, auditor, connectorFor, 'start-up');
   const stopSync = scheduleSync(store, config, logger, applyOutbox);
   if (config.httpPort === undefined) {
     const principal = principalFor(config, config.principal);

@@ -30,6 +30,14 @@ import {
 } from './policy/checkpoints.js';
 import { escapeUnsafe, quoteField } from './policy/human-text.js';
 import { analyzeCampaigns } from './services/analyze.js';
+import { evaluateAutomation } from './services/automation.js';
+import {
+  AutomationRefused,
+  automationPlan,
+  eventsOf,
+  formatPlan,
+  runAutomation,
+} from './services/automation-run.js';
 import { campaignSpecSchema, campaignSummary, resolveCampaign } from './services/campaigns.js';
 import { answerChangeConfirmation, pendingChanges, runChangeOutbox } from './services/changes.js';
 import { answerConfirmation, pendingBatch } from './services/decisions.js';
@@ -241,6 +249,18 @@ export function buildCli(): Command {
           campaignIds: opts.campaign ? [opts.campaign] : undefined,
         });
         out(`Scored ${r.items} items of ${r.users} users; signals: ${JSON.stringify(r.bySignal)}`);
+        if (config.automation && config.automation.classes.length > 0) {
+          // A refit: the automation classes are checked against their bars again.
+          const state = evaluateAutomation(
+            store,
+            config.automation,
+            { ...config, asOf: analysisDate(config).toISOString() },
+            eventsOf(cliAuditor(store, config)),
+          );
+          out(
+            `Automation: ${state.classes.map((c) => `${c.name} ${c.effective_mode}`).join(', ')} (fit ${state.fit_id})`,
+          );
+        }
       } finally {
         store.close();
       }
@@ -459,6 +479,63 @@ export function buildCli(): Command {
         } catch (e) {
           if (e instanceof ShadowInputError) {
             err(`attest shadow: ${e.message}`);
+            process.exitCode = 2;
+            return;
+          }
+          throw e;
+        } finally {
+          store.close();
+        }
+      },
+    );
+
+  program
+    .command('automate')
+    .description(
+      'Phased automation: check each policy class against its bar, then let the classes in effect auto decide a campaign',
+    )
+    .requiredOption('--campaign <id>', 'the campaign to decide')
+    .option('--dry-run', 'print what each class would do, and decide nothing')
+    .option(
+      '--policy <file>',
+      'the automation policy file (default: automation in the config, or policy.json beside it)',
+    )
+    .option('--json', 'print one JSON object')
+    .addOption(dbOption())
+    .addOption(configOption())
+    .action(
+      async (opts: Common & { campaign: string; dryRun?: boolean; policy?: string; json?: boolean }) => {
+        const config = configFrom({ db: opts.db, config: opts.config, policyFile: opts.policy });
+        const store = openExisting(config);
+        try {
+          const auditor = cliAuditor(store, config);
+          if (opts.dryRun) {
+            const plan = automationPlan(store, config, opts.campaign, eventsOf(auditor));
+            out(opts.json ? JSON.stringify(plan) : formatPlan(plan, true));
+            return;
+          }
+          const run = await runAutomation(store, config, opts.campaign, {
+            auditor,
+            connectorFor: registryFor(config),
+          });
+          if (opts.json) out(JSON.stringify(run));
+          else {
+            out(formatPlan(run.plan, false));
+            out('');
+            for (const q of run.queued)
+              out(
+                `Class ${q.class}: ${q.proposals} decision(s) queued under confirmation ${q.confirmation_id} (channel policy).`,
+              );
+            if (run.queued.length === 0) out('No class in effect auto had anything to decide.');
+            if (run.skipped > 0)
+              out(`${run.skipped} item(s) were taken by someone else meanwhile and left alone.`);
+            out(
+              `Outbox: ${run.outbox.applied} applied, ${run.outbox.failed} failed, ${run.outbox.retry} to retry.`,
+            );
+          }
+        } catch (e) {
+          if (e instanceof AutomationRefused) {
+            err(`attest automate: ${e.message}`);
             process.exitCode = 2;
             return;
           }

@@ -1,5 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
+import { automationPolicySchema } from './policy/automation.js';
 
 /** How a principal is allowed to act. */
 export const roleSchema = z.enum(['admin', 'reviewer']);
@@ -256,6 +258,13 @@ export const configSchema = z
      * setting's key or its environment variable's name; the environment wins.
      */
     connectors: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
+    /**
+     * Phased automation: classes of review items and the mode of each (shadow, suggest, auto).
+     * Unset: read from `policyFile`, else from a `policy.json` next to the config file, else none.
+     */
+    automation: automationPolicySchema.optional(),
+    /** A JSON file holding the automation policy (the same shape as `automation`). */
+    policyFile: z.string().min(1).optional(),
   })
   .strict();
 
@@ -302,6 +311,7 @@ const envMap: Array<[string, keyof Config, 'string' | 'int' | 'bool' | 'number' 
   ['ATTEST_REQUEST_STATE_TTL_SECONDS', 'requestStateTtlSeconds', 'number'],
   ['ATTEST_CONFIRMATION_URL', 'confirmationUrl', 'string'],
   ['ATTEST_OAUTH', 'oauth', 'json'],
+  ['ATTEST_POLICY', 'policyFile', 'string'],
 ];
 
 function fromEnv(env: Record<string, string | undefined>): Record<string, unknown> {
@@ -379,5 +389,36 @@ export function resolveConfig(
   if (parsed.data.asOf !== undefined && Number.isNaN(Date.parse(parsed.data.asOf))) {
     throw new ConfigError(`invalid configuration: asOf: "${parsed.data.asOf}" is not an ISO 8601 time`);
   }
+  if (parsed.data.automation !== undefined && parsed.data.policyFile !== undefined) {
+    throw new ConfigError(
+      'invalid configuration: automation and policyFile are both set; keep the policy in one place',
+    );
+  }
+  if (parsed.data.automation === undefined) {
+    const beside = path ? join(dirname(path), 'policy.json') : undefined;
+    const policyPath = parsed.data.policyFile ?? (beside && existsSync(beside) ? beside : undefined);
+    if (policyPath) return { ...parsed.data, automation: readPolicyFile(policyPath) };
+  }
+  return parsed.data;
+}
+
+/** Reads and checks an automation policy file; every error names the file and the bad field. */
+export function readPolicyFile(path: string): z.infer<typeof automationPolicySchema> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(
+      `policy file ${path}: cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new ConfigError(`policy file ${path}: not valid JSON`);
+  }
+  const parsed = automationPolicySchema.safeParse(value);
+  if (!parsed.success) throw new ConfigError(`policy file ${path}: ${describeZodError(parsed.error)}`);
   return parsed.data;
 }

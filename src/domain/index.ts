@@ -225,7 +225,11 @@ export const proposalSummarySchema = z.object({
 
 export const decisionSummarySchema = z.object({
   decision: decisionValueSchema,
-  decided_by: z.string().describe('The human who confirmed the decision (or the platform reviewer)'),
+  decided_by: z
+    .string()
+    .describe(
+      'The human who confirmed the decision (or the platform reviewer; policy:<class> for an automatic one)',
+    ),
   decided_at: z.string(),
   proposed_by: z.string().nullable().describe('Who drafted it (propose_decision)'),
   submitted_by: z.string().nullable().describe('Who submitted the batch (submit_decision)'),
@@ -236,9 +240,11 @@ export const decisionSummarySchema = z.object({
       confirmed_by: z.string(),
       confirmed_at: z.string(),
       assurance: z
-        .enum(['host-attested', 'human-verified'])
+        .enum(['host-attested', 'human-verified', 'policy'])
         .nullable()
-        .describe('host-attested: a form the MCP host showed; human-verified: the terminal or the console'),
+        .describe(
+          'host-attested: a form the MCP host showed; human-verified: the terminal or the console; policy: no human, a policy class whose backtest cleared its bar',
+        ),
     })
     .nullable(),
 });

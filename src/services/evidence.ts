@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { CampaignSummary } from '../domain/index.js';
 import { barChart, esc, type Html, html, num, pct, raw, STYLESHEET } from '../render/html.js';
 import { AuditLog, type BrokenEntry } from '../store/audit.js';
+import { AutomationRepo } from '../store/automation.js';
 import { type DecidedRow, InsightsReader } from '../store/insights-reads.js';
 import type { Store } from '../store/store.js';
 import { campaignDashboard, reviewerBehaviour } from './insights.js';
@@ -24,6 +25,8 @@ export interface EvidencePack {
   open_items: number;
   overrides: number;
   remediation: Record<string, number>;
+  /** Decisions taken by policy classes without a human, per class, with the backtest figures that allowed them. */
+  automatic: AutomaticSection[];
   audit: {
     verified: boolean;
     entries: number;
@@ -32,6 +35,65 @@ export interface EvidencePack {
     head_hash: string | null;
     broken: BrokenEntry[];
   };
+}
+
+/** One policy class's automatic decisions in a campaign. */
+export interface AutomaticSection {
+  class: string;
+  principal: string;
+  decisions: number;
+  approve: number;
+  revoke: number;
+  applied: number;
+  /** The figures each batch was decided under (one entry per distinct fit and bar). */
+  figures: Array<{
+    precision: number;
+    decisions: number;
+    min_precision: number;
+    min_decisions: number;
+    fit_id: string;
+    items: number;
+  }>;
+}
+
+function automaticSections(store: Store, campaignId: string): AutomaticSection[] {
+  const by = new Map<string, AutomaticSection>();
+  for (const a of new AutomationRepo(store.db).forCampaign(campaignId)) {
+    let s = by.get(a.class);
+    if (!s) {
+      s = {
+        class: a.class,
+        principal: `policy:${a.class}`,
+        decisions: 0,
+        approve: 0,
+        revoke: 0,
+        applied: 0,
+        figures: [],
+      };
+      by.set(a.class, s);
+    }
+    s.decisions++;
+    s[a.decision]++;
+    if (a.outbox_status === 'done') s.applied++;
+    const f = s.figures.find(
+      (x) =>
+        x.fit_id === a.fit_id &&
+        x.precision === a.precision &&
+        x.min_precision === a.min_precision &&
+        x.min_decisions === a.min_decisions,
+    );
+    if (f) f.items++;
+    else
+      s.figures.push({
+        precision: a.precision,
+        decisions: a.decisions,
+        min_precision: a.min_precision,
+        min_decisions: a.min_decisions,
+        fit_id: a.fit_id,
+        items: 1,
+      });
+  }
+  return [...by.values()];
 }
 
 /** Builds the evidence pack of a campaign from the store and the audit log as they are now. */
@@ -78,6 +140,7 @@ export function buildEvidence(store: Store, campaign: CampaignSummary, now: Date
     open_items: scope.items - decided.length,
     overrides: decisions.filter((d) => d.overridden).length,
     remediation,
+    automatic: automaticSections(store, campaign.id),
     audit: {
       verified: verify.ok,
       entries: verify.entries,
@@ -118,6 +181,15 @@ ${barChart(
 <table><tr><th>decided by</th><th class="num">decisions</th><th class="num">approvals</th><th class="num">revokes</th><th class="num">median seconds per item</th><th>approved against a revoke recommendation</th><th>flags</th></tr>
 ${behaviour.map((b) => html`<tr><td>${b.decided_by}</td><td class="num">${b.decisions}</td><td class="num">${b.approvals}</td><td class="num">${b.revokes}</td><td class="num">${b.median_seconds_per_item ?? '–'}</td><td>${b.approved_against_revoke.length}${b.approved_against_revoke_without_rationale.length > 0 ? ` (${b.approved_against_revoke_without_rationale.length} without rationale)` : ''}</td><td>${b.flags.map((f) => html`<span class="flag">${f}</span>`)}</td></tr>`)}
 </table>
+<h2>Automatic decisions (policy)</h2>
+${
+  pack.automatic.length === 0
+    ? html`<p>No decision in this campaign was taken by a policy class; every decision was confirmed by a human.</p>`
+    : html`<p>Decisions a policy class took without a human (channel <span class="data">policy</span>), each allowed by the class's backtest on past human decisions clearing its bar.</p>
+<table id="automatic"><tr><th>class (principal)</th><th class="num">decisions</th><th class="num">approve</th><th class="num">revoke</th><th class="num">applied</th><th>backtest figures</th></tr>
+${pack.automatic.map((a) => html`<tr><td>${a.class}<br><span class="note">${a.principal}</span></td><td class="num">${a.decisions}</td><td class="num">${a.approve}</td><td class="num">${a.revoke}</td><td class="num">${a.applied}</td><td>${a.figures.map((f) => html`precision ${f.precision.toFixed(4)} on ${f.decisions} past decisions (bar ${f.min_precision} on ${f.min_decisions}), fit ${f.fit_id}: ${f.items} item(s)<br>`)}</td></tr>`)}
+</table>`
+}
 <h2>Remediation of revoked access</h2>
 <p>${
     Object.entries(pack.remediation)

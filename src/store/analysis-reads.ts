@@ -48,6 +48,12 @@ export interface DecisionRow {
 }
 
 /**
+ * Past decisions a human made: a policy class's automatic decisions (reviewer `policy:<class>`)
+ * are neither training data nor backtest data, or the model would learn from its own output.
+ */
+const HUMAN_DECISION = "(d.reviewer_id IS NULL OR d.reviewer_id NOT LIKE 'policy:%')";
+
+/**
  * Range reads for the analysis pass: each one returns every row of one table whose user id is
  * in `[lo, hi]` (inclusive, SQLite's binary order), ordered by user id, so a pass over users
  * in id order can step through all of them side by side with one query per table and range
@@ -256,6 +262,7 @@ export class AnalysisReader {
              WHERE i.campaign_id = d.campaign_id AND i.user_id = d.user_id AND i.entitlement_id = d.entitlement_id
              ORDER BY p.proposed_at DESC, p.id DESC LIMIT 1) END AS engine_decision
            FROM past_decisions d JOIN users u ON u.id = d.user_id JOIN entitlements e ON e.id = d.entitlement_id
+           WHERE ${HUMAN_DECISION}
            ${limit === undefined ? 'ORDER BY d.id' : 'ORDER BY d.decided_at DESC, d.id DESC LIMIT ?'}`,
         )
         .all(...(limit === undefined ? [] : [limit])) as DecisionRow[];
@@ -269,7 +276,7 @@ export class AnalysisReader {
              JOIN proposals p ON p.item_id = i.id AND p.status = 'applied'
              WHERE i.campaign_id = d.campaign_id AND i.user_id = d.user_id AND i.entitlement_id = d.entitlement_id
              ORDER BY p.proposed_at DESC, p.id DESC LIMIT 1) END AS engine_decision
-       FROM past_decisions d ORDER BY d.decided_at DESC, d.id DESC LIMIT ?`,
+       FROM past_decisions d WHERE ${HUMAN_DECISION} ORDER BY d.decided_at DESC, d.id DESC LIMIT ?`,
     );
     const existing = (table: 'users' | 'entitlements', ids: Set<string>): Set<string> =>
       new Set(

@@ -51,7 +51,8 @@ export interface OutboxWork {
   /** The human who confirmed it. */
   confirmed_by: string;
   channel: string;
-  assurance: 'host-attested' | 'human-verified' | null;
+  /** `policy` for a decision a policy class took (channel `policy`). */
+  assurance: 'host-attested' | 'human-verified' | 'policy' | null;
   confirmed_at: string;
   platform: Platform;
   item_external_id: string;
@@ -316,10 +317,12 @@ export class DecisionsRepo {
     proposalIds: string[];
     confirmedBy: string;
     channel: string;
-    assurance: 'host-attested' | 'human-verified';
+    /** `policy`: no human; a policy class decided (kept as the `policy` channel, the column predates it). */
+    assurance: 'host-attested' | 'human-verified' | 'policy';
     now: Date;
     inTransaction?: (confirmationId: string) => void;
   }): { id: string } | { already: true } {
+    const assurance = args.assurance === 'policy' ? null : args.assurance;
     return this.db
       .transaction((): { id: string } | { already: true } => {
         const queued = this.db
@@ -346,8 +349,8 @@ export class DecisionsRepo {
               args.confirmedBy,
               at,
               at,
-              args.assurance,
-              args.assurance,
+              assurance,
+              assurance,
             );
         } else {
           const changed = this.db
@@ -356,7 +359,7 @@ export class DecisionsRepo {
                  answered_at = coalesce(answered_at, ?), channel = coalesce(channel, ?), assurance = coalesce(assurance, ?)
                WHERE id = ? AND status IN ('pending','confirmed')`,
             )
-            .run(at, args.confirmedBy, at, args.channel, args.assurance, id).changes;
+            .run(at, args.confirmedBy, at, args.channel, assurance, id).changes;
           if (changed !== 1) throw new Error(`confirmation ${id} is no longer open`);
         }
         const ins = this.db.prepare(
@@ -423,7 +426,8 @@ export class DecisionsRepo {
           .prepare(
             `SELECT o.id AS outbox_id, o.proposal_id, o.item_id, o.confirmation_id, o.decision, o.attempts,
                p.rationale, p.proposed_by, p.engine_decision, c.principal AS submitted_by,
-               c.answered_by AS confirmed_by, c.channel, c.assurance, c.answered_at AS confirmed_at,
+               c.answered_by AS confirmed_by, c.channel,
+               coalesce(c.assurance, CASE WHEN c.channel = 'policy' THEN 'policy' END) AS assurance, c.answered_at AS confirmed_at,
                i.platform, i.external_id AS item_external_id, i.campaign_id, cp.external_id AS campaign_external_id,
                cp.attributes AS campaign_attributes, i.reviewer_id, e.owner_id AS entitlement_owner_id, e.app AS entitlement_app,
                i.user_id, u.external_id AS user_external_id, i.entitlement_id, e.external_id AS entitlement_external_id,

@@ -50,7 +50,7 @@ export interface ItemRow {
       channel: string;
       confirmed_by: string;
       confirmed_at: string;
-      assurance: 'host-attested' | 'human-verified' | null;
+      assurance: 'host-attested' | 'human-verified' | 'policy' | null;
     } | null;
   } | null;
   /** An open escalation: the item went to a second-level reviewer with the first reviewer's note. */

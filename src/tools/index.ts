@@ -3,6 +3,7 @@ import { checkSod } from './check-sod.js';
 import { createCampaign } from './create-campaign.js';
 import type { AnyTool } from './define.js';
 import { explainItem } from './explain-item.js';
+import { getAutomationPlan } from './get-automation-plan.js';
 import { getCampaignSummary } from './get-campaign-summary.js';
 import { getShadowReport } from './get-shadow-report.js';
 import { getUserActivity } from './get-user-activity.js';
@@ -23,6 +24,7 @@ export const allTools: AnyTool[] = [
   getCampaignSummary,
   explainItem,
   getShadowReport,
+  getAutomationPlan,
   mineRoles,
   proposeDecision,
   reassignItems,

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEntry } from '../../src/store/audit.js';
 import { openSharedState, type SharedState } from '../../src/store/backend.js';
 import { openDb } from '../../src/store/db.js';
+import { COPIED_TABLES } from '../../src/store/pg/copy.js';
 import { openPg } from '../../src/store/pg/db.js';
 import { postgresAvailable, startPostgres, type TestPostgres } from '../helpers/postgres.js';
 
@@ -430,6 +431,10 @@ describe.runIf(pgAvailable.ok)('the PostgreSQL schema', () => {
         (r) => r.name,
       );
       expect(applied[0]).toBe('001_schema.sql');
+      // attest migrate-store copies every table but the two each store keeps for itself.
+      expect([...COPIED_TABLES, 'review_item_counts', 'schema_migrations'].sort()).toEqual(
+        [...sqliteColumns.keys()].sort(),
+      );
     } finally {
       await c.end();
     }

@@ -24,6 +24,7 @@ export const COPIED_TABLES = [
   'proposals',
   'confirmations',
   'outbox',
+  'automatic_decisions',
   'item_decisions',
   'remediations',
   'changes',

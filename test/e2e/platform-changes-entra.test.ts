@@ -11,7 +11,12 @@ import { Auditor } from '../../src/policy/audit.js';
 import { answerChangeConfirmation, runChangeOutbox } from '../../src/services/changes.js';
 import { AuditLog } from '../../src/store/audit.js';
 import { Store } from '../../src/store/store.js';
-import { type EntraEmulator, generateEntraTenant, startEntraEmulator } from '../emulators/entra.js';
+import {
+  ALL_PERMISSIONS,
+  type EntraEmulator,
+  generateEntraTenant,
+  startEntraEmulator,
+} from '../emulators/entra.js';
 import { type Harness, startServer, tempDir } from '../helpers/harness.js';
 import { BASE_ENV, CLI } from './helpers.js';
 
@@ -348,6 +353,69 @@ describe('access reviews created on Entra through the change outbox', () => {
     } finally {
       await h.close();
       store.close();
+    }
+  });
+});
+
+describe("Graph's refusals of an access review reach the human", () => {
+  it('a missing permission is named, and a definition Graph refuses (400 in its error body) keeps its message; nothing is retried or recorded', async () => {
+    const other = emu.tenant.users.find(
+      (u) => !planted.includes(u.id) && u.userType === 'Member' && u !== emu.tenant.users[0],
+    )!;
+    const create = (db: string, name: string) =>
+      cli([
+        'campaign',
+        'create',
+        '--db',
+        db,
+        '--name',
+        name,
+        ...ACCESS,
+        '--on-platform',
+        'entra',
+        '--reviewers',
+        'named',
+        '--reviewer',
+        storeId(other.id),
+        '--fallback',
+        storeId(other.id),
+        '--yes',
+        '--as',
+        'boss',
+      ]);
+    const before = emu.tenant.definitions.length;
+    const db = await freshDb();
+    emu.setPermissions(
+      emu.clientId,
+      ALL_PERMISSIONS.filter((p) => p !== 'AccessReview.ReadWrite.All'),
+    );
+    try {
+      const denied = await create(db, 'No permission');
+      expect(denied.stdout + denied.stderr).toMatch(
+        /Microsoft Graph refused creating an access review \(HTTP 403 Authorization_RequestDenied.*needs the AccessReview\.ReadWrite\.All application permission/,
+      );
+    } finally {
+      emu.setPermissions(emu.clientId, [...ALL_PERMISSIONS]);
+    }
+    // The reviewer left Entra after the sync: Graph refuses the definition.
+    emu.tenant.deleteUser(other.id);
+    emu.clearLog();
+    const refused = await create(await freshDb(), 'Gone reviewer');
+    expect(refused.stdout + refused.stderr).toMatch(
+      /HTTP 400 BadRequest: The reviewer '[0-9a-f-]+' was not found/,
+    );
+    expect(emu.requests.filter((q) => q.method === 'POST' && q.path.endsWith('/definitions'))).toHaveLength(
+      1,
+    );
+    expect(emu.tenant.definitions).toHaveLength(before);
+    const s = Store.open(db);
+    try {
+      expect(s.listCampaigns().filter((c) => c.name === 'No permission')).toHaveLength(0);
+      expect(s.db.prepare("SELECT status FROM changes WHERE kind = 'create_campaign'").pluck().all()).toEqual(
+        ['failed'],
+      );
+    } finally {
+      s.close();
     }
   });
 });

@@ -68,6 +68,11 @@ const ours = (changeId: string) =>
     ),
   );
 const storeId = (id: string) => `entra:${id}`;
+const fieldSalesIds = (store: Store) =>
+  store.db
+    .prepare("SELECT id FROM users WHERE department = 'Field Sales' ORDER BY id")
+    .pluck()
+    .all() as string[];
 
 beforeAll(async () => {
   const tenant = generateEntraTenant({ users: 30, assignments: 150, now, reviews: 10 });
@@ -424,7 +429,12 @@ describe('mined roles created on Entra as dynamic groups', () => {
   async function plantedRole(store: Store) {
     const h = await startServer({ store, deps: { connectorFor: createConnectorRegistry(env) } });
     const mined = await h.ok<{
-      roles: Array<{ role_id: string; pattern?: Record<string, string>; entitlement_ids: string[] }>;
+      roles: Array<{
+        role_id: string;
+        pattern?: Record<string, string>;
+        entitlement_ids: string[];
+        user_ids: string[];
+      }>;
     }>('mine_roles', { platform: 'entra', limit: 200 });
     await h.close();
     return mined.roles.find((r) => r.entitlement_ids.includes(`entra:app:${SP}:${APP_ROLE}`))!;
@@ -512,6 +522,55 @@ describe('mined roles created on Entra as dynamic groups', () => {
     } finally {
       s.close();
     }
+  });
+
+  it('a role without an attribute pattern becomes an assigned group of its mined members, each added once across a crash', async () => {
+    const db = await freshDb();
+    const store = Store.open(db);
+    const ids = fieldSalesIds(store);
+    ids.forEach((id, i) => {
+      store.db.prepare('UPDATE users SET department = ? WHERE id = ?').run(`Field ${i}`, id);
+    });
+    const role = await plantedRole(store);
+    store.close();
+    expect(role.pattern ?? {}).toEqual({});
+    const killed = await cli(
+      [
+        'roles',
+        'propose',
+        role.role_id,
+        '--platform',
+        'entra',
+        '--db',
+        db,
+        '--name',
+        'Field assigned',
+        '--yes',
+        '--as',
+        'boss',
+      ],
+      { ATTEST_CRASH_AT: '1' },
+    );
+    expect(killed.signal, killed.stdout + killed.stderr).toBe('SIGKILL');
+    expect(killed.stdout).toMatch(/assigned membership/);
+    const group = emu.tenant.groups.find((g) => g.displayName === 'Field assigned')!;
+    expect(group).toMatchObject({ groupTypes: [], membershipRule: null });
+    // Exactly the role's mined members (planted people all), and nobody else.
+    const mined = role.user_ids.map((u) => u.replace(/^entra:/, '')).sort();
+    expect(mined.length).toBeGreaterThan(1);
+    expect(mined.every((u) => planted.includes(u))).toBe(true);
+    expect([...(emu.tenant.members.get(group.id) ?? [])].sort()).toEqual(mined);
+    emu.clearLog();
+    const s = Store.open(db);
+    try {
+      expect(await runChangeOutbox(s, { connectorFor: createConnectorRegistry(env) })).toMatchObject({
+        applied: 1,
+      });
+    } finally {
+      s.close();
+    }
+    expect(emu.requests.filter((q) => q.method === 'POST' && q.path.startsWith('/v1.0/'))).toEqual([]);
+    expect(emu.tenant.groups.filter((g) => g.displayName === 'Field assigned')).toHaveLength(1);
   });
 
   it("a role whose attribute value would break out of the rule's quotes is refused before anyone is asked", async () => {

@@ -217,6 +217,12 @@ const ROUTES: Route[] = [
   },
   {
     method: 'POST',
+    re: /^\/groups\/([^/]+)\/members\/\$ref$/,
+    name: 'addMember',
+    allow: ['GroupMember.ReadWrite.All'],
+  },
+  {
+    method: 'POST',
     re: /^\/groups$/,
     name: 'createGroup',
     allow: ['Group.ReadWrite.All', 'Directory.ReadWrite.All'],
@@ -1133,6 +1139,27 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
           ? tenant.groups.filter((g) => g.mailNickname === nick[1]!.replace(/''/g, "'"))
           : tenant.groups;
         return collection(url, 'groups', items, (g) => renderGroup(g, select));
+      }
+      case 'addMember': {
+        const g = tenant.group(a) ?? notFound(a);
+        const ref = String((body as Record<string, unknown> | null)?.['@odata.id'] ?? '');
+        const id = /\/directoryObjects\/([0-9A-Za-z-]+)$/.exec(ref)?.[1];
+        if (!id) fail(400, 'Request_BadRequest', "Invalid value specified for property '@odata.id'.");
+        if (!tenant.user(id!) && !tenant.group(id!)) notFound(id!);
+        if (g.groupTypes.includes('DynamicMembership'))
+          fail(
+            400,
+            'Request_BadRequest',
+            'Insufficient privileges to complete the operation on a dynamic group.',
+          );
+        if (tenant.isMember(a, id!))
+          fail(
+            400,
+            'Request_BadRequest',
+            "One or more added object references already exist for the following modified properties: 'members'.",
+          );
+        tenant.addMember(a, id!);
+        return { status: 204 };
       }
       case 'createGroup':
         return { status: 201, body: renderGroup(createGroup(body), null) };

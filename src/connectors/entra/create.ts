@@ -11,6 +11,7 @@ const OPS = {
   createReview: { action: 'creating an access review', permission: 'AccessReview.ReadWrite.All' },
   findGroup: { action: 'looking for a group made earlier', permission: 'Group.ReadWrite.All' },
   createGroup: { action: 'creating a dynamic group', permission: 'Group.ReadWrite.All' },
+  addMember: { action: "adding a member to the role's group", permission: 'GroupMember.ReadWrite.All' },
   assignApp: {
     action: "assigning an app role to the role's group",
     permission: 'AppRoleAssignment.ReadWrite.All',
@@ -18,7 +19,13 @@ const OPS = {
 } satisfies Record<string, Operation>;
 
 export const ENTRA_CAMPAIGN_PERMISSIONS = ['AccessReview.ReadWrite.All'] as const;
-export const ENTRA_ROLE_PERMISSIONS = ['Group.ReadWrite.All', 'AppRoleAssignment.ReadWrite.All'] as const;
+export const ENTRA_ROLE_PERMISSIONS = [
+  'Group.ReadWrite.All',
+  'AppRoleAssignment.ReadWrite.All',
+  'GroupMember.ReadWrite.All (a role without an attribute pattern: its members are added)',
+] as const;
+/** More members than this are not added one by one: such a role wants an attribute pattern. */
+const ASSIGNED_MAX = 500;
 
 /** Store attribute → Entra user property a dynamic membership rule can test. */
 const RULE_PROPERTY: Record<string, string> = {
@@ -195,9 +202,18 @@ export function entraMembershipRule(pattern: Record<string, string>): { rule: st
 const nicknameOf = (r: RoleToCreate) =>
   `attest-${r.idempotency_key.replace(/[^A-Za-z0-9_-]/g, '')}`.slice(0, 64);
 
+/** A role with an attribute pattern becomes a dynamic group; one without, a group of its mined members. */
+const isAssigned = (r: RoleToCreate) => Object.keys(r.pattern).length === 0;
+
 export function checkEntraRole(r: RoleToCreate): string | null {
-  if (Object.keys(r.pattern).length === 0)
-    return 'an Entra role group is a dynamic group made from the attribute pattern; this role has none';
+  if (isAssigned(r)) {
+    if (r.member_external_ids.length === 0)
+      return 'the role has no attribute pattern and none of its members has an Entra account in the store';
+    if (r.member_external_ids.length > ASSIGNED_MAX)
+      return `the role has no attribute pattern and ${r.member_external_ids.length} members (at most ${ASSIGNED_MAX} are added one by one)`;
+    if (r.name.length > NAME_MAX) return `an Entra group name holds at most ${NAME_MAX} characters`;
+    return null;
+  }
   const e = entraMembershipRule(r.pattern);
   if ('error' in e) return e.error;
   if (r.name.length > NAME_MAX) return `an Entra group name holds at most ${NAME_MAX} characters`;
@@ -206,10 +222,15 @@ export function checkEntraRole(r: RoleToCreate): string | null {
 
 export function planEntraRole(r: RoleToCreate): string[] {
   const e = entraMembershipRule(r.pattern);
-  const lines = [
-    `Entra security group ${JSON.stringify(r.name)} (dynamic membership, processing On, mailNickname ${nicknameOf(r)})`,
-    `membership rule: ${'rule' in e ? e.rule : `(refused: ${e.error})`}`,
-  ];
+  const lines = isAssigned(r)
+    ? [
+        `Entra security group ${JSON.stringify(r.name)} (assigned membership, mailNickname ${nicknameOf(r)})`,
+        `add the role's ${r.member_external_ids.length} mined member(s) to it: ${r.member_external_ids.join(', ')}`,
+      ]
+    : [
+        `Entra security group ${JSON.stringify(r.name)} (dynamic membership, processing On, mailNickname ${nicknameOf(r)})`,
+        `membership rule: ${'rule' in e ? e.rule : `(refused: ${e.error})`}`,
+      ];
   for (const x of r.entitlements) {
     const p = parseEntitlementId(x.external_id);
     lines.push(
@@ -222,16 +243,18 @@ export function planEntraRole(r: RoleToCreate): string[] {
 }
 
 /**
- * Creates the dynamic group and assigns it the role's app roles, each step finding what an
- * earlier attempt made first: the group by its mailNickname (which carries the change id)
- * and the marker in its description; an app role the group already has is not assigned again.
+ * Creates the dynamic group (or, for a role without a pattern, an assigned group and its mined
+ * members) and assigns it the role's app roles, each step finding what an earlier attempt made
+ * first: the group by its mailNickname (which carries the change id) and the marker in its
+ * description; a member or an app role the group already has is not added again.
  */
 export async function createEntraRole(
   graph: GraphApi,
   r: RoleToCreate,
   secrets: readonly string[],
 ): Promise<CreateOutcome> {
-  const e = entraMembershipRule(r.pattern);
+  const assigned = isAssigned(r);
+  const e = assigned ? { rule: null } : entraMembershipRule(r.pattern);
   if ('error' in e) return { status: 'failed', retryable: false, error: e.error };
   const nickname = nicknameOf(r);
   let groupId: string | null = null;
@@ -256,9 +279,13 @@ export async function createEntraRole(
         mailEnabled: false,
         mailNickname: nickname,
         securityEnabled: true,
-        groupTypes: ['DynamicMembership'],
-        membershipRule: e.rule,
-        membershipRuleProcessingState: 'On',
+        ...(e.rule === null
+          ? { groupTypes: [] }
+          : {
+              groupTypes: ['DynamicMembership'],
+              membershipRule: e.rule,
+              membershipRuleProcessingState: 'On',
+            }),
       });
       groupId = typeof field(g, 'id') === 'string' ? String(field(g, 'id')) : null;
     } catch (err) {
@@ -271,7 +298,24 @@ export async function createEntraRole(
         error: 'Graph answered the group creation without an id.',
       };
   }
-  const assigned: string[] = [];
+  if (assigned) {
+    const g = encodeURIComponent(groupId);
+    try {
+      // Members an earlier attempt added are read first and not added again (Graph refuses a duplicate).
+      const present = new Set<string>();
+      await graph.list(`/groups/${g}/members`, { $select: 'id', $top: '999' }, (page) => {
+        for (const m of page) present.add(String(field(m, 'id')));
+      });
+      for (const id of r.member_external_ids)
+        if (!present.has(id))
+          await graph.post(`/groups/${g}/members/$ref`, {
+            '@odata.id': `${graph.baseUrl}/v1.0/directoryObjects/${encodeURIComponent(id)}`,
+          });
+    } catch (err) {
+      return asCreateFailure(failedOutcome(err, OPS.addMember, secrets));
+    }
+  }
+  const appRoles: string[] = [];
   for (const x of r.entitlements) {
     const p = parseEntitlementId(x.external_id);
     if (p.kind !== 'appRole') continue;
@@ -283,7 +327,7 @@ export async function createEntraRole(
           held = true;
       });
       if (!held) await graph.post(sp, { principalId: groupId, resourceId: p.spId, appRoleId: p.appRoleId });
-      assigned.push(`${p.spId}:${p.appRoleId}`);
+      appRoles.push(`${p.spId}:${p.appRoleId}`);
     } catch (err) {
       return asCreateFailure(failedOutcome(err, OPS.assignApp, secrets));
     }
@@ -294,8 +338,8 @@ export async function createEntraRole(
     existed,
     details: {
       entra_group_id: groupId,
-      membership_rule: e.rule,
-      entra_app_roles: assigned,
+      ...(e.rule === null ? { members_added: r.member_external_ids.length } : { membership_rule: e.rule }),
+      entra_app_roles: appRoles,
       marker: markerOf(r.idempotency_key),
     },
   };

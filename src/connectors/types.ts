@@ -27,6 +27,8 @@ export interface IdentityConnector {
   readonly campaigns?: CampaignCreationCapability;
   /** Creates a mined role on the platform (a group with a membership rule, and its grants). */
   readonly roles?: RoleCreationCapability;
+  /** Why a capability this platform has in principle is left out here (said when it is asked for). */
+  readonly withheld?: Partial<Record<CapabilityName, string>>;
 }
 
 export interface SyncCapability {

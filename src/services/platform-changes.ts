@@ -67,7 +67,8 @@ export function refuseCampaignOn(
 ): string | null {
   if (!connector)
     return `${platform} is not configured in this process (see attest sync ${platform} for its variables)`;
-  if (!connector.campaigns) return `the ${platform} connector cannot create campaigns`;
+  if (!connector.campaigns)
+    return connector.withheld?.campaigns ?? `the ${platform} connector cannot create campaigns`;
   return connector.campaigns.check(request);
 }
 
@@ -120,7 +121,7 @@ export function refuseRoleOn(
 ): string | null {
   if (!connector)
     return `${platform} is not configured in this process (see attest sync ${platform} for its variables)`;
-  if (!connector.roles) return `the ${platform} connector cannot create roles`;
+  if (!connector.roles) return connector.withheld?.roles ?? `the ${platform} connector cannot create roles`;
   return connector.roles.check(request);
 }
 

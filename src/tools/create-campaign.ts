@@ -25,8 +25,9 @@ export const createCampaign = defineTool({
     'fallback (nobody reviews their own access). It is a write: it ALWAYS needs the human’s confirmation, given as for ' +
     'submit_decision (a form where the policy allows it, otherwise awaiting_confirmation with the command or console ' +
     'page). Call again with change_id to learn the result. The result carries a preview (items, people, reviewers). ' +
-    'With on_platform okta it is also created and launched as an Okta Identity Governance campaign, exactly once; ' +
-    'a platform that cannot take it (Entra and Ping cannot yet) is refused before anyone is asked.',
+    'With on_platform okta it is also created and launched as an Okta Identity Governance campaign, with entra as an ' +
+    'Entra access review definition, exactly once; a platform that cannot take it (Ping: AIC certifications are not ' +
+    'created) is refused before anyone is asked.',
   kind: 'write',
   input: z.object({
     change_id: idArg('change_id')

@@ -18,7 +18,8 @@ export const proposeRole = defineTool({
   title: 'Create a mined role on the platform (needs human confirmation)',
   description:
     'Creates a role found by mine_roles on its platform: on Okta a group, a group rule matching the role’s attribute ' +
-    'pattern and its apps assigned to the group (Entra and Ping cannot create roles yet and are refused). ' +
+    'pattern and its apps assigned to the group; on Entra a security group with a dynamic membership rule and its app ' +
+    'roles assigned to the group; on Ping a PingOne group with a SCIM user filter. ' +
     'It is a write: it ALWAYS needs the human’s ' +
     'confirmation (as submit_decision), and the human sees exactly what will be created. A platform that cannot ' +
     'express the role safely is refused before anyone is asked. Call again with change_id to learn the result.',

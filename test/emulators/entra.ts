@@ -7,13 +7,18 @@
  * access reviews, `$top` caps (500 with signInActivity), `$select` honoured, `$count`
  * refused without `ConsistencyLevel: eventual` (on every page), delta queries with
  * `@removed` (and `$deltatoken=latest`), Graph error bodies, 204 writes, and the
- * client-credentials token endpoint (client secret or certificate assertion).
+ * client-credentials token endpoint (client secret or certificate assertion). Writes for
+ * confirmed changes: access review definitions (POST, validated, an instance with decisions
+ * made at once), security groups with a dynamic membership rule (parsed and evaluated
+ * against the users; a quote ends a value, so an injected clause changes the rule as it
+ * would in Entra), `$filter=mailNickname eq '…'` on groups, and app role assignments to
+ * groups; validation failures answer in Graph's error body.
  *
  * Test hooks: `injectFault` (429 / 503 with Retry-After, 500), `revokeCredentialAfter`,
  * `expireDeltaLinks`, per-app `permissions`, the request log `requests`, and the mutable
  * tenant `tenant` (entra-tenant.ts).
  */
-import { createHash, createPublicKey, randomBytes, verify, X509Certificate } from 'node:crypto';
+import { createHash, createPublicKey, randomBytes, randomUUID, verify, X509Certificate } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -44,6 +49,7 @@ export const ALL_PERMISSIONS = [
   'GroupMember.ReadWrite.All',
   'AppRoleAssignment.ReadWrite.All',
   'RoleManagement.ReadWrite.Directory',
+  'Group.ReadWrite.All',
 ];
 
 export interface EmuApp {
@@ -110,6 +116,8 @@ export interface EntraEmulator {
   /** Delta links issued so far stop working (400 syncStateNotFound), as after seven days. */
   expireDeltaLinks(): void;
   setPermissions(clientId: string, permissions: string[]): void;
+  /** Access review definitions created through the API: id → the body as sent. */
+  reviewBodies: Map<string, Record<string, unknown>>;
   clearLog(): void;
   close(): Promise<void>;
 }
@@ -200,6 +208,30 @@ const ROUTES: Route[] = [
     re: /^\/servicePrincipals\/([^/]+)\/appRoleAssignedTo\/([^/]+)$/,
     name: 'deleteAppRoleAssignedTo',
     allow: ['AppRoleAssignment.ReadWrite.All'],
+  },
+  {
+    method: 'POST',
+    re: /^\/servicePrincipals\/([^/]+)\/appRoleAssignedTo$/,
+    name: 'assignAppRole',
+    allow: ['AppRoleAssignment.ReadWrite.All'],
+  },
+  {
+    method: 'POST',
+    re: /^\/groups\/([^/]+)\/members\/\$ref$/,
+    name: 'addMember',
+    allow: ['GroupMember.ReadWrite.All'],
+  },
+  {
+    method: 'POST',
+    re: /^\/groups$/,
+    name: 'createGroup',
+    allow: ['Group.ReadWrite.All', 'Directory.ReadWrite.All'],
+  },
+  {
+    method: 'POST',
+    re: new RegExp(`^${AR}$`),
+    name: 'createDefinition',
+    allow: ['AccessReview.ReadWrite.All'],
   },
   {
     method: 'GET',
@@ -350,6 +382,7 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
   let revoked = false;
   let deltaFloor = 0;
   let origin = '';
+  const reviewBodies = new Map<string, Record<string, unknown>>();
   const governance = options.governance ?? 'enabled';
   const pim = options.pim ?? 'enabled';
   const premium = options.premium ?? true;
@@ -769,6 +802,298 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
     return { body };
   }
 
+  const badRequest = (message: string): never => fail(400, 'BadRequest', message);
+  const invalidProperty = (prop: string, resource: string): never =>
+    fail(
+      400,
+      'Request_BadRequest',
+      `Invalid value specified for property '${prop}' of resource '${resource}'.`,
+    );
+
+  /**
+   * A dynamic membership rule: `(user.<property> -eq "<value>")` clauses joined by `and` or
+   * `or` (one kind per rule here). A value runs to the next double quote (a backtick escapes
+   * the next character), so a quote inside a value ends it and what follows must parse as
+   * rule syntax, as in Entra. Returns a predicate over users, or null when it does not parse.
+   */
+  function parseRule(rule: string): ((u: EmuUser) => boolean) | null {
+    const clauses: Array<[string, string]> = [];
+    const joins = new Set<string>();
+    let i = 0;
+    const ws = () => {
+      while (rule[i] === ' ') i++;
+    };
+    for (;;) {
+      ws();
+      const head = /^\(user\.([A-Za-z]+) -eq "/.exec(rule.slice(i));
+      if (!head) return null;
+      i += head[0].length;
+      let value = '';
+      while (i < rule.length && rule[i] !== '"') {
+        if (rule[i] === '`') i++;
+        value += rule[i] ?? '';
+        i++;
+      }
+      if (rule[i] !== '"' || rule[i + 1] !== ')') return null;
+      i += 2;
+      clauses.push([head[1]!, value]);
+      ws();
+      if (i >= rule.length) break;
+      const join = /^(and|or) /i.exec(rule.slice(i));
+      if (!join) return null;
+      joins.add(join[1]!.toLowerCase());
+      i += join[0].length;
+    }
+    if (joins.size > 1) return null;
+    const known = new Set([
+      'department',
+      'jobTitle',
+      'employeeId',
+      'employeeType',
+      'userType',
+      'city',
+      'country',
+      'officeLocation',
+    ]);
+    if (clauses.some(([p]) => !known.has(p))) return null;
+    const test =
+      ([p, v]: [string, string]) =>
+      (u: EmuUser) =>
+        String((u as unknown as Record<string, unknown>)[p] ?? '').toLowerCase() === v.toLowerCase();
+    const tests = clauses.map(test);
+    return joins.has('or') ? (u) => tests.some((t) => t(u)) : (u) => tests.every((t) => t(u));
+  }
+
+  function createGroup(body: unknown): EmuGroup {
+    const v = (body ?? {}) as Record<string, unknown>;
+    if (typeof v.displayName !== 'string' || v.displayName.trim() === '' || v.displayName.length > 256)
+      invalidProperty('displayName', 'Group');
+    const nick = v.mailNickname;
+    if (
+      typeof nick !== 'string' ||
+      nick === '' ||
+      nick.length > 64 ||
+      /[@()\\[\]";:<>,\s]/.test(nick) ||
+      /[^\x21-\x7e]/.test(nick)
+    )
+      invalidProperty('mailNickname', 'Group');
+    if (typeof v.mailEnabled !== 'boolean') invalidProperty('mailEnabled', 'Group');
+    if (typeof v.securityEnabled !== 'boolean') invalidProperty('securityEnabled', 'Group');
+    const types = Array.isArray(v.groupTypes) ? (v.groupTypes as unknown[]).map(String) : [];
+    if (v.mailEnabled === true && !types.includes('Unified'))
+      fail(
+        400,
+        'Request_BadRequest',
+        'Creating mail-enabled security groups is not supported through Graph.',
+      );
+    const dynamic = types.includes('DynamicMembership');
+    let match: ((u: EmuUser) => boolean) | null = null;
+    if (dynamic) {
+      if (typeof v.membershipRule !== 'string' || v.membershipRule.length > 3072)
+        invalidProperty('membershipRule', 'Group');
+      match = parseRule(v.membershipRule as string);
+      // The code and message Graph gives a rule that does not parse are unconfirmed.
+      if (!match)
+        fail(
+          400,
+          'Request_BadRequest',
+          'Invalid membershipRule: the dynamic membership rule could not be parsed.',
+        );
+      if (!['On', 'Paused'].includes(String(v.membershipRuleProcessingState)))
+        invalidProperty('membershipRuleProcessingState', 'Group');
+    } else if (v.membershipRule !== undefined && v.membershipRule !== null) {
+      fail(400, 'Request_BadRequest', "A membership rule needs 'DynamicMembership' in groupTypes.");
+    }
+    if (tenant.groups.some((g) => g.mailNickname === nick))
+      fail(
+        400,
+        'Request_BadRequest',
+        'Another object with the same value for property mailNickname already exists.',
+      );
+    const g: EmuGroup = {
+      id: randomUUID(),
+      displayName: v.displayName as string,
+      description: typeof v.description === 'string' ? v.description : null,
+      groupTypes: types,
+      securityEnabled: v.securityEnabled as boolean,
+      mailEnabled: v.mailEnabled as boolean,
+      mailNickname: nick as string,
+      membershipRule: dynamic ? (v.membershipRule as string) : null,
+      membershipRuleProcessingState: dynamic ? String(v.membershipRuleProcessingState) : null,
+      isAssignableToRole: false,
+      onPremisesSyncEnabled: null,
+      createdDateTime: new Date().toISOString(),
+    };
+    tenant.groups.push(g);
+    // Entra evaluates the rule in the background; here it is evaluated at once.
+    if (match && g.membershipRuleProcessingState === 'On')
+      for (const u of tenant.users) if (match(u)) tenant.addMember(g.id, u.id);
+    return g;
+  }
+
+  function assignAppRole(spId: string, body: unknown) {
+    const sp = tenant.sp(spId) ?? notFound(spId);
+    const v = (body ?? {}) as Record<string, unknown>;
+    if (v.resourceId !== spId) invalidProperty('resourceId', 'AppRoleAssignment');
+    const principalId = String(v.principalId ?? '');
+    const user = tenant.user(principalId);
+    const group = tenant.group(principalId);
+    if (!user && !group) notFound(principalId);
+    const appRoleId = String(v.appRoleId ?? '');
+    if (appRoleId !== ZERO_GUID && !sp.appRoles.some((r) => r.id === appRoleId && r.isEnabled))
+      fail(400, 'Request_BadRequest', 'Permission being assigned was not found on application.');
+    if (
+      tenant.appRoleAssignments.some(
+        (x) => x.resourceId === spId && x.principalId === principalId && x.appRoleId === appRoleId,
+      )
+    )
+      fail(400, 'Request_BadRequest', 'Permission being assigned already exists on the object');
+    const assignment = {
+      id: randomBytes(24).toString('base64url'),
+      appRoleId,
+      principalId,
+      principalType: (group ? 'Group' : 'User') as 'Group' | 'User',
+      principalDisplayName: group?.displayName ?? user!.displayName,
+      resourceId: spId,
+      resourceDisplayName: sp.displayName,
+      createdDateTime: new Date().toISOString(),
+    };
+    tenant.appRoleAssignments.push(assignment);
+    return { ...assignment, deletedDateTime: null };
+  }
+
+  /** Which object a scope query names: `/users/{id}`, `/groups/{id}`, `/servicePrincipals/{id}`. */
+  const queried = (q: unknown, kind: 'users' | 'groups' | 'servicePrincipals'): string | null => {
+    const m = new RegExp(`^/${kind}/([0-9A-Za-z-]+)$`).exec(String(q ?? ''));
+    return m ? m[1]! : null;
+  };
+
+  /**
+   * A definition over chosen people and resources (principalResourceMembershipsScope) or one
+   * group's members (accessReviewQueryScope /groups/{id}/transitiveMembers), started at once:
+   * one instance in progress with a NotReviewed decision per person and resource they hold.
+   */
+  function createDefinition(body: unknown) {
+    const v = (body ?? {}) as Record<string, any>;
+    if (typeof v.displayName !== 'string' || v.displayName.trim() === '')
+      badRequest("The property 'displayName' is required.");
+    const scope = v.scope ?? {};
+    let principals: string[] = [];
+    let resources: Array<{ id: string; type: 'group' | 'servicePrincipal' }> = [];
+    if (scope['@odata.type'] === '#microsoft.graph.principalResourceMembershipsScope') {
+      if (!Array.isArray(scope.principalScopes) || scope.principalScopes.length === 0)
+        badRequest('principalScopes must contain at least one scope.');
+      if (!Array.isArray(scope.resourceScopes) || scope.resourceScopes.length === 0)
+        badRequest('resourceScopes must contain at least one scope.');
+      for (const p of scope.principalScopes) {
+        const id = queried(p?.query, 'users');
+        if (!id || !tenant.user(id)) badRequest(`Invalid principal scope query '${String(p?.query)}'.`);
+        principals.push(id!);
+      }
+      for (const r of scope.resourceScopes) {
+        const g = queried(r?.query, 'groups');
+        const sp = queried(r?.query, 'servicePrincipals');
+        if (g && tenant.group(g)) resources.push({ id: g, type: 'group' });
+        else if (sp && tenant.sp(sp)) resources.push({ id: sp, type: 'servicePrincipal' });
+        else badRequest(`Invalid resource scope query '${String(r?.query)}'.`);
+      }
+    } else if (scope['@odata.type'] === '#microsoft.graph.accessReviewQueryScope') {
+      const g = /^\/groups\/([0-9A-Za-z-]+)\/(?:transitiveMembers|members)$/.exec(
+        String(scope.query ?? ''),
+      )?.[1];
+      if (!g || !tenant.group(g)) badRequest(`Invalid scope query '${String(scope.query)}'.`);
+      resources = [{ id: g!, type: 'group' }];
+      principals = tenant.users.filter((u) => tenant.transitiveGroupsOf(u.id).includes(g!)).map((u) => u.id);
+    } else badRequest(`Invalid scope type '${String(scope['@odata.type'])}'.`);
+    const checkReviewer = (r: any, what: string) => {
+      const q = String(r?.query ?? '');
+      if (q === './manager') {
+        if (r.queryRoot !== 'decisions') badRequest(`A manager ${what} needs queryRoot 'decisions'.`);
+        return;
+      }
+      const u = queried(q, 'users');
+      if (u) {
+        if (!tenant.user(u)) badRequest(`The ${what} '${u}' was not found.`);
+        return;
+      }
+      const owners = /^\/(groups|servicePrincipals)\/([0-9A-Za-z-]+)\/owners$/.exec(q);
+      if (owners && (tenant.group(owners[2]!) || tenant.sp(owners[2]!))) return;
+      badRequest(`Invalid ${what} query '${q}'.`);
+    };
+    if (!Array.isArray(v.reviewers) || v.reviewers.length === 0)
+      badRequest('At least one reviewer is required.');
+    for (const r of v.reviewers) checkReviewer(r, 'reviewer');
+    for (const r of v.fallbackReviewers ?? []) {
+      if (String(r?.query ?? '') === './manager')
+        badRequest('A fallback reviewer must be a user or a group.');
+      checkReviewer(r, 'fallback reviewer');
+    }
+    const settings = v.settings ?? {};
+    const days = settings.instanceDurationInDays;
+    if (!Number.isInteger(days) || days < 1)
+      badRequest('settings.instanceDurationInDays must be a positive integer.');
+    const start = String(settings.recurrence?.range?.startDate ?? '');
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(start)) badRequest('settings.recurrence.range.startDate is required.');
+    const def = {
+      id: randomUUID(),
+      displayName: v.displayName as string,
+      status: 'InProgress',
+      descriptionForAdmins: typeof v.descriptionForAdmins === 'string' ? v.descriptionForAdmins : '',
+      descriptionForReviewers: typeof v.descriptionForReviewers === 'string' ? v.descriptionForReviewers : '',
+      createdDateTime: new Date().toISOString(),
+      scope,
+      reviewers: v.reviewers,
+      settings: {
+        justificationRequiredOnApproval: settings.justificationRequiredOnApproval === true,
+        autoApplyDecisionsEnabled: settings.autoApplyDecisionsEnabled === true,
+        recommendationsEnabled: settings.recommendationsEnabled !== false,
+        defaultDecisionEnabled: settings.defaultDecisionEnabled === true,
+        defaultDecision: String(settings.defaultDecision ?? 'None'),
+        instanceDurationInDays: days as number,
+      },
+      stageSettings: [],
+    };
+    tenant.definitions.push(def as never);
+    reviewBodies.set(def.id, v);
+    const startAt = `${start}T00:00:00Z`;
+    const instance = {
+      id: randomUUID(),
+      definitionId: def.id,
+      startDateTime: startAt,
+      endDateTime: new Date(Date.parse(startAt) + (days as number) * 86_400_000).toISOString(),
+      status: 'InProgress' as const,
+    };
+    tenant.instances.push(instance);
+    for (const p of principals) {
+      for (const r of resources) {
+        const holds =
+          r.type === 'group'
+            ? tenant.transitiveGroupsOf(p).includes(r.id)
+            : tenant.appRoleAssignments.some(
+                (x) =>
+                  x.resourceId === r.id &&
+                  (x.principalId === p || tenant.transitiveGroupsOf(p).includes(x.principalId)),
+              );
+        if (!holds) continue;
+        const name = r.type === 'group' ? tenant.group(r.id)!.displayName : tenant.sp(r.id)!.displayName;
+        tenant.decisions.push({
+          id: randomUUID(),
+          instanceId: instance.id,
+          decision: 'NotReviewed',
+          recommendation: 'NoInfoAvailable',
+          justification: '',
+          reviewedDateTime: null,
+          reviewedBy: { id: ZERO_GUID, displayName: '', userPrincipalName: '' },
+          principalId: p,
+          resource: { id: r.id, displayName: name, type: r.type },
+          lastSignIn: null,
+          outlier: false,
+        });
+      }
+    }
+    return def;
+  }
+
   function dispatch(
     name: string,
     params: string[],
@@ -807,7 +1132,42 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
         );
       }
       case 'groups': {
-        return collection(url, 'groups', tenant.groups, (g) => renderGroup(g, select));
+        const nick = /^mailNickname eq '((?:[^']|'')*)'$/.exec(filter.trim());
+        if (filter.trim() !== '' && !nick)
+          fail(400, 'Request_UnsupportedQuery', 'Unsupported or invalid query filter clause specified.');
+        const items = nick
+          ? tenant.groups.filter((g) => g.mailNickname === nick[1]!.replace(/''/g, "'"))
+          : tenant.groups;
+        return collection(url, 'groups', items, (g) => renderGroup(g, select));
+      }
+      case 'addMember': {
+        const g = tenant.group(a) ?? notFound(a);
+        const ref = String((body as Record<string, unknown> | null)?.['@odata.id'] ?? '');
+        const id = /\/directoryObjects\/([0-9A-Za-z-]+)$/.exec(ref)?.[1];
+        if (!id) fail(400, 'Request_BadRequest', "Invalid value specified for property '@odata.id'.");
+        if (!tenant.user(id!) && !tenant.group(id!)) notFound(id!);
+        if (g.groupTypes.includes('DynamicMembership'))
+          fail(
+            400,
+            'Request_BadRequest',
+            'Insufficient privileges to complete the operation on a dynamic group.',
+          );
+        if (tenant.isMember(a, id!))
+          fail(
+            400,
+            'Request_BadRequest',
+            "One or more added object references already exist for the following modified properties: 'members'.",
+          );
+        tenant.addMember(a, id!);
+        return { status: 204 };
+      }
+      case 'createGroup':
+        return { status: 201, body: renderGroup(createGroup(body), null) };
+      case 'assignAppRole':
+        return { status: 201, body: assignAppRole(a, body) };
+      case 'createDefinition': {
+        reviewsAvailable();
+        return { status: 201, body: createDefinition(body) };
       }
       case 'group':
         return { body: renderGroup(tenant.group(a) ?? notFound(a), select) };
@@ -1049,6 +1409,7 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
     clientId: defaultApp.clientId,
     clientSecret: defaultApp.secret!,
     requests,
+    reviewBodies,
     injectFault(fault) {
       faults.push({ after: 0, times: 1, retryAfter: 1, ...fault, seen: 0 });
     },

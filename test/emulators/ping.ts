@@ -7,7 +7,9 @@
  *   cursor-paged collections (`limit` 1–1000, `_links.next.href` absolute with `cursor`, no
  *   `next` on the last page, optionally fewer than asked), P1Error bodies `{id, code, message,
  *   details}`, the audit endpoint's required `recordedAt` range and its lower rate limit,
- *   membership and role removals (204; 404 when gone; 400 for dynamic and external groups).
+ *   membership and role removals (204; 404 when gone; 400 for dynamic and external groups),
+ *   group creation (`POST /groups`: a unique name, and a `userFilter` parsed as SCIM, values
+ *   JSON strings, and evaluated over the users; INVALID_DATA with details when not).
  * - Advanced Identity Cloud: the JWT bearer token endpoint `POST /am/oauth2/access_token`
  *   (RS256 assertion verified: iss = sub = the service account, aud = the token URL, fresh
  *   jti, short exp; scopes granted), and `/iga/governance/…`: certifications, item searches
@@ -17,7 +19,7 @@
  * Test hooks: `injectFault` (429 / 503 with Retry-After, 500), `revokeCredentialAfter`,
  * `forbid` (403 for a route), the request log `requests`, and the mutable `tenant`.
  */
-import { generateKeyPairSync, type KeyObject, randomBytes, verify } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject, randomBytes, randomUUID, verify } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type EmuItem, type PingTenant, uuid } from './ping-tenant.js';
@@ -397,7 +399,77 @@ export async function startPingEmulator(options: PingEmulatorOptions): Promise<P
       guard(name);
       return page(url, items(), key);
     };
+  const invalid = (target: string, message: string, code = 'INVALID_VALUE'): never =>
+    fail(
+      400,
+      'INVALID_DATA',
+      'The request could not be completed. One or more validation errors were in the request.',
+      [{ code, target, message }],
+    );
+  /**
+   * A SCIM user filter: `attr eq "value"` clauses, bare or parenthesised, joined by `and`; values
+   * are JSON strings (a quote inside is written \"), so a stray quote ends the value and what
+   * follows must parse. A predicate over users, or null when the filter does not parse.
+   */
+  function parseUserFilter(filter: string): ((u: Record<string, unknown>) => boolean) | null {
+    const clause = /^\(?([A-Za-z][\w.]*) eq ("(?:[^"\\]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*")\)?/;
+    const tests: Array<(u: Record<string, unknown>) => boolean> = [];
+    let rest = filter.trim();
+    for (;;) {
+      const m = clause.exec(rest);
+      if (!m) return null;
+      const open = m[0].startsWith('(');
+      if (open !== m[0].endsWith(')')) return null;
+      let value: string;
+      try {
+        // JSON.parse refuses a raw control character inside the string, as SCIM's grammar does.
+        value = JSON.parse(m[2]!) as string;
+      } catch {
+        return null;
+      }
+      const path = m[1]!;
+      tests.push((u) => {
+        const v = path
+          .split('.')
+          .reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], u);
+        return typeof v === 'string' && v.toLowerCase() === value.toLowerCase();
+      });
+      rest = rest.slice(m[0].length).trim();
+      if (rest === '') break;
+      const join = /^and\s+/i.exec(rest);
+      if (!join) return null;
+      rest = rest.slice(join[0].length);
+    }
+    return (u) => tests.every((t) => t(u));
+  }
+  function createGroup(body: unknown): Answer {
+    guard('groups');
+    const v = (body ?? {}) as Record<string, unknown>;
+    if (typeof v.name !== 'string' || v.name.trim() === '') invalid('name', 'name is required');
+    if (t.groups.some((g) => g.name === v.name))
+      invalid('name', 'A group with this name already exists.', 'UNIQUENESS_VIOLATION');
+    let match: ((u: Record<string, unknown>) => boolean) | null = null;
+    if (v.userFilter !== undefined && v.userFilter !== null) {
+      if (typeof v.userFilter !== 'string') invalid('userFilter', 'userFilter must be a string');
+      match = parseUserFilter(v.userFilter as string);
+      if (!match) invalid('userFilter', 'userFilter is not a valid SCIM filter');
+    }
+    const g = {
+      id: randomUUID(),
+      name: v.name as string,
+      ...(typeof v.description === 'string' ? { description: v.description } : {}),
+      userFilter: (v.userFilter as string | undefined) ?? null,
+      sourceType: null,
+    };
+    t.groups.push(g);
+    t.members.set(g.id, new Set());
+    // PingOne evaluates the filter itself; here at once.
+    if (match)
+      for (const u of t.users) if (match(u as unknown as Record<string, unknown>)) t.addMember(g.id, u.id);
+    return { status: 201, body: { ...g, environment: { id: t.envId } } };
+  }
   const DIRECTORY: Array<[string, RegExp, Handler]> = [
+    ['POST', /^\/groups$/, (_m, _url, body) => createGroup(body)],
     ['GET', /^\/populations$/, list('populations', 'populations', () => t.populations)],
     ['GET', /^\/roles$/, list('roles', 'roles', () => t.roles)],
     ['GET', /^\/applications$/, list('applications', 'applications', () => t.apps)],

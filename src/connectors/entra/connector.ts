@@ -2,12 +2,14 @@ import type { SyncSink } from '../../domain/sync.js';
 import { redactSecrets } from '../okta/errors.js';
 import type {
   ApplyOutcome,
+  CampaignCreationCapability,
   DecisionToApply,
   IdentityConnector,
   IncrementalCapability,
   PlatformItem,
   RemediationCapability,
   RemediationRequest,
+  RoleCreationCapability,
   SyncCapability,
   SyncOptions,
   SyncOutcome,
@@ -15,6 +17,15 @@ import type {
 } from '../types.js';
 import { TokenClient } from './auth.js';
 import { type EntraConfig, entraSecrets } from './config.js';
+import {
+  checkEntraCampaign,
+  checkEntraRole,
+  createEntraReview,
+  createEntraRole,
+  ENTRA_CAMPAIGN_PERMISSIONS,
+  ENTRA_ROLE_PERMISSIONS,
+  planEntraRole,
+} from './create.js';
 import { failedOutcome, statusOf } from './errors.js';
 import { GraphApi, type GraphRetryPolicy } from './graph.js';
 import { field, parseEntitlementId } from './mapping.js';
@@ -41,7 +52,8 @@ const TO_ENTRA = { approve: 'Approve', revoke: 'Deny', escalate: 'DontKnow' } as
 /**
  * Microsoft Entra ID through the Graph SDK: users, groups and members (nesting included),
  * enterprise apps and app role assignments, directory roles (active and eligible), sign-ins,
- * and access reviews (read, and decisions written back).
+ * and access reviews (read, and decisions written back); creates access reviews and mined
+ * roles (dynamic security groups) for confirmed changes.
  */
 export class EntraConnector implements IdentityConnector {
   readonly platform = 'entra' as const;
@@ -73,6 +85,19 @@ export class EntraConnector implements IdentityConnector {
     ],
     remove: (r) => this.remediate(r),
     byPlatform: (item) => this.reviewRemoves(item),
+  };
+  readonly campaigns: CampaignCreationCapability = {
+    noun: 'Entra access review',
+    permissions: ENTRA_CAMPAIGN_PERMISSIONS,
+    check: checkEntraCampaign,
+    create: (r) => createEntraReview(this.graph, r, this.secrets),
+  };
+  readonly roles: RoleCreationCapability = {
+    noun: 'Entra dynamic security group',
+    permissions: ENTRA_ROLE_PERMISSIONS,
+    check: checkEntraRole,
+    plan: planEntraRole,
+    create: (r) => createEntraRole(this.graph, r, this.secrets),
   };
 
   private readonly graph: GraphApi;

@@ -11,7 +11,7 @@ import { EntraConnector } from './connector.js';
 export const entraRegistration: ConnectorRegistration<EntraConfig> = {
   name: 'entra',
   title: 'Microsoft Entra ID',
-  capabilities: ['sync', 'incremental', 'writeBack', 'remediation'],
+  capabilities: ['sync', 'incremental', 'writeBack', 'remediation', 'campaigns', 'roles'],
   settings: {
     variables: ENTRA_VARIABLES,
     read: (source) => (ENTRA_IDENTIFYING.some((n) => source[n]?.trim()) ? parseEntraConfig(source) : null),

@@ -51,6 +51,12 @@ export class PingOneApi {
     return validate(schema, res.json, 'pingone', what);
   }
 
+  /** POST a JSON body; the answer validated. Not retried but on 429 and 503 (the request was not processed). */
+  async post<T>(path: string, body: unknown, schema: z.ZodType<T>, what: string): Promise<T> {
+    const res = await this.send('POST', this.url(path), body);
+    return validate(schema, res.json, 'pingone', what);
+  }
+
   /** DELETE; throws PingHttpError for 4xx/5xx (a 404 is the caller's to read as "already gone"). */
   async delete(path: string): Promise<void> {
     await this.send('DELETE', this.url(path));

@@ -4,6 +4,7 @@ import type {
   IncrementalCapability,
   PlatformItem,
   RemediationCapability,
+  RoleCreationCapability,
   SyncCapability,
   SyncOptions,
   SyncOutcome,
@@ -11,7 +12,14 @@ import type {
 } from '../types.js';
 import { AicApi, PingOneApi } from './api.js';
 import { AicTokens, PingOneTokens } from './auth.js';
-import { type PingConfig, pingSecrets } from './config.js';
+import { DEFAULT_ATTRIBUTES, type PingConfig, pingSecrets } from './config.js';
+import {
+  checkPingRole,
+  createPingRole,
+  PING_NO_CAMPAIGNS,
+  PING_ROLE_PERMISSIONS,
+  planPingRole,
+} from './create.js';
 import { DEFAULT_RETRY, PingTransport, type RetryPolicy } from './http.js';
 import { DirectoryRemediation } from './remediation.js';
 import { DEFAULT_PAGE_SIZES, type PingPageSizes, PingSyncRun, readState } from './sync.js';
@@ -39,7 +47,7 @@ export interface PingConnectorOptions {
  * Ping Identity over undici: the PingOne directory (Platform API, Worker app) and Advanced
  * Identity Cloud certifications (Identity Governance API, service account), each optional.
  * Decisions are written back to AIC certification items; revoked directory access is removed
- * in PingOne.
+ * in PingOne. A confirmed mined role becomes a PingOne dynamic group (a SCIM user filter).
  */
 export class PingConnector implements IdentityConnector {
   readonly platform = 'ping' as const;
@@ -65,6 +73,21 @@ export class PingConnector implements IdentityConnector {
     remove: (r) => this.removals.remove(r),
     byPlatform: (item) => this.certificationRemoves(item),
   };
+  readonly roles: RoleCreationCapability = {
+    noun: 'PingOne dynamic group',
+    permissions: PING_ROLE_PERMISSIONS,
+    check: (r) => checkPingRole(this.attributes, this.pingone !== null, r),
+    plan: (r) => planPingRole(this.attributes, r),
+    create: (r) =>
+      this.pingone
+        ? createPingRole(this.pingone, this.attributes, r, this.secrets)
+        : Promise.resolve({
+            status: 'failed',
+            retryable: false,
+            error: 'PingOne is not configured (PINGONE_*).',
+          }),
+  };
+  readonly withheld = { campaigns: PING_NO_CAMPAIGNS };
 
   readonly transport: PingTransport;
   private readonly pingone: PingOneApi | null;
@@ -72,6 +95,9 @@ export class PingConnector implements IdentityConnector {
   private readonly decisions: AicDecisions;
   private readonly removals: DirectoryRemediation;
   private readonly secrets: string[];
+  private get attributes() {
+    return this.config.pingone?.attributes ?? DEFAULT_ATTRIBUTES;
+  }
 
   constructor(
     private readonly config: PingConfig,

@@ -24,6 +24,8 @@ export interface SparseFitOptions {
   l2: number;
   /** Stop when no weight moved more than this in a sweep. */
   tolerance: number;
+  /** Penalty of each group's weights instead of `l2` (e.g. heavier on value pairs than on single values). */
+  groupL2?: readonly number[];
 }
 
 export const defaultSparseOptions: Readonly<SparseFitOptions> = Object.freeze({
@@ -74,6 +76,7 @@ export function fitSparseLogistic(
     for (let i = 0; i < n; i++) eta[i] = eta[i]! + db;
     moved = Math.max(moved, Math.abs(db));
     for (let j = 0; j < width; j++) {
+      const l2 = o.groupL2?.[j] ?? o.l2;
       g.fill(0);
       h.fill(0);
       for (let i = 0; i < n; i++) {
@@ -89,7 +92,7 @@ export function fitSparseLogistic(
         // Each column's step once per sweep, at its first row.
         if (stamp[c] !== sweep + 1) {
           stamp[c] = sweep + 1;
-          const d = -(g[c]! + o.l2 * weights[c]!) / (h[c]! + o.l2);
+          const d = -(g[c]! + l2 * weights[c]!) / (h[c]! + l2);
           step[c] = d;
           weights[c] = weights[c]! + d;
           moved = Math.max(moved, Math.abs(d));

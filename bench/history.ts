@@ -139,7 +139,7 @@ export function generateHistory(n = 33_000, seed = 3, options: HistoryOptions = 
     const inArea = h.byR1 ? r2Parent[hr2] === r1 : hr2 === r2;
     const inFamily = h.family < 0 || h.family === fam;
     let z = h.base + strictness[m]! + affinity[d * K + h.kind]! + titleBase[t]! + areaBase[r2]!;
-    if (h.restricted) z += inDept ? -0.5 : (inArea ? 0.5 : 2.5) + (inFamily ? 0 : 1.2);
+    if (h.restricted) z += (inDept ? -0.5 : inArea ? 0.5 : 2.5) + (inFamily ? 0 : 1.5);
     raw.push({
       z: SCALE * z,
       f: {

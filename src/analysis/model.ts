@@ -160,7 +160,7 @@ export interface Model {
    */
   trees?: TreeEnsemble | null;
   /**
-   * A one-hot logistic regression over the single features, fitted jointly (so a manager's own
+   * A one-hot logistic regression over the single features and the entitlement's pairs, fitted jointly (so a manager's own
    * effect is told apart from the resources the team asks for): its intercept here, each value's
    * weight in the encoder's category (`lr`). Its log-odds are averaged with the rest.
    */
@@ -173,8 +173,9 @@ export const ONEHOT_MIN_ROWS = 1000;
 /** Weight of the one-hot regression in the blended log-odds. */
 const ONEHOT_BLEND = 0.5;
 
-/** L2 penalty of each one-hot weight. */
+/** L2 penalty of each one-hot weight; a value pair's is {@link ONEHOT_PAIR_L2} times heavier. */
 const ONEHOT_L2 = 1;
+const ONEHOT_PAIR_L2 = 3;
 
 /** Fewest training rows for which the tree ensemble is fitted by default. */
 export const TREE_MIN_ROWS = 3000;
@@ -458,8 +459,9 @@ export function fitModel(rows: readonly TrainingRow[], options: FitOptions = {})
   const encoders: ModelEncoder[] = [];
   const codes = new Int32Array(n);
   const useOnehot = (options.onehot ?? n >= ONEHOT_MIN_ROWS) && n > 0;
-  // Per single feature, each row's category code, for the one-hot regression.
-  const singleCodes: Array<{ j: number; codes: Int32Array; cats: number }> = [];
+  // Per single feature, and per pair with the entitlement, each row's category code, for the
+  // one-hot regression.
+  const singleCodes: Array<{ j: number; codes: Int32Array; cats: number; l2: number }> = [];
   specs.forEach((spec, j) => {
     const index = new Map<string, number>();
     const keys: string[] = [];
@@ -510,7 +512,16 @@ export function fitModel(rows: readonly TrainingRow[], options: FitOptions = {})
       for (let i = 0; i < n; i++) codes[i] = codeOf(rows[i]!.features);
     }
     const cats = keys.length;
-    if (useOnehot && spec.parts.length === 1) singleCodes.push({ j, codes: Int32Array.from(codes), cats });
+    if (
+      useOnehot &&
+      (spec.parts.length === 1 || (spec.parts.length === 2 && spec.parts.includes('entitlement')))
+    )
+      singleCodes.push({
+        j,
+        codes: Int32Array.from(codes),
+        cats,
+        l2: spec.parts.length === 1 ? ONEHOT_L2 : ONEHOT_L2 * ONEHOT_PAIR_L2,
+      });
     const totalN = new Float64Array(cats);
     const totalRows = new Float64Array(cats);
     const totalPos = new Float64Array(cats);
@@ -618,7 +629,7 @@ export function fitModel(rows: readonly TrainingRow[], options: FitOptions = {})
         sy[r] = y[i]!;
         sw[r] = wt[i]!;
       });
-      return fitSparseLogistic(design(idx), sy, sw, { l2: ONEHOT_L2 });
+      return fitSparseLogistic(design(idx), sy, sw, { groupL2: singleCodes.map((sc) => sc.l2) });
     };
     const halfOf = new Uint8Array(n);
     order.forEach((row, pos) => {

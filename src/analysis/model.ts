@@ -17,6 +17,7 @@ import { fitSparseLogistic, type SparseDesign } from './sparse-lr.js';
 import { logit, seededShuffle, sigmoid } from './stats.js';
 import { defaultThresholds } from './thresholds.js';
 import { fitTrees, type TreeEnsemble, treeLogOdds } from './trees.js';
+import { fitUsual, type UsualEntry, type UsualTable, usualOf } from './usual.js';
 
 /** One labelled past decision: categorical features and whether it was revoked (1) or approved (0). */
 export interface TrainingRow {
@@ -103,6 +104,8 @@ export interface FitOptions {
   trees?: boolean;
   /** Also fit the one-hot regression over single features (default: with {@link ONEHOT_MIN_ROWS} rows or more). */
   onehot?: boolean;
+  /** Add the "usual" features: whether an attribute's value is the entitlement's most common one (default true). */
+  usual?: boolean;
   /** m of the m-estimate smoothing the target encodings. */
   smoothing?: number;
   /** Folds for the out-of-fold encodings used while training. */
@@ -165,6 +168,16 @@ export interface Model {
    * weight in the encoder's category (`lr`). Its log-odds are averaged with the rest.
    */
   onehot?: { bias: number } | null;
+  /** The entitlements' usual attribute values ({@link fitUsual}); items get the same features from it. */
+  usual?: UsualTable | null;
+}
+
+/** The item's features with the model's usual features added. */
+export function withUsual(
+  model: Model,
+  features: Record<string, string | null>,
+): Record<string, string | null> {
+  return model.usual ? { ...features, ...usualOf(model.usual, features) } : features;
 }
 
 /** Fewest training rows for which the one-hot regression is fitted by default. */
@@ -391,7 +404,12 @@ function fitLogistic(
  * Fits a model to labelled past decisions (label 1 = revoke). Deterministic for the same rows in
  * the same order and the same options. Fits even with no rows (it then predicts the prior).
  */
-export function fitModel(rows: readonly TrainingRow[], options: FitOptions = {}): Model {
+export function fitModel(input: readonly TrainingRow[], options: FitOptions = {}): Model {
+  // Whether each row's attributes are the ones usual for its entitlement (see usual.ts).
+  const usualFit = (options.usual ?? true) ? fitUsual(input) : null;
+  const rows = usualFit
+    ? input.map((r, i) => ({ ...r, features: { ...r.features, ...usualFit.perRow[i] } }))
+    : input;
   const m = options.smoothing ?? defaultThresholds.encodingSmoothing;
   const l2 = options.l2 ?? defaultThresholds.modelL2;
   const maxIterations = options.maxIterations ?? defaultThresholds.modelMaxIterations;
@@ -683,6 +701,7 @@ export function fitModel(rows: readonly TrainingRow[], options: FitOptions = {})
     calibrator,
     trees,
     onehot,
+    usual: usualFit?.table ?? null,
   };
 }
 
@@ -695,7 +714,8 @@ function averageEnsembles(parts: readonly TreeEnsemble[]): TreeEnsemble {
   };
 }
 
-function logOdds(model: Model, features: Record<string, string | null>): number {
+function logOdds(model: Model, raw: Record<string, string | null>): number {
+  const features = withUsual(model, raw);
   let eta = model.bias;
   const stats: Array<CategoryStat | undefined> = [];
   for (const e of model.encoders) {
@@ -721,7 +741,8 @@ export function predict(model: Model, features: Record<string, string | null>): 
  * The `k` features that moved this item's score the most (largest |weight × encoded log-odds|),
  * largest first. Values never seen in training move nothing and are not listed.
  */
-export function explainTopFactors(model: Model, features: Record<string, string | null>, k = 3): Factor[] {
+export function explainTopFactors(model: Model, raw: Record<string, string | null>, k = 3): Factor[] {
+  const features = withUsual(model, raw);
   const out: Factor[] = [];
   for (const e of model.encoders) {
     const stat = e.categories.get(valueKey(features, e.parts));
@@ -853,8 +874,9 @@ export class ModelScorer {
    * Scores one item. `fixed` ({@link fixedTerms}) supplies the terms of encoders whose features
    * are known to have the same values as when it was made.
    */
-  score(features: Record<string, string | null>, fixed?: ReadonlyArray<EncodedTerm | undefined>): ScoredItem {
+  score(raw: Record<string, string | null>, fixed?: ReadonlyArray<EncodedTerm | undefined>): ScoredItem {
     const { model } = this;
+    const features = withUsual(model, raw);
     const terms = this.termsOf(features, fixed);
     let eta = model.bias;
     for (let j = 0; j < terms.length; j++) {
@@ -1029,6 +1051,7 @@ interface SerializedModel {
   calibrator?: Calibrator | null;
   trees?: TreeEnsemble | null;
   onehot?: { bias: number } | null;
+  usual?: { features: string[]; entries: Array<[string, UsualEntry[]]> } | null;
 }
 
 /** The model as a JSON string (categories sorted, so equal models serialise identically). */
@@ -1062,6 +1085,14 @@ export function serializeModel(model: Model): string {
     calibrator: model.calibrator ?? null,
     trees: model.trees ?? null,
     onehot: model.onehot ?? null,
+    usual: model.usual
+      ? {
+          features: [...model.usual.features],
+          entries: [...model.usual.byEntitlement.entries()].sort((a, b) =>
+            a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0,
+          ),
+        }
+      : null,
   };
   return JSON.stringify(out);
 }
@@ -1132,7 +1163,32 @@ export function deserializeModel(json: string): Model {
     v.onehot === undefined || v.onehot === null
       ? null
       : { bias: num((v.onehot as { bias?: unknown }).bias, 'one-hot bias') };
-  return { version: 1, n, positives, prior, smoothing, bias, encoders, calibrator, trees, onehot };
+  let usual: UsualTable | null = null;
+  if (v.usual !== undefined && v.usual !== null) {
+    const u = v.usual;
+    const k =
+      Array.isArray(u.features) && u.features.every((f) => typeof f === 'string') ? u.features.length : -1;
+    if (k < 0 || !Array.isArray(u.entries)) return fail('usual values are malformed');
+    const byEntitlement = new Map<string, UsualEntry[]>();
+    for (const e of u.entries) {
+      const ok =
+        Array.isArray(e) &&
+        typeof e[0] === 'string' &&
+        Array.isArray(e[1]) &&
+        e[1].length === k &&
+        e[1].every(
+          (x) =>
+            Array.isArray(x) &&
+            x.length === 4 &&
+            (x[0] === null || typeof x[0] === 'string') &&
+            x.slice(1).every((c) => typeof c === 'number' && Number.isFinite(c)),
+        );
+      if (!ok) return fail('usual values are malformed');
+      byEntitlement.set(e[0], e[1]);
+    }
+    usual = { features: [...u.features], byEntitlement };
+  }
+  return { version: 1, n, positives, prior, smoothing, bias, encoders, calibrator, trees, onehot, usual };
 }
 
 function treesFromJSON(value: unknown, features: number, fail: (why: string) => never): TreeEnsemble {

@@ -122,15 +122,6 @@ describe("analysis against the demo tenant's planted truth", () => {
     expect(r.live_queue).toMatchObject(mix);
     expect(r.live_queue.escalation_rate).toBeLessThanOrEqual(0.15);
     expect(r.auc).toBeGreaterThan(0.5);
-    console.error(
-      'FIGS',
-      JSON.stringify({
-        live: r.live_queue,
-        auc: r.auc,
-        esc: r.escalation_rate,
-        cov: r.auto_approve_coverage_at_99,
-      }),
-    );
   });
 
   it('escalates at most 15% of the campaign, each with a reason to act on', () => {

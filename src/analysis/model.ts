@@ -13,9 +13,11 @@
  * model that is kept encodes from all the training rows. Everything is deterministic.
  */
 
+import { fitSparseLogistic, type SparseDesign } from './sparse-lr.js';
 import { logit, seededShuffle, sigmoid } from './stats.js';
 import { defaultThresholds } from './thresholds.js';
 import { fitTrees, type TreeEnsemble, treeLogOdds } from './trees.js';
+import { fitUsual, type UsualEntry, type UsualTable, usualOf } from './usual.js';
 
 /** One labelled past decision: categorical features and whether it was revoked (1) or approved (0). */
 export interface TrainingRow {
@@ -100,6 +102,10 @@ export interface FitOptions {
    * (default: with {@link TREE_MIN_ROWS} rows or more; smaller ensembles below 20,000 rows).
    */
   trees?: boolean;
+  /** Also fit the one-hot regression over single features (default: with {@link ONEHOT_MIN_ROWS} rows or more). */
+  onehot?: boolean;
+  /** Add the "usual" features: whether an attribute's value is the entitlement's most common one (default true). */
+  usual?: boolean;
   /** m of the m-estimate smoothing the target encodings. */
   smoothing?: number;
   /** Folds for the out-of-fold encodings used while training. */
@@ -119,6 +125,8 @@ export interface CategoryStat {
   revokes: number;
   /** Rows seen, unweighted (defaults to `n`). */
   rows?: number;
+  /** The value's weight in the one-hot regression ({@link Model.onehot}); single features only. */
+  lr?: number;
 }
 
 /** One encoded feature (single or pair) and its learned weight. */
@@ -154,7 +162,33 @@ export interface Model {
    * log-odds are averaged with the regression's.
    */
   trees?: TreeEnsemble | null;
+  /**
+   * A one-hot logistic regression over the single features and the entitlement's pairs, fitted jointly (so a manager's own
+   * effect is told apart from the resources the team asks for): its intercept here, each value's
+   * weight in the encoder's category (`lr`). Its log-odds are averaged with the rest.
+   */
+  onehot?: { bias: number } | null;
+  /** The entitlements' usual attribute values ({@link fitUsual}); items get the same features from it. */
+  usual?: UsualTable | null;
 }
+
+/** The item's features with the model's usual features added. */
+export function withUsual(
+  model: Model,
+  features: Record<string, string | null>,
+): Record<string, string | null> {
+  return model.usual ? { ...features, ...usualOf(model.usual, features) } : features;
+}
+
+/** Fewest training rows for which the one-hot regression is fitted by default. */
+export const ONEHOT_MIN_ROWS = 1000;
+
+/** Weight of the one-hot regression in the blended log-odds. */
+const ONEHOT_BLEND = 0.5;
+
+/** L2 penalty of each one-hot weight; a value pair's is {@link ONEHOT_PAIR_L2} times heavier. */
+const ONEHOT_L2 = 1;
+const ONEHOT_PAIR_L2 = 3;
 
 /** Fewest training rows for which the tree ensemble is fitted by default. */
 export const TREE_MIN_ROWS = 3000;
@@ -171,12 +205,32 @@ function treeFeatures(model: Model, stats: ReadonlyArray<CategoryStat | undefine
   }
 }
 
-/** Blends the regression's log-odds with the trees' for the item whose encoder counts are `stats`. */
+/**
+ * Blends the regression's log-odds with the trees' and the one-hot regression's for the item
+ * whose encoder counts are `stats`.
+ */
 function blendedLogOdds(model: Model, eta: number, stats: ReadonlyArray<CategoryStat | undefined>): number {
-  if (!model.trees) return eta;
-  const t = new Float64Array(stats.length * 2);
-  treeFeatures(model, stats, t);
-  return (1 - TREE_BLEND) * eta + TREE_BLEND * treeLogOdds(model.trees, t);
+  let out = eta;
+  if (model.trees) {
+    const t = new Float64Array(stats.length * 2);
+    treeFeatures(model, stats, t);
+    out = (1 - TREE_BLEND) * eta + TREE_BLEND * treeLogOdds(model.trees, t);
+  }
+  if (model.onehot) {
+    let lr = model.onehot.bias;
+    for (const st of stats) lr += st?.lr ?? 0;
+    out = (1 - ONEHOT_BLEND) * out + ONEHOT_BLEND * lr;
+  }
+  return out;
+}
+
+/**
+ * How much of an item's blended log-odds one encoder's value accounts for: its share of the
+ * regression plus its one-hot weight's share (the trees' part is not split by feature).
+ */
+function contributionOf(model: Model, term: number, stat: CategoryStat | undefined): number {
+  const reg = (model.trees ? 1 - TREE_BLEND : 1) * (model.onehot ? 1 - ONEHOT_BLEND : 1);
+  return reg * term + (model.onehot ? ONEHOT_BLEND * (stat?.lr ?? 0) : 0);
 }
 
 /** A feature that moved a prediction, for the rationale. */
@@ -350,7 +404,12 @@ function fitLogistic(
  * Fits a model to labelled past decisions (label 1 = revoke). Deterministic for the same rows in
  * the same order and the same options. Fits even with no rows (it then predicts the prior).
  */
-export function fitModel(rows: readonly TrainingRow[], options: FitOptions = {}): Model {
+export function fitModel(input: readonly TrainingRow[], options: FitOptions = {}): Model {
+  // Whether each row's attributes are the ones usual for its entitlement (see usual.ts).
+  const usualFit = (options.usual ?? true) ? fitUsual(input) : null;
+  const rows = usualFit
+    ? input.map((r, i) => ({ ...r, features: { ...r.features, ...usualFit.perRow[i] } }))
+    : input;
   const m = options.smoothing ?? defaultThresholds.encodingSmoothing;
   const l2 = options.l2 ?? defaultThresholds.modelL2;
   const maxIterations = options.maxIterations ?? defaultThresholds.modelMaxIterations;
@@ -417,6 +476,10 @@ export function fitModel(rows: readonly TrainingRow[], options: FitOptions = {})
   const tx = useTrees ? new Float64Array(n * d * 2) : null;
   const encoders: ModelEncoder[] = [];
   const codes = new Int32Array(n);
+  const useOnehot = (options.onehot ?? n >= ONEHOT_MIN_ROWS) && n > 0;
+  // Per single feature, and per pair with the entitlement, each row's category code, for the
+  // one-hot regression.
+  const singleCodes: Array<{ j: number; codes: Int32Array; cats: number; l2: number }> = [];
   specs.forEach((spec, j) => {
     const index = new Map<string, number>();
     const keys: string[] = [];
@@ -467,6 +530,16 @@ export function fitModel(rows: readonly TrainingRow[], options: FitOptions = {})
       for (let i = 0; i < n; i++) codes[i] = codeOf(rows[i]!.features);
     }
     const cats = keys.length;
+    if (
+      useOnehot &&
+      (spec.parts.length === 1 || (spec.parts.length === 2 && spec.parts.includes('entitlement')))
+    )
+      singleCodes.push({
+        j,
+        codes: Int32Array.from(codes),
+        cats,
+        l2: spec.parts.length === 1 ? ONEHOT_L2 : ONEHOT_L2 * ONEHOT_PAIR_L2,
+      });
     const totalN = new Float64Array(cats);
     const totalRows = new Float64Array(cats);
     const totalPos = new Float64Array(cats);
@@ -549,6 +622,60 @@ export function fitModel(rows: readonly TrainingRow[], options: FitOptions = {})
     }
     trees = averageEnsembles(parts);
   }
+  // The one-hot regression: fitted on each half to score the other (for the calibration), and on
+  // every row for the model that is kept. Override weights count here as in the encodings.
+  let onehot: { bias: number } | null = null;
+  const onehotScore = new Float64Array(n);
+  if (useOnehot && learnable && singleCodes.length > 0) {
+    const width = singleCodes.length;
+    const offsets: number[] = [];
+    let columns = 0;
+    for (const sc of singleCodes) {
+      offsets.push(columns);
+      columns += sc.cats;
+    }
+    const design = (idx: ArrayLike<number>): SparseDesign => {
+      const cols = new Int32Array(idx.length * width);
+      for (let r = 0; r < idx.length; r++)
+        for (let g = 0; g < width; g++) cols[r * width + g] = offsets[g]! + singleCodes[g]!.codes[idx[r]!]!;
+      return { n: idx.length, width, cols, columns };
+    };
+    const fitOn = (idx: Int32Array) => {
+      const sy = new Uint8Array(idx.length);
+      const sw = new Float64Array(idx.length);
+      idx.forEach((i, r) => {
+        sy[r] = y[i]!;
+        sw[r] = wt[i]!;
+      });
+      return fitSparseLogistic(design(idx), sy, sw, { groupL2: singleCodes.map((sc) => sc.l2) });
+    };
+    const halfOf = new Uint8Array(n);
+    order.forEach((row, pos) => {
+      halfOf[row] = pos % 2;
+    });
+    for (let hpart = 0; hpart < 2; hpart++) {
+      const train = Int32Array.from({ length: n }, (_, i) => i).filter((i) => halfOf[i] !== hpart);
+      const m = fitOn(train);
+      for (let i = 0; i < n; i++) {
+        if (halfOf[i] !== hpart) continue;
+        let e = m.bias;
+        for (let g = 0; g < width; g++) {
+          const sc = singleCodes[g]!;
+          const c = sc.codes[i]!;
+          // A value the half did not see has no weight (as a value unseen in training).
+          e += m.weights[offsets[g]! + c]!;
+        }
+        onehotScore[i] = e;
+      }
+    }
+    const all = fitOn(Int32Array.from({ length: n }, (_, i) => i));
+    onehot = { bias: all.bias };
+    singleCodes.forEach((sc, g) => {
+      const e = encoders[sc.j]!;
+      let c = 0;
+      for (const stat of e.categories.values()) stat.lr = all.weights[offsets[g]! + c++]!;
+    });
+  }
   let calibrator: Calibrator | null = null;
   if ((options.calibrate ?? true) && learnable) {
     const scores = new Array<number>(n);
@@ -557,6 +684,7 @@ export function fitModel(rows: readonly TrainingRow[], options: FitOptions = {})
       let e = beta[0]!;
       for (let j = 0; j < d; j++) e += beta[j + 1]! * x[i * d + j]!;
       if (trees) e = (1 - TREE_BLEND) * e + TREE_BLEND * treeScore[i]!;
+      if (onehot) e = (1 - ONEHOT_BLEND) * e + ONEHOT_BLEND * onehotScore[i]!;
       scores[i] = sigmoid(e);
       labels[i] = y[i] === 1 ? 1 : 0;
     }
@@ -572,6 +700,8 @@ export function fitModel(rows: readonly TrainingRow[], options: FitOptions = {})
     encoders,
     calibrator,
     trees,
+    onehot,
+    usual: usualFit?.table ?? null,
   };
 }
 
@@ -584,7 +714,8 @@ function averageEnsembles(parts: readonly TreeEnsemble[]): TreeEnsemble {
   };
 }
 
-function logOdds(model: Model, features: Record<string, string | null>): number {
+function logOdds(model: Model, raw: Record<string, string | null>): number {
+  const features = withUsual(model, raw);
   let eta = model.bias;
   const stats: Array<CategoryStat | undefined> = [];
   for (const e of model.encoders) {
@@ -610,12 +741,17 @@ export function predict(model: Model, features: Record<string, string | null>): 
  * The `k` features that moved this item's score the most (largest |weight × encoded log-odds|),
  * largest first. Values never seen in training move nothing and are not listed.
  */
-export function explainTopFactors(model: Model, features: Record<string, string | null>, k = 3): Factor[] {
+export function explainTopFactors(model: Model, raw: Record<string, string | null>, k = 3): Factor[] {
+  const features = withUsual(model, raw);
   const out: Factor[] = [];
   for (const e of model.encoders) {
     const stat = e.categories.get(valueKey(features, e.parts));
     if (!stat) continue;
-    const contribution = e.weight * encodedLogOdds(stat, model.prior, model.smoothing);
+    const contribution = contributionOf(
+      model,
+      e.weight * encodedLogOdds(stat, model.prior, model.smoothing),
+      stat,
+    );
     if (contribution === 0 || !Number.isFinite(contribution)) continue;
     out.push({
       feature: e.name,
@@ -634,6 +770,8 @@ export interface EncodedTerm {
   stat: CategoryStat | undefined;
   /** `weight × encoded log-odds`, exactly as {@link predict} adds it. */
   term: number;
+  /** The value's share of the blended log-odds, as its factor states it. */
+  contribution: number;
 }
 
 /** One item scored by a {@link ModelScorer}. */
@@ -667,7 +805,8 @@ export class ModelScorer {
     const { model } = this;
     const e = model.encoders[j]!;
     const stat = e.categories.get(valueKey(features, e.parts));
-    return { stat, term: e.weight * encodedLogOdds(stat, model.prior, model.smoothing) };
+    const term = e.weight * encodedLogOdds(stat, model.prior, model.smoothing);
+    return { stat, term, contribution: contributionOf(model, term, stat) };
   }
 
   /**
@@ -735,8 +874,9 @@ export class ModelScorer {
    * Scores one item. `fixed` ({@link fixedTerms}) supplies the terms of encoders whose features
    * are known to have the same values as when it was made.
    */
-  score(features: Record<string, string | null>, fixed?: ReadonlyArray<EncodedTerm | undefined>): ScoredItem {
+  score(raw: Record<string, string | null>, fixed?: ReadonlyArray<EncodedTerm | undefined>): ScoredItem {
     const { model } = this;
+    const features = withUsual(model, raw);
     const terms = this.termsOf(features, fixed);
     let eta = model.bias;
     for (let j = 0; j < terms.length; j++) {
@@ -757,7 +897,7 @@ export class ModelScorer {
         const limit = Math.max(0, Math.floor(k));
         const top: number[] = [];
         for (let j = 0; j < terms.length; j++) {
-          const { stat, term: contribution } = terms[j]!;
+          const { stat, contribution } = terms[j]!;
           if (!stat) continue;
           if (contribution === 0 || !Number.isFinite(contribution)) continue;
           let at = top.length;
@@ -768,7 +908,7 @@ export class ModelScorer {
         }
         return top.map((j) => {
           const e = model.encoders[j]!;
-          const { stat, term: contribution } = terms[j]!;
+          const { stat, contribution } = terms[j]!;
           return {
             feature: e.name,
             values: e.parts.map((p) => features[p] ?? null),
@@ -785,7 +925,7 @@ export class ModelScorer {
 
 /** Whether encoder `a`'s factor comes before encoder `b`'s in {@link sortFactors}' order. */
 function factorBefore(model: Model, terms: readonly EncodedTerm[], a: number, b: number): boolean {
-  const d = Math.abs(terms[a]!.term) - Math.abs(terms[b]!.term);
+  const d = Math.abs(terms[a]!.contribution) - Math.abs(terms[b]!.contribution);
   if (d !== 0) return d > 0;
   const na = model.encoders[a]!.name;
   const nb = model.encoders[b]!.name;
@@ -904,10 +1044,14 @@ interface SerializedModel {
     name: string;
     parts: string[];
     weight: number;
-    categories: Array<[string, number, number] | [string, number, number, number]>;
+    categories: Array<
+      [string, number, number] | [string, number, number, number] | [string, number, number, number, number]
+    >;
   }>;
   calibrator?: Calibrator | null;
   trees?: TreeEnsemble | null;
+  onehot?: { bias: number } | null;
+  usual?: { features: string[]; entries: Array<[string, UsualEntry[]]> } | null;
 }
 
 /** The model as a JSON string (categories sorted, so equal models serialise identically). */
@@ -926,12 +1070,29 @@ export function serializeModel(model: Model): string {
       weight: e.weight,
       categories: [...e.categories.entries()]
         .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
-        .map(([key, s]): [string, number, number] | [string, number, number, number] =>
-          s.rows === undefined ? [key, s.n, s.revokes] : [key, s.n, s.revokes, s.rows],
+        .map(
+          ([key, s]):
+            | [string, number, number]
+            | [string, number, number, number]
+            | [string, number, number, number, number] =>
+            s.lr !== undefined
+              ? [key, s.n, s.revokes, s.rows ?? s.n, s.lr]
+              : s.rows === undefined
+                ? [key, s.n, s.revokes]
+                : [key, s.n, s.revokes, s.rows],
         ),
     })),
     calibrator: model.calibrator ?? null,
     trees: model.trees ?? null,
+    onehot: model.onehot ?? null,
+    usual: model.usual
+      ? {
+          features: [...model.usual.features],
+          entries: [...model.usual.byEntitlement.entries()].sort((a, b) =>
+            a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0,
+          ),
+        }
+      : null,
   };
   return JSON.stringify(out);
 }
@@ -970,14 +1131,19 @@ export function deserializeModel(json: string): Model {
     if (!Array.isArray(e.categories)) return fail(`encoder ${i} has no categories`);
     const categories = new Map<string, CategoryStat>();
     for (const c of e.categories) {
-      if (!Array.isArray(c) || (c.length !== 3 && c.length !== 4) || typeof c[0] !== 'string') {
+      if (!Array.isArray(c) || c.length < 3 || c.length > 5 || typeof c[0] !== 'string') {
         return fail(`encoder ${i} has a bad category`);
       }
       const cn = num(c[1], `encoder ${i} category count`);
       const cr = num(c[2], `encoder ${i} category revokes`);
       if (cn < 0 || cr < 0 || cr > cn) fail(`encoder ${i} has inconsistent counts`);
-      if (c.length === 4) categories.set(c[0], { n: cn, revokes: cr, rows: num(c[3], `encoder ${i} rows`) });
-      else categories.set(c[0], { n: cn, revokes: cr });
+      const stat: CategoryStat = { n: cn, revokes: cr };
+      if (c.length >= 4) {
+        const rows = num(c[3], `encoder ${i} rows`);
+        if (c.length === 4 || rows !== cn) stat.rows = rows;
+      }
+      if (c.length === 5) stat.lr = num(c[4], `encoder ${i} one-hot weight`);
+      categories.set(c[0], stat);
     }
     return { name: e.name, parts: [...e.parts], weight, categories };
   });
@@ -993,7 +1159,36 @@ export function deserializeModel(json: string): Model {
         })();
   const trees =
     v.trees === undefined || v.trees === null ? null : treesFromJSON(v.trees, encoders.length * 2, fail);
-  return { version: 1, n, positives, prior, smoothing, bias, encoders, calibrator, trees };
+  const onehot =
+    v.onehot === undefined || v.onehot === null
+      ? null
+      : { bias: num((v.onehot as { bias?: unknown }).bias, 'one-hot bias') };
+  let usual: UsualTable | null = null;
+  if (v.usual !== undefined && v.usual !== null) {
+    const u = v.usual;
+    const k =
+      Array.isArray(u.features) && u.features.every((f) => typeof f === 'string') ? u.features.length : -1;
+    if (k < 0 || !Array.isArray(u.entries)) return fail('usual values are malformed');
+    const byEntitlement = new Map<string, UsualEntry[]>();
+    for (const e of u.entries) {
+      const ok =
+        Array.isArray(e) &&
+        typeof e[0] === 'string' &&
+        Array.isArray(e[1]) &&
+        e[1].length === k &&
+        e[1].every(
+          (x) =>
+            Array.isArray(x) &&
+            x.length === 4 &&
+            (x[0] === null || typeof x[0] === 'string') &&
+            x.slice(1).every((c) => typeof c === 'number' && Number.isFinite(c)),
+        );
+      if (!ok) return fail('usual values are malformed');
+      byEntitlement.set(e[0], e[1]);
+    }
+    usual = { features: [...u.features], byEntitlement };
+  }
+  return { version: 1, n, positives, prior, smoothing, bias, encoders, calibrator, trees, onehot, usual };
 }
 
 function treesFromJSON(value: unknown, features: number, fail: (why: string) => never): TreeEnsemble {

@@ -121,8 +121,14 @@ export function recommend(facts: ItemFacts, t: AnalysisThresholds): Recommendati
     ? `${birthright.holders} of ${birthright.peers} peers ${birthright.cohort} hold it`
     : null;
   // The factor quoted must push the way the probability leans from the base rate.
-  const leansRevoke = learned !== null && learned >= (facts.learnedBaseRate ?? t.learnedEscalateThreshold);
-  const topFactor = facts.learnedFactors?.find((f) => f.direction === (leansRevoke ? 'revoke' : 'approve'));
+  const base = facts.learnedBaseRate ?? t.learnedEscalateThreshold;
+  const leansRevoke = learned !== null && learned >= base;
+  // ...and so must the revoke rate it quotes (a weight fitted jointly can point against its own rate).
+  const topFactor = facts.learnedFactors?.find((f) =>
+    leansRevoke
+      ? f.direction === 'revoke' && f.revoke_rate >= base
+      : f.direction === 'approve' && f.revoke_rate <= base,
+  );
   const factorNote = topFactor
     ? ` (${topFactor.feature} ${topFactor.values.map((v) => v ?? '(none)').join(' / ')}: ` +
       `${percent(topFactor.revoke_rate)} revoked over ${topFactor.seen} decisions)`

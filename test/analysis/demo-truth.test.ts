@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateDemo } from '../../src/demo/generate.js';
 import { signalCodes } from '../../src/domain/index.js';
 import { loadSnapshot } from '../../src/services/load.js';
+import { runShadow } from '../../src/services/shadow.js';
 import { Store } from '../../src/store/store.js';
 import { tempDir } from '../helpers/harness.js';
 
@@ -103,6 +104,24 @@ describe("analysis against the demo tenant's planted truth", () => {
     const figures = { shouldGo, revokedShouldGo, clean, revokedClean };
     expect(revokedShouldGo / shouldGo, JSON.stringify(figures)).toBeGreaterThanOrEqual(0.9);
     expect(revokedClean / clean, JSON.stringify(figures)).toBeLessThanOrEqual(0.02);
+  });
+
+  it("reports in shadow mode the live queue's mix as the queue is scored, beside the backtest", async () => {
+    const r = await runShadow(store, { folds: 3, asOf: new Date(AS_OF), dormantDays: 90 });
+    const active = new Set(store.listCampaigns('active').map((c) => c.id));
+    const mix = { approve: 0, revoke: 0, escalate: 0 };
+    for (const row of store.db
+      .prepare('SELECT campaign_id, recommendation FROM review_items')
+      .all() as Array<{
+      campaign_id: string;
+      recommendation: string | null;
+    }>) {
+      if (!active.has(row.campaign_id) || row.recommendation === null) continue;
+      mix[(JSON.parse(row.recommendation) as { decision: keyof typeof mix }).decision]++;
+    }
+    expect(r.live_queue).toMatchObject(mix);
+    expect(r.live_queue.escalation_rate).toBeLessThanOrEqual(0.15);
+    expect(r.auc).toBeGreaterThan(0.5);
   });
 
   it('escalates at most 15% of the campaign, each with a reason to act on', () => {

@@ -329,6 +329,37 @@ describe('recommend: decisions', () => {
     expect(r.rationale).toContain('(entitlement x: 1% revoked over 50 decisions)');
     expect(r.rationale).not.toContain('manager x');
   });
+
+  it('skips a factor whose quoted revoke rate points against the probability', () => {
+    const r = recommend(
+      facts({
+        learnedRevokeProbability: 0.02,
+        learnedBaseRate: 0.06,
+        learnedFactors: [
+          // A jointly fitted weight can lower the score while its own past rate is high.
+          {
+            feature: 'entitlement×department',
+            values: ['x', 'y'],
+            contribution: -3,
+            direction: 'approve',
+            revoke_rate: 0.8,
+            seen: 150,
+          },
+          {
+            feature: 'manager',
+            values: ['m'],
+            contribution: -1,
+            direction: 'approve',
+            revoke_rate: 0.01,
+            seen: 90,
+          },
+        ],
+      }),
+      t,
+    );
+    expect(r.rationale).toContain('(manager m: 1% revoked over 90 decisions)');
+    expect(r.rationale).not.toContain('80% revoked');
+  });
 });
 
 describe('recommend: rationale', () => {

@@ -10,7 +10,7 @@ export const explainItem = defineTool({
   description:
     "Returns one review item with the engine's recommendation, its confidence and rationale, every risk signal, and " +
     'the evidence behind them (last use, peer prevalence, HR changes, learned revoke probability), each with its ' +
-    'source and time, and the platform\'s own view of the item where it has one (e.g. Entra\'s recommendation and ' +
+    "source and time, and the platform's own view of the item where it has one (e.g. Entra's recommendation and " +
     'insights). Read-only. Use it before propose_decision to check the reasoning.',
   kind: 'read',
   input: z.object({ item_id: idArg('item_id').describe('Review item id from list_campaign_items') }),
@@ -19,10 +19,14 @@ export const explainItem = defineTool({
     evidence: z.array(evidenceSchema),
     platform: z
       .object({
-        coordinates: z.record(z.string(), z.string()).describe("The item's place in the platform's own review"),
+        coordinates: z
+          .record(z.string(), z.string())
+          .describe("The item's place in the platform's own review"),
         attributes: z
           .record(z.string(), z.string())
-          .describe("What the platform itself says about the item (e.g. Entra's recommendation and insights)"),
+          .describe(
+            "What the platform itself says about the item (e.g. Entra's recommendation and insights)",
+          ),
       })
       .nullable()
       .describe("The platform's own view of the item, beside Attest's (null for snapshot data)"),
@@ -39,7 +43,8 @@ export const explainItem = defineTool({
     const item = toCampaignItem(row);
     const platform = ctx.store.itemPlatformDetails(item_id);
     const shown =
-      platform && (Object.keys(platform.coordinates).length > 0 || Object.keys(platform.attributes).length > 0)
+      platform &&
+      (Object.keys(platform.coordinates).length > 0 || Object.keys(platform.attributes).length > 0)
         ? platform
         : null;
     return { item, evidence: row.recommendation?.evidence ?? [], platform: shown, note: UNTRUSTED_NOTE };

@@ -317,9 +317,12 @@ describe('Entra connector against the emulator', () => {
     expect(JSON.parse(row.a)).toMatchObject({ entra_recommendation: decided.recommendation });
     // explain_item shows Entra's own view beside Attest's.
     const h = await startServer({ store });
-    const explained = await h.ok<{ platform: { attributes: Record<string, string> } | null }>('explain_item', {
-      item_id: `entra:${live.id}:${decided.id}`,
-    });
+    const explained = await h.ok<{ platform: { attributes: Record<string, string> } | null }>(
+      'explain_item',
+      {
+        item_id: `entra:${live.id}:${decided.id}`,
+      },
+    );
     expect(explained.platform?.attributes).toMatchObject({ entra_recommendation: decided.recommendation });
     await h.close();
     const manager = t.user(decided.principalId)!.managerId;

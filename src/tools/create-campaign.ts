@@ -11,6 +11,7 @@ import { submitChange } from '../services/changes.js';
 import { ChangesRepo } from '../store/changes.js';
 import { idArg } from './common.js';
 import { defineTool } from './define.js';
+import { renderCompact } from './text.js';
 
 const shape = campaignSpecSchema.shape;
 
@@ -140,5 +141,5 @@ export const createCampaign = defineTool({
       message: r.message,
     };
   },
-  text: (r) => `${r.status}: ${r.message}${r.campaign_id ? ` Campaign ${r.campaign_id}.` : ''}`,
+  text: ({ status, message, ...rest }) => `${status}: ${message}\n${renderCompact(rest)}`,
 });

@@ -13,18 +13,25 @@
  *   no-audit   in process: the policy pipeline without its audit stage;
  *   attest     in process: createServer(), the full pipeline with audit;
  *   stdio      the built CLI (dist/cli.js serve) spawned and driven over stdio;
- *   echo       a bare SDK server with one echo tool, in process and over stdio (the floor).
+ *   replay     the page floor: a bare SDK server over stdio returning results of exactly the same
+ *              bytes as ours (the same content blocks and structuredContent), interleaved with ours;
+ *   echo       a bare SDK server with one echo tool, in process and over stdio (the small-call floor);
+ *   audit      the audit append alone (Auditor.record) against the audit floor, interleaved.
  */
 import { readFileSync } from 'node:fs';
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { resolveConfig } from '../src/config.js';
+import { Auditor } from '../src/policy/audit.js';
+import { AuditLog } from '../src/store/audit.js';
 import type { ItemQuery } from '../src/store/store.js';
 import { Store } from '../src/store/store.js';
 import { AS_OF, CAMPAIGN_ID } from './dataset.js';
+import { auditFloor } from './floors.js';
 import { CLI, ECHO_SERVER } from './paths.js';
 import { type Connected, connectInProcess, directHandler, PRINCIPAL, type ServerKind } from './servers.js';
 import { type LatencyFigure, type LatencyPlan, measure, measureGroup } from './stats.js';
+import { type ResultBytes, resultBytes } from './tokens.js';
 
 export type Layer =
   | 'raw-sql'
@@ -35,7 +42,10 @@ export type Layer =
   | 'no-policy'
   | 'no-audit'
   | 'attest'
-  | 'echo';
+  | 'replay'
+  | 'echo'
+  | 'audit'
+  | 'audit-floor';
 export type Transport = 'none' | 'memory' | 'stdio';
 export type Page = 'first' | 'middle' | 'last';
 
@@ -82,12 +92,33 @@ export interface LatencyResult {
   stdioServerPeakRssMB: { attest: number | null; echo: number | null };
   /** Peak RSS of this process (client side, all in-process servers and the store), MB. */
   maxRssMB: number;
+  /** Bytes and tokens of one result of each case (first call of its rotation), keyed `tool` or `tool page`. */
+  sizes: Record<string, ResultBytes>;
+  /** Every case's result was checked by an SDK client that listed the tools (outputSchema validation on). */
+  validatedByClient: string[];
+  /** Size of the audit entry the audit figures append (its stored columns), bytes. */
+  auditEntryBytes: number;
 }
+
+interface McpCase {
+  tool: string;
+  page: Page | null;
+  args: (i: number) => Record<string, unknown>;
+  /** Also measured over stdio against the page floor. */
+  stdio: boolean;
+}
+
+/** The key of a case in `sizes` and in the page floor server. */
+export const caseKey = (tool: string, page: Page | null) => (page ? `${tool} ${page}` : tool);
 
 const PAGE = 50;
 const WALK_PAGE = 500;
 
-type CallToolResult = { isError?: boolean; structuredContent?: Record<string, unknown>; content: unknown[] };
+type CallToolResult = {
+  isError?: boolean;
+  structuredContent?: Record<string, unknown>;
+  content: Array<{ type: string; text?: string }>;
+};
 
 async function call(client: Client, name: string, args: Record<string, unknown>): Promise<CallToolResult> {
   return (await client.callTool({ name, arguments: args })) as CallToolResult;
@@ -309,15 +340,25 @@ export async function runLatency(input: LatencyInput): Promise<LatencyResult> {
   );
 
   // ---- the handlers, then in process through the SDK ------------------------------------
-  const mcpCases: Array<{ tool: string; page: Page | null; args: (i: number) => Record<string, unknown> }> = [
+  // Item ids of the first page, for explain_item.
+  const firstItems = ((first.structuredContent?.items as Array<{ item_id: string }> | undefined) ?? []).map(
+    (i) => i.item_id,
+  );
+  const itemArgs = (i: number) => ({ item_id: firstItems[i % firstItems.length] as string });
+  const mcpCases: McpCase[] = [
     ...(['first', 'middle', 'last'] as const).map((page) => ({
       tool: 'list_campaign_items',
       page,
       args: () => pageArgs(page),
+      stdio: true,
     })),
-    { tool: 'get_user_activity', page: null, args: userArgs },
-    { tool: 'check_sod', page: null, args: userArgs },
+    { tool: 'get_user_activity', page: null, args: userArgs, stdio: true },
+    { tool: 'check_sod', page: null, args: userArgs, stdio: true },
+    // The other cheap read tools, for the pipeline's overhead (in process only).
+    { tool: 'list_campaigns', page: null, args: () => ({}), stdio: false },
+    { tool: 'explain_item', page: null, args: itemArgs, stdio: false },
   ];
+  const sizes: Record<string, ResultBytes> = {};
   for (const c of mcpCases) {
     // The handler and the three in-process servers are measured interleaved, run by run.
     const handler = directHandler(store, config, c.tool);
@@ -338,6 +379,7 @@ export async function runLatency(input: LatencyInput): Promise<LatencyResult> {
       const client = inProc.get(kind)!.client;
       const probe = await call(client, c.tool, c.args(0));
       if (probe.isError) throw new Error(`${c.tool} via ${kind} failed: ${JSON.stringify(probe.content)}`);
+      if (kind === 'attest') sizes[caseKey(c.tool, c.page)] = resultBytes(c.tool, probe);
       layers.push({
         layer: kind,
         transport: 'memory',
@@ -356,29 +398,84 @@ export async function runLatency(input: LatencyInput): Promise<LatencyResult> {
       );
     });
   }
-  // The echo floor, plus echo of a text as long as one list page's result: what moving that
-  // many bytes (once each way) through the SDK and the transport costs, with no work at all.
-  const listBytes =
-    cases.find((c) => c.tool === 'list_campaign_items' && c.layer === 'attest' && c.page === 'first')
-      ?.resultBytes ?? 0;
-  const bigText = 'x'.repeat(listBytes);
-  const measureEchoes = async (client: Client, transport: Transport) => {
-    for (const [tool, text] of [
-      ['echo', 'ping'],
-      ['echo-large', bigText],
-    ] as const) {
-      const probe = await call(client, 'echo', { text });
-      record(
-        { tool, page: null, layer: 'echo', transport, resultBytes: JSON.stringify(probe).length },
-        await measure(plan, () => call(client, 'echo', { text })),
-      );
-    }
-  };
   const echo = inProc.get('echo')!.client;
-  await measureEchoes(echo, 'memory');
+  {
+    const probe = await call(echo, 'echo', { text: 'ping' });
+    record(
+      {
+        tool: 'echo',
+        page: null,
+        layer: 'echo',
+        transport: 'memory',
+        resultBytes: JSON.stringify(probe).length,
+      },
+      await measure(plan, () => call(echo, 'echo', { text: 'ping' })),
+    );
+  }
   for (const c of inProc.values()) await c.close();
 
-  // ---- over stdio -------------------------------------------------------------------------
+  // ---- a client that validates structuredContent against each tool's outputSchema ----------
+  const validatedByClient: string[] = [];
+  {
+    const checking = await connectInProcess('attest', store, config);
+    try {
+      await checking.client.listTools();
+      for (const c of mcpCases) {
+        for (let i = 0; i < 4; i++) {
+          const r = await call(checking.client, c.tool, c.args(i));
+          if (r.isError)
+            throw new Error(`${c.tool} failed under outputSchema validation: ${JSON.stringify(r.content)}`);
+        }
+        validatedByClient.push(caseKey(c.tool, c.page));
+      }
+    } finally {
+      await checking.close();
+    }
+  }
+
+  // ---- the audit append against the audit floor -----------------------------------------
+  // The entry one list_campaign_items call appends, appended again and again by a fresh Auditor
+  // on the same connection, against a plain insert of a row of the same size.
+  const auditor = new Auditor(new AuditLog(store.db));
+  const facts = {
+    at: new Date().toISOString(),
+    principal: PRINCIPAL.id,
+    client: { name: 'attest-bench', version: '0.0.0' },
+    session_id: null,
+    transport: 'memory',
+    tool: 'list_campaign_items',
+    kind: 'read',
+    arguments: pageArgs('middle'),
+    outcome: 'ok' as const,
+    error: null,
+    duration_ms: 1.234,
+    details: null,
+  };
+  const stored = auditor.entry(facts);
+  // The stored row: its text columns, the two hashes, seq and duration.
+  const auditEntryBytes =
+    Object.values(stored).reduce<number>(
+      (n, v) => n + (v === null ? 0 : typeof v === 'string' ? v.length : JSON.stringify(v).length),
+      0,
+    ) +
+    2 * 64 +
+    16;
+  const floor = auditFloor(store.db, auditEntryBytes);
+  try {
+    const [a, f] = await measureGroup(plan, [() => auditor.record(facts), () => floor.insert()]);
+    record(
+      { tool: 'audit', page: null, layer: 'audit', transport: 'none', resultBytes: auditEntryBytes },
+      a!,
+    );
+    record(
+      { tool: 'audit', page: null, layer: 'audit-floor', transport: 'none', resultBytes: auditEntryBytes },
+      f!,
+    );
+  } finally {
+    floor.drop();
+  }
+
+  // ---- over stdio, each case interleaved with its page floor ------------------------------
   const stdioServerPeakRssMB: LatencyResult['stdioServerPeakRssMB'] = { attest: null, echo: null };
   if (input.stdio) {
     const prof = input.cpuProfDir
@@ -389,30 +486,51 @@ export async function runLatency(input: LatencyInput): Promise<LatencyResult> {
       ATTEST_AS_OF: AS_OF,
       ATTEST_PRINCIPAL: PRINCIPAL.id,
     });
-    try {
-      for (const c of mcpCases) {
-        const probe = await call(attest.client, c.tool, c.args(0));
-        if (probe.isError) throw new Error(`${c.tool} over stdio failed: ${JSON.stringify(probe.content)}`);
-        record(
-          {
-            tool: c.tool,
-            page: c.page,
-            layer: 'attest',
-            transport: 'stdio',
-            resultBytes: JSON.stringify(probe).length,
-          },
-          await measure(plan, (i) => call(attest.client, c.tool, c.args(i))),
-        );
-      }
-      stdioServerPeakRssMB.attest = peakRssOf(attest.pid());
-    } finally {
-      await attest.close();
-    }
     const echoStdio = await connectStdio([ECHO_SERVER], {});
     try {
-      await measureEchoes(echoStdio.client, 'stdio');
+      for (const c of mcpCases.filter((x) => x.stdio)) {
+        // Our results for every argument of the rotation, stored in the floor server to replay.
+        const rotation = c.tool === 'list_campaign_items' ? 1 : users.length;
+        const results: CallToolResult[] = [];
+        for (let i = 0; i < rotation; i++) {
+          const r = await call(attest.client, c.tool, c.args(i));
+          if (r.isError) throw new Error(`${c.tool} over stdio failed: ${JSON.stringify(r.content)}`);
+          results.push(r);
+        }
+        const name = caseKey(c.tool, c.page);
+        await call(echoStdio.client, 'load', { name, results });
+        const replayed = await call(echoStdio.client, 'replay', { name, i: 0 });
+        if (JSON.stringify(replayed) !== JSON.stringify(results[0]))
+          throw new Error(`the page floor does not return the same bytes as ${name}`);
+        const [ours, replay] = await measureGroup(plan, [
+          (i) => call(attest.client, c.tool, c.args(i)),
+          (i) => call(echoStdio.client, 'replay', { name, i }),
+        ]);
+        const bytes = JSON.stringify(results[0]).length;
+        record(
+          { tool: c.tool, page: c.page, layer: 'attest', transport: 'stdio', resultBytes: bytes },
+          ours!,
+        );
+        record(
+          { tool: c.tool, page: c.page, layer: 'replay', transport: 'stdio', resultBytes: bytes },
+          replay!,
+        );
+      }
+      const probe = await call(echoStdio.client, 'echo', { text: 'ping' });
+      record(
+        {
+          tool: 'echo',
+          page: null,
+          layer: 'echo',
+          transport: 'stdio',
+          resultBytes: JSON.stringify(probe).length,
+        },
+        await measure(plan, () => call(echoStdio.client, 'echo', { text: 'ping' })),
+      );
+      stdioServerPeakRssMB.attest = peakRssOf(attest.pid());
       stdioServerPeakRssMB.echo = peakRssOf(echoStdio.pid());
     } finally {
+      await attest.close();
       await echoStdio.close();
     }
   }
@@ -427,5 +545,8 @@ export async function runLatency(input: LatencyInput): Promise<LatencyResult> {
     cases,
     stdioServerPeakRssMB,
     maxRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+    sizes,
+    validatedByClient,
+    auditEntryBytes,
   };
 }

@@ -5,6 +5,7 @@
  *   generate  writes the demo snapshot folder;
  *   import    imports the snapshot into a fresh store (csv-import + StagedSync);
  *   analyze   scores every item of the active campaign (analyzeCampaigns);
+ *   import-floor, analyze-floor   the floors of those two (floors.ts);
  *   latency   see latency.ts.
  */
 import { importSnapshot } from '../src/connectors/snapshot/csv-import.js';
@@ -13,6 +14,7 @@ import { analyzeCampaigns } from '../src/services/analyze.js';
 import { StagedSync } from '../src/store/staged-sync.js';
 import { Store } from '../src/store/store.js';
 import { AS_OF, ASSIGNMENTS_PER_USER, DORMANT_DAYS, dirBytes, fileBytes, removeDb, SEED } from './dataset.js';
+import { analysisFloor, importFloor } from './floors.js';
 import { type LatencyInput, runLatency } from './latency.js';
 import { instrumentSql, type SqlTiming } from './sql-timing.js';
 
@@ -20,6 +22,8 @@ export type PhaseInput =
   | { phase: 'generate'; dir: string; users: number }
   | { phase: 'import'; dir: string; db: string; sqlTiming?: boolean }
   | { phase: 'analyze'; db: string; sqlTiming?: boolean }
+  | { phase: 'import-floor'; dir: string; db: string }
+  | { phase: 'analyze-floor'; db: string }
   | ({ phase: 'latency' } & LatencyInput);
 
 export interface GenerateResult {
@@ -51,6 +55,13 @@ export interface AnalyzeResult {
   closeSeconds: number;
   maxRssMB: number;
   sql?: SqlTiming[];
+}
+
+export interface FloorResult {
+  seconds: number;
+  /** Rows inserted (import floor) or items written (analysis floor). */
+  rows: number;
+  maxRssMB: number;
 }
 
 const maxRssMB = () => Math.round(process.resourceUsage().maxRSS / 1024);
@@ -116,6 +127,14 @@ async function run(input: PhaseInput): Promise<unknown> {
         maxRssMB: maxRssMB(),
         ...(timings ? { sql: timings().slice(0, 15) } : {}),
       } satisfies AnalyzeResult;
+    }
+    case 'import-floor': {
+      const r = importFloor(input.dir, input.db);
+      return { seconds: r.seconds, rows: r.rows, maxRssMB: maxRssMB() } satisfies FloorResult;
+    }
+    case 'analyze-floor': {
+      const r = analysisFloor(input.db);
+      return { seconds: r.seconds, rows: r.items, maxRssMB: maxRssMB() } satisfies FloorResult;
     }
     case 'latency':
       return runLatency(input);

@@ -25,7 +25,7 @@ import {
 import type { LatencyInput, LatencyResult, Walked } from './latency.js';
 import { machineInfo } from './machine.js';
 import { PHASE_WORKER, RESULTS_DIR, ROOT } from './paths.js';
-import type { AnalyzeResult, GenerateResult, ImportResult, PhaseInput } from './phase.js';
+import type { AnalyzeResult, FloorResult, GenerateResult, ImportResult, PhaseInput } from './phase.js';
 import { evaluateTargets, formatReport, type SizeResult } from './report.js';
 import type { LatencyPlan } from './stats.js';
 import { median } from './stats.js';
@@ -234,22 +234,40 @@ async function measureSize(users: number, o: Options): Promise<SizeResult> {
     removeDb(t.dbPath);
     const imports: ImportResult[] = [];
     const analyses: AnalyzeResult[] = [];
-    // Each analysis runs on the store the import before it just wrote; a store is analysed once.
+    const importFloors: FloorResult[] = [];
+    const analysisFloors: FloorResult[] = [];
+    // Each run: the import floor, the import, the analysis floor (on a copy of the store the import
+    // just wrote), the analysis (on that store). A store is analysed once.
     await repeat('import+analysis', o.loadRuns, o.loadBudgetSeconds, async () => {
+      const fl = await runPhase<FloorResult>({
+        phase: 'import-floor',
+        dir: t.snapshotDir,
+        db: `${t.dbPath}.import-floor`,
+      });
+      importFloors.push(fl);
+      log(`  import floor: ${fl.rows.toLocaleString('en-US')} rows in ${secs(fl.seconds)}`);
       const imp = await runPhase<ImportResult>({ phase: 'import', dir: t.snapshotDir, db: t.dbPath });
       imports.push(imp);
       log(
         `  import: ${imp.totalRows.toLocaleString('en-US')} rows in ${secs(imp.seconds)}, peak RSS ${imp.maxRssMB} MB`,
       );
+      const af = await runPhase<FloorResult>({ phase: 'analyze-floor', db: t.dbPath });
+      analysisFloors.push(af);
+      log(`  analysis floor: ${af.rows.toLocaleString('en-US')} items in ${secs(af.seconds)}`);
       const an = await runPhase<AnalyzeResult>({ phase: 'analyze', db: t.dbPath });
       analyses.push(an);
       log(
         `  analysis: ${an.items.toLocaleString('en-US')} items in ${secs(an.seconds)}, peak RSS ${an.maxRssMB} MB`,
       );
-      return { seconds: imp.seconds + an.seconds };
+      return { seconds: fl.seconds + imp.seconds + af.seconds + an.seconds };
     });
     writeMarker(t.dbMarker, { users, at: new Date().toISOString(), codeHash: t.codeHash });
-    load = { import: summarise(imports), analyze: summarise(analyses) };
+    load = {
+      import: summarise(imports),
+      analyze: summarise(analyses),
+      importFloor: summarise(importFloors),
+      analyzeFloor: summarise(analysisFloors),
+    };
   }
   let latency: LatencyResult | null = null;
   log('  latency:');

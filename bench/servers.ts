@@ -68,7 +68,13 @@ function tool(name: string): AnyTool {
   return t;
 }
 
-export const READ_TOOLS = ['list_campaign_items', 'get_user_activity', 'check_sod'] as const;
+export const READ_TOOLS = [
+  'list_campaign_items',
+  'get_user_activity',
+  'check_sod',
+  'list_campaigns',
+  'explain_item',
+] as const;
 
 /** The tool handlers registered straight on an McpServer: SDK input validation, the handler, nothing else. */
 function noPolicyServer(store: Store, config: Config): McpServer {

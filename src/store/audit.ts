@@ -134,9 +134,30 @@ function wellFormedJson(v: unknown): unknown {
  * NaN or an undefined inside them is hashed as what is stored, not as what was passed).
  */
 export function storedForm(e: AuditEntry): AuditEntry {
-  const json = (v: unknown) => wellFormedJson(JSON.parse(JSON.stringify(v ?? null)));
+  return storedWithText(e).entry;
+}
+
+/**
+ * JSON.stringify escapes a lone surrogate as `\udxxx`, which JSON.parse turns back into one:
+ * only then does the parsed value need wellFormedJson.
+ */
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+
+/** storedForm, with the JSON text of the arguments and details as they are stored. */
+function storedWithText(e: AuditEntry): { entry: AuditEntry; args: string; details: string | null } {
+  const texts: string[] = [];
+  const json = (v: unknown) => {
+    let text = JSON.stringify(v ?? null);
+    let value = JSON.parse(text);
+    if (SURROGATE_ESCAPE.test(text)) {
+      value = wellFormedJson(value);
+      text = JSON.stringify(value);
+    }
+    texts.push(text);
+    return value;
+  };
   const opt = (v: string | null | undefined) => (v === null || v === undefined ? null : wellFormed(v));
-  return {
+  const entry: AuditEntry = {
     at: wellFormed(e.at),
     principal: wellFormed(e.principal),
     client_name: opt(e.client_name),
@@ -152,6 +173,7 @@ export function storedForm(e: AuditEntry): AuditEntry {
     details:
       e.details === null || e.details === undefined ? null : (json(e.details) as Record<string, unknown>),
   };
+  return { entry, args: texts[0]!, details: entry.details === null ? null : texts[1]! };
 }
 
 /** One entry that does not verify. */
@@ -257,9 +279,7 @@ export class AuditLog {
    * again and the entry is chained after it. The chain can't fork.
    */
   append(entry: AuditEntry): number {
-    const e = storedForm(entry);
-    const argsText = JSON.stringify(e.arguments);
-    const detailsText = e.details === null ? null : JSON.stringify(e.details);
+    const { entry: e, args: argsText, details: detailsText } = storedWithText(entry);
     for (let attempt = 0; ; attempt++) {
       // The cached tail is trusted only if no other connection (e.g. the CLI) has written
       // since it was read: data_version changes exactly then.

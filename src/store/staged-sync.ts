@@ -17,6 +17,7 @@ import {
   type UserRecord,
 } from '../domain/sync.js';
 import type { Db } from './db.js';
+import { FirstLoad } from './first-load.js';
 
 /**
  * Stages a sync in TEMP tables (per connection, no lock on the main database),
@@ -30,9 +31,14 @@ export class StagedSync implements SyncSink {
   private readonly insMany: Record<string, ReturnType<Db['prepare']>> = {};
   private readonly width: Record<string, number> = {};
   private indexed = false;
+  private staged = false;
   private closed = false;
   /** Whether removals or complete entitlements were staged (the commit skips their pass otherwise). */
   private removing = false;
+  /** Set by allowFirstLoad(). */
+  private firstLoadAllowed = false;
+  /** A snapshot into an empty store loads straight into its tables (see FirstLoad); undefined: not yet known. */
+  private firstLoad: FirstLoad | null | undefined;
 
   constructor(
     private readonly db: Db,
@@ -42,6 +48,13 @@ export class StagedSync implements SyncSink {
     private readonly onStep: (where: string) => void = () => {},
   ) {
     this.now = now.toISOString();
+  }
+
+  /** Creates the staging tables and their inserts (once, before the first staged row). */
+  private staging(): void {
+    if (this.staged) return;
+    this.staged = true;
+    const db = this.db;
     // Staged rows of a large snapshot would otherwise sit in memory (hundreds of MB per million rows).
     db.pragma('temp_store = FILE');
     // Fresh tables without indexes: rows load faster, and the indexes are built once, sorted, before validation.
@@ -78,12 +91,34 @@ export class StagedSync implements SyncSink {
     return storeId(this.platform, ext);
   }
 
+  /**
+   * Lets a snapshot read into an empty store load straight into the store's tables (FirstLoad)
+   * instead of staging. The caller promises to read at disk speed, to leave the connection to
+   * this sync until it ends, and to call commit() outside any transaction of its own: the
+   * load holds the write transaction from its first row to its commit.
+   */
+  allowFirstLoad(): void {
+    this.firstLoadAllowed = true;
+  }
+
+  /** The first load, when one is allowed and the store is empty (decided at the first batch). */
+  private direct(): FirstLoad | null {
+    if (this.firstLoad === undefined) {
+      this.firstLoad =
+        this.firstLoadAllowed && this.platform === 'snapshot'
+          ? FirstLoad.begin(this.db, this.platform, this.now, this.onStep)
+          : null;
+    }
+    return this.firstLoad;
+  }
+
   private optId(ext: string | null | undefined): string | null {
     return ext === null || ext === undefined || ext === '' ? null : this.id(ext);
   }
 
   /** Inserts staged rows (values in the TEMP table's column order), many rows per statement. */
   private run(name: string, rows: unknown[][]): void {
+    this.staging();
     this.onStep(`stage:${name}`);
     const one = this.ins[name]!;
     const many = this.insMany[name]!;
@@ -104,12 +139,18 @@ export class StagedSync implements SyncSink {
 
   /** Builds the staging indexes (after loading, so each is built once from sorted keys). */
   private ensureIndexes(): void {
+    this.staging();
     if (this.indexed) return;
     this.db.exec(STAGE_INDEXES);
     this.indexed = true;
   }
 
   users(batch: UserRecord[]): void {
+    const first = this.direct();
+    if (first) {
+      first.userRows(batch);
+      return;
+    }
     this.run(
       'users',
       batch.map((u) => [
@@ -135,6 +176,11 @@ export class StagedSync implements SyncSink {
   }
 
   entitlements(batch: EntitlementRecord[]): void {
+    const first = this.direct();
+    if (first) {
+      first.entitlementRows(batch);
+      return;
+    }
     this.includes(batch.filter((e): e is EntitlementRecord & IncludesRecord => e.includes !== undefined));
     this.run(
       'entitlements',
@@ -156,6 +202,11 @@ export class StagedSync implements SyncSink {
   }
 
   assignments(batch: AssignmentRecord[]): void {
+    const first = this.direct();
+    if (first) {
+      first.assignmentRows(batch);
+      return;
+    }
     this.run(
       'assignments',
       batch.map((a) => [
@@ -171,6 +222,11 @@ export class StagedSync implements SyncSink {
   }
 
   activity(batch: ActivityRecord[]): void {
+    const first = this.direct();
+    if (first) {
+      first.activityRows(batch);
+      return;
+    }
     this.run(
       'activity',
       batch.map((a) => [
@@ -185,6 +241,11 @@ export class StagedSync implements SyncSink {
   }
 
   hrChanges(batch: HrChangeRecord[]): void {
+    const first = this.direct();
+    if (first) {
+      first.hrRows(batch);
+      return;
+    }
     this.run(
       'hr',
       batch.map((h) => [
@@ -200,6 +261,12 @@ export class StagedSync implements SyncSink {
   }
 
   sodRules(batch: SodRuleRecord[]): void {
+    const first = this.direct();
+    if (first) {
+      first.sodRows(batch);
+      return;
+    }
+    this.staging();
     this.db.transaction(() => {
       for (const r of batch) {
         const file = r.src?.file ?? 'sod_rules';
@@ -217,6 +284,11 @@ export class StagedSync implements SyncSink {
   }
 
   campaigns(batch: CampaignRecord[]): void {
+    const first = this.direct();
+    if (first) {
+      first.campaignRows(batch);
+      return;
+    }
     this.run(
       'campaigns',
       batch.map((c) => [
@@ -234,6 +306,11 @@ export class StagedSync implements SyncSink {
   }
 
   reviewItems(batch: ReviewItemRecord[]): void {
+    const first = this.direct();
+    if (first) {
+      first.itemRows(batch);
+      return;
+    }
     this.run(
       'items',
       batch.map((i) => {
@@ -259,6 +336,11 @@ export class StagedSync implements SyncSink {
   }
 
   pastDecisions(batch: PastDecisionRecord[]): void {
+    const first = this.direct();
+    if (first) {
+      first.decisionRows(batch);
+      return;
+    }
     this.run(
       'decisions',
       batch.map((d) => [
@@ -275,6 +357,11 @@ export class StagedSync implements SyncSink {
   }
 
   includes(batch: IncludesRecord[]): void {
+    const first = this.direct();
+    if (first) {
+      first.includeRows(batch);
+      return;
+    }
     const rows: unknown[][] = [];
     for (const e of batch) {
       const id = this.id(e.external_id);
@@ -320,6 +407,7 @@ export class StagedSync implements SyncSink {
   }
 
   validate(limit: number): { issues: RecordIssue[]; total: number } {
+    if (this.firstLoad) return this.firstLoad.validate(limit);
     const issues: RecordIssue[] = [];
     let total = 0;
     this.ensureIndexes();
@@ -457,6 +545,11 @@ export class StagedSync implements SyncSink {
 
   commit(options: { replaceAssignments: boolean }): SyncSummary {
     if (this.closed) throw new Error('sync already finished');
+    if (this.firstLoad) {
+      const summary = this.firstLoad.commit(options);
+      this.finish();
+      return summary;
+    }
     this.ensureIndexes();
     const p = { platform: this.platform, now: this.now };
     const counts: Record<string, number> = {};
@@ -631,12 +724,14 @@ export class StagedSync implements SyncSink {
   }
 
   abort(): void {
+    this.firstLoad?.abort();
     this.finish();
   }
 
   private finish(): void {
     if (this.closed) return;
     this.closed = true;
+    if (!this.staged) return;
     for (const t of STAGE_TABLES) this.db.exec(`DROP TABLE IF EXISTS temp.${t}`);
   }
 }

@@ -12,6 +12,7 @@ import { campaignRequest, refuseCampaignOn } from '../services/platform-changes.
 import { ChangesRepo } from '../store/changes.js';
 import { idArg } from './common.js';
 import { defineTool } from './define.js';
+import { renderCompact } from './text.js';
 
 const shape = campaignSpecSchema.shape;
 
@@ -177,6 +178,5 @@ export const createCampaign = defineTool({
       message: r.message,
     };
   },
-  text: (r) =>
-    `${r.status}: ${r.message}${r.campaign_id ? ` Campaign ${r.campaign_id}.` : ''}${r.platform_campaign_id ? ` On ${r.platform}: ${r.platform_campaign_id}.` : ''}`,
+  text: ({ status, message, ...rest }) => `${status}: ${message}\n${renderCompact(rest)}`,
 });

@@ -5,6 +5,7 @@ import type { Platform } from '../domain/index.js';
 import type { RecordEvent } from '../policy/audit.js';
 import type { StateBinding } from '../policy/request-state.js';
 import type { Store } from '../store/store.js';
+import { renderCompact } from './text.js';
 
 /** read: no side effects; propose: records a draft in the store only; write: changes the identity platform. */
 export type ToolKind = 'read' | 'propose' | 'write';
@@ -139,7 +140,7 @@ export interface ToolDefinition<I extends z.ZodObject = z.ZodObject, O extends z
   output: O;
   /** The result, or the human input needed first (NeedsInput, 2026-07-28 clients). */
   handle: (args: z.output<I>, ctx: ToolContext) => Promise<z.input<O> | NeedsInput> | z.input<O> | NeedsInput;
-  /** Renders a short text form of the result; default is JSON. */
+  /** Renders the text form of the result; default: renderCompact (src/tools/text.ts). */
   text?: (result: z.output<O>) => string;
   /** Renders the result's content blocks instead of one text block (rarely needed). */
   content?: (result: z.output<O>) => ContentBlock[];
@@ -150,7 +151,9 @@ export interface ToolDefinition<I extends z.ZodObject = z.ZodObject, O extends z
 export function defineTool<I extends z.ZodObject, O extends z.ZodObject>(
   def: ToolDefinition<I, O>,
 ): ToolDefinition<I, O> {
-  return def;
+  // One text style for every tool (src/tools/text.ts) unless a tool renders its own.
+  if (def.text || def.content) return def;
+  return { ...def, text: (r) => renderCompact(r as Record<string, unknown>) };
 }
 
 export type AnyTool = ToolDefinition<z.ZodObject, z.ZodObject>;

@@ -1,8 +1,10 @@
 import { z } from 'zod';
-import { campaignItemSchema } from '../domain/index.js';
+import { type CampaignItem, campaignItemSchema } from '../domain/index.js';
 import { ToolError } from '../errors.js';
+import { quoteField } from '../policy/human-text.js';
 import { canSeeItem, idArg, requireCampaign, reviewerScope, toCampaignItem } from './common.js';
 import { defineTool, UNTRUSTED_NOTE } from './define.js';
+import { cell } from './text.js';
 
 export const listCampaignItems = defineTool({
   name: 'list_campaign_items',
@@ -86,13 +88,35 @@ export const listCampaignItems = defineTool({
       note: UNTRUSTED_NOTE,
     };
   },
-  text: (r) =>
-    `${r.items.length} of ${r.total} items${r.next_cursor ? ' (more: pass next_cursor)' : ''}.\n` +
-    r.items
-      .map(
-        (i) =>
-          `- ${i.item_id} risk ${i.risk.score} [${i.risk.signals.map((s) => s.code).join(',') || 'no signals'}] user ${i.user.id} ent ${i.entitlement.id}`,
-      )
-      .join('\n') +
-    `\n${r.note}`,
+  text: (r) => {
+    const head =
+      `${r.items.length} of ${r.total} items. ` +
+      (r.next_cursor ? `next_cursor: ${r.next_cursor}` : 'next_cursor: null (last page)');
+    if (r.items.length === 0) return `${head}\n${r.note}`;
+    return [
+      head,
+      'items: item_id | risk | signals | recommendation | status | reviewer_id | user | entitlement | proposal or decision',
+      ...r.items.map(itemLine),
+      'Signal details, rationales and evidence: explain_item.',
+      r.note,
+    ].join('\n');
+  },
 });
+
+/** One item on one line: names quoted and cut, everything else a token. */
+function itemLine(i: CampaignItem): string {
+  const rec = i.recommendation ? `${i.recommendation.decision} ${i.recommendation.confidence}` : '-';
+  const user = `${cell(i.user.id)} ${quoteField(i.user.name, 40)}${i.user.status === 'active' ? '' : ` ${i.user.status}`}`;
+  const ent = `${cell(i.entitlement.id)} ${quoteField(i.entitlement.name, 40)} in ${cell(i.entitlement.app, 30)}${
+    i.entitlement.privileged ? ' privileged' : ''
+  }`;
+  const state = i.decision
+    ? `decided ${i.decision.decision} by ${cell(i.decision.decided_by, 60)}`
+    : i.proposal
+      ? `proposed ${i.proposal.decision} by ${cell(i.proposal.proposed_by, 60)}`
+      : i.escalation
+        ? `escalated to ${cell(i.escalation.to_reviewer, 60)}`
+        : '-';
+  const signals = i.risk.signals.map((s) => s.code).join(',') || 'none';
+  return `- ${cell(i.item_id)} | ${i.risk.score} ${i.risk.level} | ${signals} | ${rec} | ${i.status} | ${cell(i.reviewer_id)} | ${user} | ${ent} | ${state}`;
+}

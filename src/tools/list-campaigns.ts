@@ -20,13 +20,4 @@ export const listCampaigns = defineTool({
     // A reviewer sees the campaigns holding items assigned to them, with the counts of those items.
     return { campaigns: ctx.store.listCampaigns(status, reviewerScope(ctx)) };
   },
-  text: (r) =>
-    r.campaigns.length === 0
-      ? 'No campaigns.'
-      : r.campaigns
-          .map(
-            (c) =>
-              `${c.id} [${c.status}] ${JSON.stringify(c.name)}: ${c.counts.total} items (${c.counts.pending} pending, ${c.counts.proposed} proposed, ${c.counts.decided} decided)`,
-          )
-          .join('\n'),
 });

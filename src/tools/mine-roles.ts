@@ -3,6 +3,7 @@ import { platformSchema } from '../domain/index.js';
 import { ToolError } from '../errors.js';
 import { mineRolesFromStore, rememberRoleReport, summarizeRoleReport } from '../services/roles.js';
 import { defineTool, UNTRUSTED_NOTE } from './define.js';
+import { renderCompact } from './text.js';
 
 const roleSchema = z.object({
   role_id: z.string(),
@@ -129,13 +130,7 @@ export const mineRoles = defineTool({
       note: UNTRUSTED_NOTE,
     };
   },
-  text: (r) =>
-    `${r.roles_found} roles explain ${r.covered_assignments} of ${r.total_assignments} assignments (${(r.coverage * 100).toFixed(1)}%); ${r.leftover_assignments} left (${r.leftover_direct} direct). Showing ${r.roles.length}:\n` +
-    r.roles
-      .map(
-        (x) =>
-          `- ${x.role_id}: ${x.entitlement_ids.length} entitlements, ${x.users} users${x.pattern ? `, pattern ${JSON.stringify(x.pattern)}` : ''}`,
-      )
-      .join('\n') +
-    `\n${r.note}`,
+  text: ({ note, ...r }) =>
+    `${r.roles_found} roles explain ${r.covered_assignments} of ${r.total_assignments} assignments (${(r.coverage * 100).toFixed(1)}%); ${r.leftover_assignments} left (${r.leftover_direct} direct).\n` +
+    renderCompact({ ...r, note }),
 });

@@ -3,6 +3,7 @@ import { ToolError } from '../errors.js';
 import { DecisionsRepo } from '../store/decisions.js';
 import { canSeeItem, idArg } from './common.js';
 import { defineTool } from './define.js';
+import { cell, renderCompact } from './text.js';
 
 export const reassignItems = defineTool({
   name: 'reassign_items',
@@ -68,5 +69,5 @@ export const reassignItems = defineTool({
     return { moved, to_reviewer_id, unchanged: ids.filter((i) => !movedIds.has(i)) };
   },
   text: (r) =>
-    `${r.moved.length} item(s) moved to ${r.to_reviewer_id}${r.unchanged.length ? `; ${r.unchanged.length} already there` : ''}.`,
+    `${r.moved.length} item(s) moved to ${cell(r.to_reviewer_id)}${r.unchanged.length ? `; ${r.unchanged.length} already there` : ''}.\n${renderCompact(r)}`,
 });

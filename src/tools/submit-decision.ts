@@ -3,6 +3,7 @@ import { APPROVAL_CARD_URI } from '../resources/approval-card.js';
 import { submitBatch } from '../services/decisions.js';
 import { idArg } from './common.js';
 import { defineTool } from './define.js';
+import { renderCompact } from './text.js';
 
 export const submitDecision = defineTool({
   name: 'submit_decision',
@@ -80,5 +81,5 @@ export const submitDecision = defineTool({
       proposal_ids,
     );
   },
-  text: (r) => `${r.status}: ${r.message}`,
+  text: ({ status, message, ...rest }) => `${status}: ${message}\n${renderCompact(rest)}`,
 });

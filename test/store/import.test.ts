@@ -1,7 +1,7 @@
-import { cpSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { importSnapshot, parseIsoTime } from '../../src/connectors/snapshot/csv-import.js';
+import { importSnapshot, parseIsoTime, readSnapshot } from '../../src/connectors/snapshot/csv-import.js';
 import { StagedSync } from '../../src/store/staged-sync.js';
 import { Store } from '../../src/store/store.js';
 import { TINY, tempDir } from '../helpers/harness.js';
@@ -49,6 +49,23 @@ function copyTiny(): string {
 
 async function importInto(store: Store, dir: string) {
   return importSnapshot(dir, new StagedSync(store.db, 'snapshot'));
+}
+
+/** The same import through staging only (a first load not allowed), as a platform sync runs. */
+async function stagedImport(store: Store, dir: string) {
+  const sink = new StagedSync(store.db, 'snapshot');
+  const read = await readSnapshot(dir, sink);
+  if (read.totalIssues > 0) {
+    sink.abort();
+    return { ok: false, issues: read.issues, totalIssues: read.totalIssues };
+  }
+  const refs = sink.validate(20);
+  if (refs.total > 0) {
+    sink.abort();
+    return { ok: false, issues: refs.issues, totalIssues: refs.total };
+  }
+  sink.commit({ replaceAssignments: true });
+  return { ok: true, issues: [], totalIssues: 0 };
 }
 
 describe('snapshot import', () => {
@@ -99,6 +116,93 @@ describe('snapshot import', () => {
       .run();
     expect(counts()).toEqual(grouped());
   });
+
+  it('a first load into an empty store writes exactly what staging writes', async () => {
+    const dir = copyTiny();
+    // Includes naming entitlements further down the file, and managers further down theirs.
+    writeFileSync(
+      join(dir, 'entitlements.csv'),
+      'id,name,type,app,includes\n' +
+        'g-fin,Finance Staff,group,,g-ledger-users; e-pay; e-pay\n' +
+        'g-ledger-users,Ledger Users,group,LedgerOne,e-ledger\n' +
+        'e-ledger,LedgerOne Users,app,LedgerOne,\n' +
+        'e-ledger-admin,LedgerOne Admins,role,LedgerOne,e-ledger\n' +
+        'e-vendor,Vendor Create,group,PayFlow,\n' +
+        'e-pay,Payment Approve,group,PayFlow,\n' +
+        'e-crm,CRM Users,group,Salesforce,\n' +
+        'e-wiki,Wiki,group,,\n',
+    );
+    // Duplicated sign-ins and past decisions are kept once either way.
+    const activity = readFileSync(join(dir, 'activity.csv'), 'utf8').trimEnd().split('\n');
+    writeFileSync(join(dir, 'activity.csv'), `${[...activity, activity[1], activity[2]].join('\n')}\n`);
+    const decisions = readFileSync(join(dir, 'decisions.csv'), 'utf8').trimEnd().split('\n');
+    writeFileSync(join(dir, 'decisions.csv'), `${[...decisions, decisions[1]].join('\n')}\n`);
+    const first = Store.open(':memory:');
+    const staged = Store.open(':memory:');
+    const a = await importInto(first, dir);
+    const b = await stagedImport(staged, dir);
+    expect(a.ok && b.ok).toBe(true);
+    expect(a.summary?.counts).toEqual({ ...a.summary?.counts, activity_events: 10, past_decisions: 3 });
+    expect(tableDump(first)).toEqual(tableDump(staged));
+    const extra = (st: Store) =>
+      ['activity_rollup', 'review_item_counts', 'item_decisions'].map((t) =>
+        st.db.prepare(`SELECT * FROM ${t} ORDER BY 1, 2`).all(),
+      );
+    expect(extra(first)).toEqual(extra(staged));
+    // Foreign keys are checked again once the load is over.
+    expect(first.db.pragma('foreign_keys', { simple: true })).toBe(1);
+  });
+
+  const firstLoadCases: Array<[string, Record<string, string>]> = [
+    ['duplicate user', { 'users.csv': 'id,manager_id\nu1,u9\nu2,u1\nu1,\nu9,\n' }],
+    [
+      'duplicate assignment',
+      { 'assignments.csv': 'user_id,entitlement_id\nu2,e-ledger\nu3,e-crm\nu2,e-ledger\n' },
+    ],
+    [
+      'duplicate review items',
+      {
+        'review_items.csv':
+          'id,campaign_id,user_id,entitlement_id\ni1,c1,u2,e-ledger\ni2,c1,u2,e-ledger\ni1,c1,u3,e-crm\ni1,c1,u2,e-ledger\n',
+      },
+    ],
+    ['duplicate campaign', { 'campaigns.csv': 'id,name\nc0,A\nc1,B\nc1,C\n' }],
+    [
+      'unknown references everywhere',
+      {
+        'users.csv': 'id,manager_id\nu1,u42\nu2,u1\nu3,\nu4,\nu5,\nu6,\nu7,\n',
+        'entitlements.csv':
+          'id,name,includes\ne-ledger,L,e-gone\ne-crm,C,\ne-pay,P,\ne-vendor,V,\ne-ledger-admin,A,\ne-wiki,W,\n',
+        'assignments.csv':
+          'user_id,entitlement_id,source,via\nu2,e-ledger,group,g-x\nu2,e-crm,direct,e-pay\nu99,nope,direct,\nu99,nope,direct,\n',
+        'activity.csv': 'user_id,app,at\nu77,X,2026-01-01\n',
+        'hr_changes.csv': 'user_id,field,at\nu78,title,2026-01-01\n',
+        'sod_rules.csv': 'rule_id,name,left,right\nr1,R,e-pay,e-nowhere\nr1,R2,e-pay,e-crm\n',
+        'review_items.csv': 'campaign_id,user_id,entitlement_id\nc9,u2,e-ledger\nc1,u98,e-zip\n',
+        'decisions.csv': 'user_id,entitlement_id,decision\nu97,e-ledger,approve\nu2,e-qq,revoke\n',
+      },
+    ],
+  ];
+
+  it.each(firstLoadCases)(
+    'a first load reports what staging reports (%s) and leaves the store empty',
+    async (_name, files) => {
+      const dir = copyTiny();
+      for (const [file, content] of Object.entries(files)) writeFileSync(join(dir, file), content);
+      const first = Store.open(':memory:');
+      const staged = Store.open(':memory:');
+      const a = await importInto(first, dir);
+      const b = await stagedImport(staged, dir);
+      expect(a.ok).toBe(false);
+      expect(a.issues).toEqual(b.issues);
+      expect(a.totalIssues).toBe(b.totalIssues);
+      expect(a.issues.length).toBeGreaterThan(0);
+      expect(Object.values(first.counts()).every((n) => n === 0)).toBe(true);
+      expect(
+        first.db.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE name = 'review_items_risk'").get(),
+      ).toEqual({ n: 1 });
+    },
+  );
 
   it('is idempotent: a second import of the same snapshot leaves the store as after one', async () => {
     const store = Store.open(':memory:');

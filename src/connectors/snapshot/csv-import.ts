@@ -377,6 +377,19 @@ export async function readSnapshot(
 }
 
 /**
+ * A sink that can load a snapshot straight into an empty store instead of staging it (the
+ * store's StagedSync can): the caller then reads at disk speed and commits outside any
+ * transaction of its own, as importSnapshot does.
+ */
+interface FirstLoadSink extends SyncSink {
+  allowFirstLoad(): void;
+}
+
+function canLoadFirst(sink: SyncSink): sink is FirstLoadSink {
+  return typeof (sink as Partial<FirstLoadSink>).allowFirstLoad === 'function';
+}
+
+/**
  * Loads a snapshot folder: reads and validates every row, lets the sink check
  * references, and commits only when nothing is wrong (all-or-nothing).
  */
@@ -385,6 +398,7 @@ export async function importSnapshot(
   sink: SyncSink,
   options: ImportOptions = {},
 ): Promise<ImportReport> {
+  if (canLoadFirst(sink)) sink.allowFirstLoad();
   try {
     const read = await readSnapshot(dir, sink, options);
     if (read.totalIssues > 0) {

@@ -256,6 +256,62 @@ describe('Ping campaigns created as Advanced Identity Cloud certifications', () 
     }
   });
 
+  it('a template AIC refuses (400 in its error body) keeps its message; nothing is retried, run or recorded', async () => {
+    const db = await freshDb();
+    const { entitlement } = scope(db);
+    const gone = emu.tenant.aicUsers[2]!;
+    const templates = emu.tenant.templates.length;
+    const certifications = emu.tenant.certifications.length;
+    // The named reviewer left AIC after the sync.
+    emu.tenant.aicUsers = emu.tenant.aicUsers.filter((u) => u !== gone);
+    emu.clearLog();
+    try {
+      const r = await cli([
+        'campaign',
+        'create',
+        '--db',
+        db,
+        '--name',
+        'Gone reviewer',
+        '--entitlement',
+        entitlement,
+        '--on-platform',
+        'ping',
+        '--reviewers',
+        'named',
+        '--reviewer',
+        `ping:aic:user:${gone.id}`,
+        '--fallback',
+        `ping:aic:user:${gone.id}`,
+        '--yes',
+        '--as',
+        'boss',
+      ]);
+      expect(r.stdout + r.stderr).toMatch(
+        /Invalid certification template: (ownerId|stages\[0\]\.certifierId) must reference an existing user/,
+      );
+    } finally {
+      emu.tenant.aicUsers.push(gone);
+    }
+    expect(
+      emu.requests.filter((q) => q.method === 'POST' && q.path.endsWith('/certification/template')),
+    ).toHaveLength(1);
+    expect(
+      emu.requests.filter((q) => q.method === 'POST' && q.path === '/iga/governance/certification'),
+    ).toHaveLength(0);
+    expect(emu.tenant.templates).toHaveLength(templates);
+    expect(emu.tenant.certifications).toHaveLength(certifications);
+    const s = Store.open(db);
+    try {
+      expect(s.listCampaigns().filter((c) => c.platform_campaign_id)).toHaveLength(0);
+      expect(s.db.prepare("SELECT status FROM changes WHERE kind = 'create_campaign'").pluck().all()).toEqual(
+        ['failed'],
+      );
+    } finally {
+      s.close();
+    }
+  });
+
   it('through MCP nothing reaches AIC before confirmation; what AIC cannot take is refused before anyone is asked', async () => {
     const db = await freshDb();
     const { entitlement, app } = scope(db);

@@ -346,6 +346,36 @@ describe('Ping campaigns created as Advanced Identity Cloud certifications', () 
       expect(emu.tenant.templates).toHaveLength(templates);
     } finally {
       await h.close();
+    }
+    // Accepted, and the run answers without an id: the certification is found in the admin list.
+    emu.setRunAnswer('empty');
+    const accepted = await startServer({
+      store,
+      elicit: { action: 'accept', content: { confirm: true } },
+      deps: { connectorFor: createConnectorRegistry({ ...CLEAR, ...env }) },
+    });
+    try {
+      emu.clearLog();
+      await accepted.ok('create_campaign', {
+        name: 'Accepted',
+        scope: { entitlement_ids: [entitlement] },
+        reviewers: { by: 'manager', fallback_reviewer_id: fallback },
+        on_platform: 'ping',
+      });
+      expect(emu.tenant.templates).toHaveLength(templates);
+      const run = await runChangeOutbox(store, {
+        connectorFor: createConnectorRegistry({ ...CLEAR, ...env }),
+      });
+      expect(run.applied).toBe(1);
+      const made = emu.tenant.templates.filter((t) => t.name === 'Accepted');
+      expect(made).toHaveLength(1);
+      const certs = emu.tenant.certifications.filter((c) => c.templateId === made[0]!.id);
+      expect(certs).toHaveLength(1);
+      expect(emu.requests.some((q) => q.path.endsWith('/admin/certification'))).toBe(true);
+      expect(store.listCampaigns().filter((c) => c.platform_campaign_id === certs[0]!.id)).toHaveLength(1);
+    } finally {
+      emu.setRunAnswer('certification');
+      await accepted.close();
       store.close();
     }
   });

@@ -89,6 +89,8 @@ export interface PingEmulator {
   revokeCredentialAfter(n: number): void;
   /** Answers 403 to a route by name (e.g. `groups`, `activities`, `applicationRoles`, `certifications`). */
   forbid(route: string): void;
+  /** How `POST /certification` (run a template) answers: the new certification (default) or an empty body. */
+  setRunAnswer(mode: 'certification' | 'empty'): void;
   clearLog(): void;
   close(): Promise<void>;
 }
@@ -896,6 +898,7 @@ export async function startPingEmulator(options: PingEmulatorOptions): Promise<P
       }
     return [...out.values()];
   };
+  let runAnswer: 'certification' | 'empty' = 'certification';
   const runTemplate = (tpl: EmuTemplate): EmuCertification => {
     const b = tpl.body as { stageDuration: number; targetFilter: Record<string, unknown> };
     const tf = b.targetFilter;
@@ -978,7 +981,8 @@ export async function startPingEmulator(options: PingEmulatorOptions): Promise<P
         if (typeof id !== 'string' || id === '') fail(400, 'Bad Request', 'templateId is required');
         const tpl =
           t.templates.find((x) => x.id === id) ?? fail(404, 'Not Found', `Template ${id} not found`);
-        return { body: runTemplate(tpl) };
+        const made = runTemplate(tpl);
+        return { body: runAnswer === 'empty' ? {} : made };
       },
     ],
   );
@@ -1003,6 +1007,9 @@ export async function startPingEmulator(options: PingEmulatorOptions): Promise<P
       revokeIn = n;
     },
     forbid: (name) => forbidden.add(name),
+    setRunAnswer: (mode) => {
+      runAnswer = mode;
+    },
     clearLog: () => {
       requests.length = 0;
     },

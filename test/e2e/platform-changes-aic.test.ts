@@ -154,7 +154,17 @@ describe('Ping campaigns created as Advanced Identity Cloud certifications', () 
     ).toHaveLength(1);
     const made = emu.tenant.templates.filter((t) => t.name === 'Finance follow-up');
     expect(made).toHaveLength(1);
-    const body = made[0]!.body as Record<string, any>;
+    const body = made[0]!.body as {
+      description: string;
+      certificationType: string;
+      stages: unknown;
+      defaultCertifierId: string | null;
+      targetFilter: {
+        type: string[];
+        entitlement: unknown;
+        user: { operand: Array<{ operand: { targetValue: string } }> };
+      };
+    };
     expect(body.description).toMatch(/\[attest:ch_[\w-]+\]$/);
     expect(body.certificationType).toBe('identity');
     expect(body.stages).toEqual([
@@ -166,9 +176,9 @@ describe('Ping campaigns created as Advanced Identity Cloud certifications', () 
       operator: 'OR',
       operand: [{ operator: 'EQUALS', operand: { targetName: 'id', targetValue: aicEntitlementId } }],
     });
-    expect(
-      body.targetFilter.user.operand.map((o: { operand: { targetValue: string } }) => o.operand.targetValue),
-    ).toEqual([...new Set(holders)].sort());
+    expect(body.targetFilter.user.operand.map((o) => o.operand.targetValue)).toEqual(
+      [...new Set(holders)].sort(),
+    );
     // The certification is the template's, and holds exactly those people's grants of that entitlement.
     const cert = emu.tenant.certifications.find((c) => c.id === id)!;
     expect(cert.templateId).toBe(made[0]!.id);

@@ -63,7 +63,7 @@ export const campaignSpecSchema = z
       .enum(['okta', 'entra', 'ping'])
       .optional()
       .describe(
-        "Also create the campaign on this platform (an Okta Identity Governance campaign, an Entra access review; Ping is refused: AIC certifications are not created); only that platform's access is in scope",
+        "Also create the campaign on this platform (an Okta Identity Governance campaign, an Entra access review, an Advanced Identity Cloud certification on Ping); only that platform's access is in scope",
       ),
   })
   .strict()

@@ -27,8 +27,8 @@ export const createCampaign = defineTool({
     'submit_decision (a form where the policy allows it, otherwise awaiting_confirmation with the command or console ' +
     'page). Call again with change_id to learn the result. The result carries a preview (items, people, reviewers). ' +
     'With on_platform okta it is also created and launched as an Okta Identity Governance campaign, with entra as an ' +
-    'Entra access review definition, exactly once; a platform that cannot take it (Ping: AIC certifications are not ' +
-    'created) is refused before anyone is asked.',
+    'Entra access review definition, with ping as an Advanced Identity Cloud certification (a template, then run), ' +
+    'exactly once; a campaign the platform cannot take is refused before anyone is asked.',
   kind: 'write',
   input: z.object({
     change_id: idArg('change_id')

@@ -1,7 +1,8 @@
 /**
  * Confirmed changes on Ping: a mined role becomes a PingOne dynamic group (a SCIM user filter),
- * through the built CLI and MCP with undici against the emulator; campaigns on Ping are refused
- * before anyone is asked (Attest does not create Advanced Identity Cloud certifications).
+ * through the built CLI and MCP with undici against the emulator; a campaign on Ping without
+ * Advanced Identity Cloud configured is refused before anyone is asked (AIC certifications are
+ * tested in platform-changes-aic.test.ts).
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -162,7 +163,7 @@ describe('mined roles created on PingOne as dynamic groups', () => {
     }
   });
 
-  it('refuses before anyone is asked: a value that would break out of the filter, and any campaign on Ping', async () => {
+  it('refuses before anyone is asked: a value that would break out of the filter, and a campaign on Ping without AIC', async () => {
     for (const value of ['Sales" or title eq "x', 'Sales\\', 'Sales\u0000']) {
       const db = await freshDb();
       const store = Store.open(db);
@@ -190,7 +191,7 @@ describe('mined roles created on PingOne as dynamic groups', () => {
               on_platform: 'ping',
             }),
           ).toMatch(
-            /cannot be created on ping: .*does not confirm how the Identity Governance API creates a certification/,
+            /cannot be created on ping: Advanced Identity Cloud is not configured \(PINGAIC_\*\): Ping campaigns are its certifications/,
           );
         }
         expect(h.elicitations).toHaveLength(0);

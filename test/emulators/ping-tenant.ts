@@ -83,6 +83,19 @@ export interface EmuCertification {
   deadline: string;
   startDate: string;
   allowExceptions?: boolean;
+  /** The template a certification was run from (certifications made by POST /certification). */
+  templateId?: string;
+  description?: string;
+}
+
+/** A certification template as saved by POST /certification/template (the body kept as sent). */
+export interface EmuTemplate {
+  id: string;
+  name: string;
+  description: string;
+  status: 'pending' | 'active';
+  certificationType: string;
+  body: Record<string, unknown>;
 }
 
 export interface EmuItem {
@@ -151,6 +164,7 @@ export class PingTenant {
   activities: EmuActivity[] = [];
   aicUsers: EmuAicUser[] = [];
   certifications: EmuCertification[] = [];
+  templates: EmuTemplate[] = [];
   items = new Map<string, EmuItem[]>();
   decisionWrites: DecisionWrite[] = [];
   comments: Array<{ certId: string; itemId: string; comment: string }> = [];

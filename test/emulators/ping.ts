@@ -22,7 +22,13 @@
 import { generateKeyPairSync, type KeyObject, randomBytes, randomUUID, verify } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type EmuItem, type PingTenant, uuid } from './ping-tenant.js';
+import {
+  type EmuCertification,
+  type EmuItem,
+  type EmuTemplate,
+  type PingTenant,
+  uuid,
+} from './ping-tenant.js';
 
 export * from './ping-tenant.js';
 
@@ -83,6 +89,8 @@ export interface PingEmulator {
   revokeCredentialAfter(n: number): void;
   /** Answers 403 to a route by name (e.g. `groups`, `activities`, `applicationRoles`, `certifications`). */
   forbid(route: string): void;
+  /** How `POST /certification` (run a template) answers: the new certification (default) or an empty body. */
+  setRunAnswer(mode: 'certification' | 'empty'): void;
   clearLog(): void;
   close(): Promise<void>;
 }
@@ -798,6 +806,187 @@ export async function startPingEmulator(options: PingEmulatorOptions): Promise<P
     ],
   ];
 
+  /** A targetFilter clause over one object: ALL, AND, OR, NOT and EQUALS/IN on a field (`id`, `name`). */
+  const passes = (f: unknown, obj: Record<string, unknown> | undefined): boolean => {
+    const x = f as { operator?: string; operand?: unknown } | null | undefined;
+    if (!x || x.operator === 'ALL') return true;
+    if (!obj) return false;
+    const ops = Array.isArray(x.operand) ? x.operand : [];
+    const leaf = (x.operand ?? {}) as { targetName?: string; targetValue?: unknown };
+    switch (x.operator) {
+      case 'AND':
+        return ops.every((o) => passes(o, obj));
+      case 'OR':
+        return ops.some((o) => passes(o, obj));
+      case 'NOT':
+        return !ops.every((o) => passes(o, obj));
+      case 'EQUALS':
+        return obj[leaf.targetName ?? ''] === leaf.targetValue;
+      case 'IN':
+        return Array.isArray(leaf.targetValue) && leaf.targetValue.includes(obj[leaf.targetName ?? '']);
+      default:
+        return false;
+    }
+  };
+  const FILTER_OPERATORS = new Set(['ALL', 'AND', 'OR', 'NOT', 'EQUALS', 'IN', 'CONTAINS', 'EXISTS', 'LT']);
+  const badFilter = (f: unknown, at: string): string | null => {
+    const x = f as { operator?: unknown; operand?: unknown } | null;
+    if (!x || typeof x !== 'object' || typeof x.operator !== 'string' || !FILTER_OPERATORS.has(x.operator))
+      return `${at}: operator must be one of ${[...FILTER_OPERATORS].join(', ')}`;
+    if (['AND', 'OR', 'NOT'].includes(x.operator)) {
+      if (!Array.isArray(x.operand) || x.operand.length === 0)
+        return `${at}: operand must be a non-empty array`;
+      for (const [k, o] of x.operand.entries()) {
+        const e = badFilter(o, `${at}.operand[${k}]`);
+        if (e) return e;
+      }
+    } else if (x.operator !== 'ALL') {
+      const leaf = x.operand as { targetName?: unknown } | null;
+      if (!leaf || typeof leaf.targetName !== 'string') return `${at}: operand.targetName is required`;
+    }
+    return null;
+  };
+  const CERTIFIERS: Record<string, string[]> = {
+    identity: ['user', 'authzGroup', 'manager', 'organization', 'custom'],
+    entitlement: ['user', 'authzGroup', 'entitlementOwner'],
+    roleMembership: ['user', 'authzGroup', 'roleOwner'],
+    entitlementComposition: ['user', 'authzGroup', 'entitlementOwner', 'custom'],
+  };
+  const GRANTS = new Set(['accountGrant', 'entitlementGrant', 'roleMembership', 'entitlement']);
+  const knownUserRef = (v: unknown) =>
+    typeof v === 'string' && t.aicUsers.some((u) => v === `managed/user/${u.id}`);
+  /** Why AIC would refuse this template (400 `{code, reason, message}`), or null. */
+  const templateError = (b: Record<string, unknown>): string | null => {
+    if (typeof b.name !== 'string' || b.name.trim() === '') return 'name is required';
+    const type = b.certificationType;
+    if (typeof type !== 'string' || !(type in CERTIFIERS))
+      return `certificationType must be one of ${Object.keys(CERTIFIERS).join(', ')}`;
+    if (typeof b.description !== 'string') return 'description must be a string';
+    if (!Number.isInteger(b.stageDuration) || (b.stageDuration as number) < 1)
+      return 'stageDuration must be a positive number of days';
+    if (!knownUserRef(b.ownerId)) return 'ownerId must reference an existing user (managed/user/<id>)';
+    const stages = b.stages;
+    if (!Array.isArray(stages) || stages.length === 0) return 'stages must hold at least one stage';
+    for (const [k, st] of stages.entries()) {
+      const c = st as { certifierType?: unknown; certifierId?: unknown };
+      if (typeof c.certifierType !== 'string' || !CERTIFIERS[type]!.includes(c.certifierType))
+        return `stages[${k}].certifierType must be one of ${CERTIFIERS[type]!.join(', ')} for a ${type} certification`;
+      if (c.certifierType === 'user' && !knownUserRef(c.certifierId))
+        return `stages[${k}].certifierId must reference an existing user`;
+    }
+    if (b.defaultCertifierId != null && !knownUserRef(b.defaultCertifierId))
+      return 'defaultCertifierId must reference an existing user';
+    const tf = b.targetFilter as Record<string, unknown> | null;
+    if (!tf || typeof tf !== 'object') return 'targetFilter is required';
+    if (!Array.isArray(tf.type) || tf.type.length === 0 || tf.type.some((g) => !GRANTS.has(String(g))))
+      return `targetFilter.type must list grant types (${[...GRANTS].join(', ')})`;
+    for (const key of ['user', 'application', 'entitlement', 'role', 'account', 'decision'])
+      if (tf[key] !== undefined) {
+        const e = badFilter(tf[key], `targetFilter.${key}`);
+        if (e) return e;
+      }
+    if (tf.user === undefined) return 'targetFilter.user is required';
+    return null;
+  };
+  /** Every grant the tenant's items show (one per user and access), the source of a new certification's items. */
+  const grants = () => {
+    const out = new Map<string, EmuItem>();
+    for (const list of t.items.values())
+      for (const i of list) {
+        const key = `${i.user.id}|${i.entitlement?.id ?? ''}|${i.role?.id ?? ''}|${i.application?.id ?? ''}`;
+        if (!out.has(key)) out.set(key, i);
+      }
+    return [...out.values()];
+  };
+  let runAnswer: 'certification' | 'empty' = 'certification';
+  const runTemplate = (tpl: EmuTemplate): EmuCertification => {
+    const b = tpl.body as { stageDuration: number; targetFilter: Record<string, unknown> };
+    const tf = b.targetFilter;
+    const types = tf.type as string[];
+    const now = Date.now();
+    const c: EmuCertification = {
+      id: randomUUID(),
+      name: tpl.name,
+      description: tpl.description,
+      status: 'in-progress',
+      certificationType: tpl.certificationType,
+      deadline: new Date(now + b.stageDuration * 86_400_000).toISOString(),
+      startDate: new Date(now).toISOString(),
+      templateId: tpl.id,
+    };
+    const items = grants()
+      .filter((g) => passes(tf.user, g.user as unknown as Record<string, unknown>))
+      .filter((g) =>
+        g.role
+          ? types.includes('roleMembership') && passes(tf.role, g.role)
+          : g.entitlement
+            ? types.includes('entitlementGrant') && passes(tf.entitlement, g.entitlement)
+            : types.includes('accountGrant') && passes(tf.application, g.application),
+      )
+      .map(
+        (g): EmuItem => ({
+          ...g,
+          id: randomUUID(),
+          certId: c.id,
+          decision: { certification: { status: 'in-progress', comments: [] } },
+        }),
+      );
+    t.certifications.push(c);
+    t.items.set(c.id, items);
+    tpl.status = 'active';
+    return c;
+  };
+  GOVERNANCE.push(
+    [
+      'GET',
+      /^\/certification\/template$/,
+      (_m, url) => {
+        const q = (url.searchParams.get('queryString') ?? '').toLowerCase();
+        const pageNumber = Number(url.searchParams.get('pageNumber') ?? '0');
+        const asked = Number(url.searchParams.get('pageSize') ?? '10');
+        const size = Math.min(asked, options.maxPageSize ?? asked);
+        const all = t.templates
+          .filter((x) => x.name.toLowerCase().includes(q))
+          .sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id))
+          .map((x) => ({ ...x.body, id: x.id, status: x.status }));
+        return {
+          body: { result: all.slice(pageNumber * size, (pageNumber + 1) * size), totalHits: all.length },
+        };
+      },
+    ],
+    [
+      'POST',
+      /^\/certification\/template$/,
+      (_m, _url, body) => {
+        const b = (body ?? {}) as Record<string, unknown>;
+        const error = templateError(b);
+        if (error) fail(400, 'Bad Request', `Invalid certification template: ${error}`);
+        const tpl: EmuTemplate = {
+          id: randomUUID(),
+          name: b.name as string,
+          description: b.description as string,
+          status: 'pending',
+          certificationType: b.certificationType as string,
+          body: b,
+        };
+        t.templates.push(tpl);
+        return { body: { ...b, id: tpl.id, status: tpl.status } };
+      },
+    ],
+    [
+      'POST',
+      /^\/certification$/,
+      (_m, _url, body) => {
+        const id = (body as { templateId?: unknown } | null)?.templateId;
+        if (typeof id !== 'string' || id === '') fail(400, 'Bad Request', 'templateId is required');
+        const tpl =
+          t.templates.find((x) => x.id === id) ?? fail(404, 'Not Found', `Template ${id} not found`);
+        const made = runTemplate(tpl);
+        return { body: runAnswer === 'empty' ? {} : made };
+      },
+    ],
+  );
+
   function governance(method: string, p: string, url: URL, body: unknown): Answer {
     return dispatch(GOVERNANCE, method, p, url, body);
   }
@@ -818,6 +1007,9 @@ export async function startPingEmulator(options: PingEmulatorOptions): Promise<P
       revokeIn = n;
     },
     forbid: (name) => forbidden.add(name),
+    setRunAnswer: (mode) => {
+      runAnswer = mode;
+    },
     clearLog: () => {
       requests.length = 0;
     },

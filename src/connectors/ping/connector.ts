@@ -1,5 +1,6 @@
 import type { SyncSink } from '../../domain/sync.js';
 import type {
+  CampaignCreationCapability,
   IdentityConnector,
   IncrementalCapability,
   PlatformItem,
@@ -12,14 +13,9 @@ import type {
 } from '../types.js';
 import { AicApi, PingOneApi } from './api.js';
 import { AicTokens, PingOneTokens } from './auth.js';
+import { AIC_CAMPAIGN_PERMISSIONS, checkAicCampaign, createAicCertification } from './certifications.js';
 import { DEFAULT_ATTRIBUTES, type PingConfig, pingSecrets } from './config.js';
-import {
-  checkPingRole,
-  createPingRole,
-  PING_NO_CAMPAIGNS,
-  PING_ROLE_PERMISSIONS,
-  planPingRole,
-} from './create.js';
+import { checkPingRole, createPingRole, PING_ROLE_PERMISSIONS, planPingRole } from './create.js';
 import { DEFAULT_RETRY, PingTransport, type RetryPolicy } from './http.js';
 import { DirectoryRemediation } from './remediation.js';
 import { DEFAULT_PAGE_SIZES, type PingPageSizes, PingSyncRun, readState } from './sync.js';
@@ -47,7 +43,8 @@ export interface PingConnectorOptions {
  * Ping Identity over undici: the PingOne directory (Platform API, Worker app) and Advanced
  * Identity Cloud certifications (Identity Governance API, service account), each optional.
  * Decisions are written back to AIC certification items; revoked directory access is removed
- * in PingOne. A confirmed mined role becomes a PingOne dynamic group (a SCIM user filter).
+ * in PingOne. A confirmed mined role becomes a PingOne dynamic group (a SCIM user filter); a
+ * confirmed campaign, an AIC certification (a template, run once).
  */
 export class PingConnector implements IdentityConnector {
   readonly platform = 'ping' as const;
@@ -87,7 +84,20 @@ export class PingConnector implements IdentityConnector {
             error: 'PingOne is not configured (PINGONE_*).',
           }),
   };
-  readonly withheld = { campaigns: PING_NO_CAMPAIGNS };
+  /** A confirmed campaign becomes an Advanced Identity Cloud certification: a template, then run once. */
+  readonly campaigns: CampaignCreationCapability = {
+    noun: 'Advanced Identity Cloud certification',
+    permissions: AIC_CAMPAIGN_PERMISSIONS,
+    check: (r) => checkAicCampaign(r, this.aic !== null),
+    create: (r) =>
+      this.aic
+        ? createAicCertification(this.aic, r, this.secrets)
+        : Promise.resolve({
+            status: 'failed',
+            retryable: false,
+            error: 'Advanced Identity Cloud is not configured (PINGAIC_*).',
+          }),
+  };
 
   readonly transport: PingTransport;
   private readonly pingone: PingOneApi | null;

@@ -19,10 +19,6 @@ export const PING_ROLE_PERMISSIONS = [
   'PingOne: Identity Data Admin (creates groups) on the environment',
 ] as const;
 
-/** Why Attest does not create Advanced Identity Cloud certifications, said before anyone is asked. */
-export const PING_NO_CAMPAIGNS =
-  "Ping's documentation at hand does not confirm how the Identity Governance API creates a certification (only templates are listed, activated and searched), so Attest does not create one: create the certification from a template in the Advanced Identity Cloud admin console, or create this campaign in Attest only";
-
 // PingOne's limits on a group's name and description are unconfirmed; Okta's and Entra's are assumed.
 const NAME_MAX = 256;
 const DESCRIPTION_MAX = 1024;

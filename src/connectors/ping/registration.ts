@@ -5,7 +5,7 @@ import { PingConnector } from './connector.js';
 export const pingRegistration: ConnectorRegistration<PingConfig> = {
   name: 'ping',
   title: 'Ping Identity',
-  capabilities: ['sync', 'incremental', 'writeBack', 'remediation', 'roles'],
+  capabilities: ['sync', 'incremental', 'writeBack', 'remediation', 'campaigns', 'roles'],
   settings: {
     variables: PING_VARIABLES,
     read: (source) => (pingConfigured(source) ? parsePingConfig(source) : null),

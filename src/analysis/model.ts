@@ -158,8 +158,9 @@ export interface Model {
    */
   calibrator?: Calibrator | null;
   /**
-   * Trees over each encoder's encoded log-odds and log count (features `2j`, `2j + 1`), whose
-   * log-odds are averaged with the regression's.
+   * Trees over each encoder's encoded log-odds and log count (features `2j`, `2j + 1`) and the
+   * one-hot regression's log-odds (feature `2d`, 0 without it), whose log-odds are averaged with
+   * the regression's.
    */
   trees?: TreeEnsemble | null;
   /**
@@ -210,17 +211,19 @@ function treeFeatures(model: Model, stats: ReadonlyArray<CategoryStat | undefine
  * whose encoder counts are `stats`.
  */
 function blendedLogOdds(model: Model, eta: number, stats: ReadonlyArray<CategoryStat | undefined>): number {
+  let lr = 0;
+  if (model.onehot) {
+    lr = model.onehot.bias;
+    for (const st of stats) lr += st?.lr ?? 0;
+  }
   let out = eta;
   if (model.trees) {
-    const t = new Float64Array(stats.length * 2);
+    const t = new Float64Array(stats.length * 2 + 1);
     treeFeatures(model, stats, t);
+    t[stats.length * 2] = lr;
     out = (1 - TREE_BLEND) * eta + TREE_BLEND * treeLogOdds(model.trees, t);
   }
-  if (model.onehot) {
-    let lr = model.onehot.bias;
-    for (const st of stats) lr += st?.lr ?? 0;
-    out = (1 - ONEHOT_BLEND) * out + ONEHOT_BLEND * lr;
-  }
+  if (model.onehot) out = (1 - ONEHOT_BLEND) * out + ONEHOT_BLEND * lr;
   return out;
 }
 
@@ -473,7 +476,8 @@ export function fitModel(input: readonly TrainingRow[], options: FitOptions = {}
   const x = new Float64Array(n * d);
   // Below a few thousand decisions the trees add little over the regression and cost most of the fit.
   const useTrees = options.trees ?? n >= TREE_MIN_ROWS;
-  const tx = useTrees ? new Float64Array(n * d * 2) : null;
+  const tw = 2 * d + 1;
+  const tx = useTrees ? new Float64Array(n * tw) : null;
   const encoders: ModelEncoder[] = [];
   const codes = new Int32Array(n);
   const useOnehot = (options.onehot ?? n >= ONEHOT_MIN_ROWS) && n > 0;
@@ -569,8 +573,8 @@ export function fitModel(input: readonly TrainingRow[], options: FitOptions = {}
       }
       x[i * d + j] = cellValue[cell]!;
       if (tx) {
-        tx[i * 2 * d + 2 * j] = cellValue[cell]!;
-        tx[i * 2 * d + 2 * j + 1] = Math.log1p(Math.max(0, totalRows[c]! - 1));
+        tx[i * tw + 2 * j] = cellValue[cell]!;
+        tx[i * tw + 2 * j + 1] = Math.log1p(Math.max(0, totalRows[c]! - 1));
       }
     }
     const categories = new Map<string, CategoryStat>();
@@ -594,34 +598,6 @@ export function fitModel(input: readonly TrainingRow[], options: FitOptions = {}
   // the calibration fitted on them says how often such a score was a revoke.
   let trees: TreeEnsemble | null = null;
   const learnable = unweightedPositives > 0 && unweightedPositives < n;
-  // The trees are two half-fits, each scoring the half it did not see (those out-of-fold scores
-  // feed the calibration); the model keeps their average. The trees learn from the rows as they
-  // are; override weights reach them through the encodings.
-  const treeScore = new Float64Array(n);
-  if (tx && learnable) {
-    const half = new Uint8Array(n);
-    order.forEach((row, pos) => {
-      half[row] = pos % 2;
-    });
-    const f2 = 2 * d;
-    const rounds = n >= 20_000 ? undefined : Math.max(30, Math.round((80 * n) / 20_000));
-    const parts: TreeEnsemble[] = [];
-    for (let hpart = 0; hpart < 2; hpart++) {
-      const train: number[] = [];
-      for (let i = 0; i < n; i++) if (half[i] !== hpart) train.push(i);
-      const sx = new Float64Array(train.length * f2);
-      const sy = new Uint8Array(train.length);
-      const sw = new Float64Array(train.length).fill(1);
-      train.forEach((i, r) => {
-        sx.set(tx.subarray(i * f2, (i + 1) * f2), r * f2);
-        sy[r] = y[i]!;
-      });
-      const part = fitTrees(sx, sy, sw, train.length, f2, { seed: seed + 31 + hpart, rounds });
-      for (let i = 0; i < n; i++) if (half[i] === hpart) treeScore[i] = treeLogOdds(part, tx, i * f2);
-      parts.push(part);
-    }
-    trees = averageEnsembles(parts);
-  }
   // The one-hot regression: fitted on each half to score the other (for the calibration), and on
   // every row for the model that is kept. Override weights count here as in the encodings.
   let onehot: { bias: number } | null = null;
@@ -675,6 +651,40 @@ export function fitModel(input: readonly TrainingRow[], options: FitOptions = {}
       let c = 0;
       for (const stat of e.categories.values()) stat.lr = all.weights[offsets[g]! + c++]!;
     });
+  }
+  // The trees are two half-fits, each scoring the half it did not see (those out-of-fold scores
+  // feed the calibration); the model keeps their average. The trees learn from the rows as they
+  // are; override weights reach them through the encodings.
+  const treeScore = new Float64Array(n);
+  if (tx && learnable) {
+    const half = new Uint8Array(n);
+    order.forEach((row, pos) => {
+      half[row] = pos % 2;
+    });
+    const f2 = tw;
+    // The one-hot regression's out-of-fold score is the last tree feature.
+    if (onehot) for (let i = 0; i < n; i++) tx[i * tw + 2 * d] = onehotScore[i]!;
+    const rounds = n >= 20_000 ? undefined : Math.max(30, Math.round((80 * n) / 20_000));
+    const parts: TreeEnsemble[] = [];
+    for (let hpart = 0; hpart < 2; hpart++) {
+      const train: number[] = [];
+      for (let i = 0; i < n; i++) if (half[i] !== hpart) train.push(i);
+      const sx = new Float64Array(train.length * f2);
+      const sy = new Uint8Array(train.length);
+      const sw = new Float64Array(train.length).fill(1);
+      train.forEach((i, r) => {
+        sx.set(tx.subarray(i * f2, (i + 1) * f2), r * f2);
+        sy[r] = y[i]!;
+      });
+      // (An explicit `rounds: undefined` would override the default and fit no trees at all.)
+      const part = fitTrees(sx, sy, sw, train.length, f2, {
+        seed: seed + 31 + hpart,
+        ...(rounds === undefined ? {} : { rounds }),
+      });
+      for (let i = 0; i < n; i++) if (half[i] === hpart) treeScore[i] = treeLogOdds(part, tx, i * f2);
+      parts.push(part);
+    }
+    trees = averageEnsembles(parts);
   }
   let calibrator: Calibrator | null = null;
   if ((options.calibrate ?? true) && learnable) {
@@ -1158,7 +1168,7 @@ export function deserializeModel(json: string): Model {
           }
         })();
   const trees =
-    v.trees === undefined || v.trees === null ? null : treesFromJSON(v.trees, encoders.length * 2, fail);
+    v.trees === undefined || v.trees === null ? null : treesFromJSON(v.trees, encoders.length * 2 + 1, fail);
   const onehot =
     v.onehot === undefined || v.onehot === null
       ? null

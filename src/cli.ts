@@ -56,7 +56,7 @@ import {
 import { mineRolesFromStore, rememberRoleReport, roleReportCsv } from './services/roles.js';
 import { runShadow, ShadowInputError } from './services/shadow.js';
 import { runSync } from './services/sync.js';
-import { AuditLog } from './store/audit.js';
+import { AuditLog, type VerifyResult } from './store/audit.js';
 import { ChangesRepo } from './store/changes.js';
 import { DecisionsRepo } from './store/decisions.js';
 import { PgAuditLog } from './store/pg/audit.js';
@@ -138,6 +138,20 @@ function cliAuditor(store: Store, config: Config): Auditor {
   const logger = createLogger(config.logLevel);
   const secrets = secretsFromEnv(process.env, config);
   return new Auditor(new AuditLog(store.db), () => secrets, checkpointsFrom(config, logger));
+}
+
+/** Prints an audit chain check (the first 100 broken entries); a broken chain exits 1. */
+function reportVerify(r: VerifyResult): void {
+  if (r.ok) {
+    out(`Audit log OK: ${r.entries} entries, chain intact.`);
+    return;
+  }
+  err(
+    `Audit log BROKEN: ${r.broken.length} entr${r.broken.length === 1 ? 'y does' : 'ies do'} not verify (of ${r.entries} checked):`,
+  );
+  for (const b of r.broken.slice(0, 100)) err(`  entry ${b.seq}: ${b.reason}`);
+  if (r.broken.length > 100) err(`  ... and ${r.broken.length - 100} more`);
+  process.exitCode = 1;
 }
 
 /** Asks y/N on the terminal; true only for an explicit yes. */
@@ -1381,14 +1395,7 @@ export function buildCli(): Command {
         const pool = await openPg(config.db);
         try {
           const r = await new PgAuditLog(pool).verify();
-          if (r.ok) out(`Audit log OK: ${r.entries} entries, chain intact.`);
-          else {
-            err(
-              `Audit log BROKEN: ${r.broken.length} entr${r.broken.length === 1 ? 'y does' : 'ies do'} not verify (of ${r.entries} checked):`,
-            );
-            for (const b of r.broken.slice(0, 100)) err(`  entry ${b.seq}: ${b.reason}`);
-            process.exitCode = 1;
-          }
+          reportVerify(r);
         } finally {
           await pool.end();
         }
@@ -1398,15 +1405,7 @@ export function buildCli(): Command {
       try {
         const log = new AuditLog(store.db);
         const r = log.verify();
-        if (r.ok) out(`Audit log OK: ${r.entries} entries, chain intact.`);
-        else {
-          err(
-            `Audit log BROKEN: ${r.broken.length} entr${r.broken.length === 1 ? 'y does' : 'ies do'} not verify (of ${r.entries} checked):`,
-          );
-          for (const b of r.broken.slice(0, 100)) err(`  entry ${b.seq}: ${b.reason}`);
-          if (r.broken.length > 100) err(`  ... and ${r.broken.length - 100} more`);
-          process.exitCode = 1;
-        }
+        reportVerify(r);
         const sink = config.auditCheckpoints?.sink;
         const file = opts.checkpoints ?? (sink && !/^https?:/i.test(sink) ? sink : undefined);
         if (opts.checkpoints || file) {

@@ -23,6 +23,7 @@ import { loadSnapshot } from './services/load.js';
 import { type ConnectorFor, runOutbox } from './services/outbox.js';
 import { runSync } from './services/sync.js';
 import { AuditLog } from './store/audit.js';
+import { sqliteSessions } from './store/backend.js';
 import { DecisionsRepo } from './store/decisions.js';
 import { Store } from './store/store.js';
 import { type TokenRecord, TokenStore } from './store/tokens.js';
@@ -463,6 +464,8 @@ export async function serve(
     sessionIdleMs: config.httpSessionIdleMinutes * 60_000,
     sessionMaxMs: config.httpSessionMaxHours * 3600_000,
     sessionsPerPrincipal: config.httpSessionsPerPrincipal,
+    // Sessions live in the store: every `attest serve --http` on this store serves every session.
+    sessionStore: sqliteSessions(store.db),
     onRefused: (principal, reason) =>
       auditor.record({
         at: new Date().toISOString(),

@@ -8,13 +8,15 @@ import type { AuditEntry, StoredAuditEntry, VerifyResult } from './audit.js';
 import { AuditLog } from './audit.js';
 import { type Db, openDb } from './db.js';
 import { DecisionsRepo, type OutboxWork } from './decisions.js';
+import { type HttpSessionRecord, HttpSessions } from './http-sessions.js';
 import { LeaderLeases } from './leader.js';
 import { PgAuditLog } from './pg/audit.js';
 import { isPostgresUrl, openPg, type PgPool } from './pg/db.js';
+import { PgHttpSessions } from './pg/http-sessions.js';
 import { PgLeaderLeases } from './pg/leader.js';
 import { PgOutbox, type WorkResult } from './pg/outbox.js';
 
-export type { WorkResult };
+export type { HttpSessionRecord, WorkResult };
 
 export interface SharedAudit {
   append(entry: AuditEntry): Promise<number>;
@@ -44,11 +46,21 @@ export interface SharedLeases {
   holder(name: string, now?: Date): Promise<string | null>;
 }
 
+/** Streamable HTTP sessions any replica can serve (src/transports/http.ts's SessionStore). */
+export interface SharedSessions {
+  open(r: HttpSessionRecord, perPrincipal: number): Promise<void>;
+  find(id: string): Promise<HttpSessionRecord | null>;
+  touch(id: string, at: number): Promise<void>;
+  close(id: string): Promise<void>;
+  prune(idleBefore: number, openedBefore: number): Promise<number>;
+}
+
 export interface SharedState {
   kind: 'sqlite' | 'postgres';
   audit: SharedAudit;
   outbox: SharedOutbox;
   leases: SharedLeases;
+  sessions: SharedSessions;
   close(): Promise<void>;
 }
 
@@ -59,6 +71,7 @@ export function sqliteState(db: Db, close: () => void = () => {}): SharedState {
   const leases = new LeaderLeases(db);
   return {
     kind: 'sqlite',
+    sessions: sqliteSessions(db),
     audit: {
       append: async (e) => audit.append(e),
       head: async () => audit.head(),
@@ -83,13 +96,33 @@ export function sqliteState(db: Db, close: () => void = () => {}): SharedState {
   };
 }
 
+/** The HTTP sessions of an open SQLite store. */
+export function sqliteSessions(db: Db): SharedSessions {
+  const sessions = new HttpSessions(db);
+  return {
+    open: async (r, per) => sessions.open(r, per),
+    find: async (id) => sessions.find(id),
+    touch: async (id, at) => sessions.touch(id, at),
+    close: async (id) => sessions.close(id),
+    prune: async (idle, opened) => sessions.prune(idle, opened),
+  };
+}
+
 /** The shared state of a PostgreSQL store, on a pool of its own. */
 export function pgState(pool: PgPool): SharedState {
   const audit = new PgAuditLog(pool);
   const outbox = new PgOutbox(pool);
   const leases = new PgLeaderLeases(pool);
+  const sessions = new PgHttpSessions(pool);
   return {
     kind: 'postgres',
+    sessions: {
+      open: (r, per) => sessions.open(r, per),
+      find: (id) => sessions.find(id),
+      touch: (id, at) => sessions.touch(id, at),
+      close: (id) => sessions.close(id),
+      prune: (idle, opened) => sessions.prune(idle, opened),
+    },
     audit: {
       append: (e) => audit.append(e),
       head: () => audit.head(),

@@ -14,6 +14,7 @@ import {
   getOAuthProtectedResourceMetadataUrl,
   isInitializeRequest,
   type McpServer,
+  type WebStandardStreamableHTTPServerTransport,
 } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { Principal } from '../tools/define.js';
@@ -33,6 +34,30 @@ export interface ProtectedResource {
   resource?: string;
   authorizationServers: string[];
   scopesSupported: string[];
+}
+
+/** A 2025-11-25 session as every replica sees it (times in ms since the epoch). */
+export interface SessionRecord {
+  id: string;
+  principal: string;
+  binding: string;
+  /** The client's initialize parameters. */
+  init: unknown;
+  opened: number;
+  lastUsed: number;
+}
+
+/**
+ * Where sessions live so that any replica serves any session: a replica that has not seen a
+ * session rebuilds it from its record; one closed by DELETE on any replica ends everywhere.
+ */
+export interface SessionStore {
+  /** Records a new session; the principal's least recently used beyond `perPrincipal` end. */
+  open(r: SessionRecord, perPrincipal: number): Promise<void>;
+  find(id: string): Promise<SessionRecord | null>;
+  touch(id: string, at: number): Promise<void>;
+  close(id: string): Promise<void>;
+  prune(idleBefore: number, openedBefore: number): Promise<number>;
 }
 
 export interface HttpOptions {
@@ -65,6 +90,8 @@ export interface HttpOptions {
   sessionMaxMs?: number;
   /** Open sessions per principal; one more closes that principal's least recently used (default 16). */
   sessionsPerPrincipal?: number;
+  /** Sessions shared with the other replicas (the store's); without it they live in this process. */
+  sessionStore?: SessionStore | null;
   /** Called for a request refused after authentication (a body that is not JSON), so it can be audited. */
   onRefused?: (principal: Principal, reason: string) => void;
   /**
@@ -101,6 +128,8 @@ interface Session {
   binding: string;
   opened: number;
   lastUsed: number;
+  /** When this process last moved the stored record's last use. */
+  lastStored: number;
 }
 
 /** Everything about a principal that decides what a session may do. */
@@ -185,37 +214,132 @@ export async function serveHttp(opts: HttpOptions): Promise<HttpHandle> {
     void s.transport.close().catch(() => {});
     void s.server.close().catch(() => {});
   };
+  const stored = opts.sessionStore ?? null;
+  // A replica writes a session's last use at most this often, so a busy session costs one
+  // read per request and a write per interval; another replica may see it idle that much early.
+  const touchMs = Math.max(1, Math.min(60_000, idleMs / 10));
   const sweep = () => {
     const now = clock();
     for (const [id, s] of sessions) {
       if (now - s.lastUsed >= idleMs) closeSession(id, 'idle');
       else if (now - s.opened >= maxMs) closeSession(id, 'expired');
     }
+    // The fleet's expired sessions: whichever replica sweeps first removes them.
+    stored?.prune(now - idleMs, now - maxMs).catch((e) => {
+      opts.logger.warn({ err: e }, 'HTTP session sweep failed');
+    });
   };
   const sweeper = setInterval(sweep, Math.max(1000, Math.min(60_000, idleMs / 4)));
   sweeper.unref();
+  /** Keeps this process's sessions of one principal within the cap (the least recently used go). */
+  const capLocal = (principalId: string) => {
+    const own = [...sessions.entries()].filter(([, s]) => s.principal.id === principalId);
+    if (own.length < perPrincipal) return;
+    own.sort((a, b) => a[1].lastUsed - b[1].lastUsed);
+    for (const [oldId] of own.slice(0, own.length - perPrincipal + 1))
+      closeSession(oldId, 'too many sessions');
+  };
+  /**
+   * Another replica's session, rebuilt here from its record: a fresh server instance for the
+   * same principal, initialized by replaying the client's initialize parameters (the SDK has
+   * no public way to restore a session, so the replay goes through its Web-standard
+   * transport; a test checks it on every SDK upgrade).
+   */
+  const rebuild = async (rec: SessionRecord, principal: Principal): Promise<Session> => {
+    const transport = new NodeStreamableHTTPServerTransport({
+      sessionIdGenerator: () => rec.id,
+      onsessionclosed: (closedId) => {
+        sessions.delete(closedId);
+        return stored?.close(closedId);
+      },
+    });
+    const server = opts.createSession(principal, () => rec.id);
+    await server.connect(transport);
+    const web = (transport as unknown as { _webStandardTransport?: WebStandardStreamableHTTPServerTransport })
+      ._webStandardTransport;
+    if (!web) throw new Error('this MCP SDK version offers no way to rebuild a session');
+    const replay = async (body: unknown, headers: Record<string, string> = {}) => {
+      const r = await web.handleRequest(
+        new Request('http://replica.invalid/mcp', {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+            ...headers,
+          },
+          body: JSON.stringify(body),
+        }),
+      );
+      await r.text();
+      if (r.status >= 400) throw new Error(`rebuilding session ${rec.id} failed with HTTP ${r.status}`);
+    };
+    await replay({ jsonrpc: '2.0', id: 'attest-rebuild', method: 'initialize', params: rec.init });
+    await replay({ jsonrpc: '2.0', method: 'notifications/initialized' }, { 'mcp-session-id': rec.id });
+    capLocal(principal.id);
+    const s: Session = {
+      transport,
+      server,
+      principal,
+      binding: rec.binding,
+      opened: rec.opened,
+      lastUsed: clock(),
+      // As stored, so this request's use is written when it is due.
+      lastStored: rec.lastUsed,
+    };
+    transport.onclose = () => {
+      if (sessions.get(rec.id) === s) sessions.delete(rec.id);
+    };
+    sessions.set(rec.id, s);
+    opts.logger.debug({ principal: principal.id }, 'HTTP session rebuilt from the store');
+    return s;
+  };
+  const notFound = (res: ServerResponse) => {
+    rpcError(res, 404, -32001, 'Session not found or expired; initialize a new session');
+    return null;
+  };
+  const forbidden = (res: ServerResponse) => {
+    rpcError(
+      res,
+      403,
+      -32000,
+      'Forbidden: this session was opened with other credentials (principal or role)',
+    );
+    return null;
+  };
   /** The session for a request: it must exist, be live, and belong to exactly this principal. */
-  const sessionFor = (sid: string, principal: Principal, res: ServerResponse): Session | null => {
+  const sessionFor = async (
+    sid: string,
+    principal: Principal,
+    res: ServerResponse,
+  ): Promise<Session | null> => {
     const s = sessions.get(sid);
     const now = clock();
     if (s && (now - s.lastUsed >= idleMs || now - s.opened >= maxMs)) {
       closeSession(sid, now - s.opened >= maxMs ? 'expired' : 'idle');
     }
-    const live = sessions.get(sid);
-    if (!live) {
-      rpcError(res, 404, -32001, 'Session not found or expired; initialize a new session');
-      return null;
+    let live = sessions.get(sid);
+    if (stored) {
+      // The store decides: a session closed or expired on any replica ends here too.
+      const rec = await stored.find(sid);
+      if (!rec) {
+        if (live) closeSession(sid, 'closed by another replica');
+        return notFound(res);
+      }
+      if (now - Math.max(rec.lastUsed, live?.lastUsed ?? 0) >= idleMs || now - rec.opened >= maxMs) {
+        if (live) closeSession(sid, 'expired');
+        await stored.close(sid);
+        return notFound(res);
+      }
+      if (rec.binding !== bindingOf(principal)) return forbidden(res);
+      live ??= await rebuild(rec, principal);
     }
-    if (live.binding !== bindingOf(principal)) {
-      rpcError(
-        res,
-        403,
-        -32000,
-        'Forbidden: this session was opened with other credentials (principal or role)',
-      );
-      return null;
-    }
+    if (!live) return notFound(res);
+    if (live.binding !== bindingOf(principal)) return forbidden(res);
     live.lastUsed = now;
+    if (stored && now - live.lastStored >= touchMs) {
+      live.lastStored = now;
+      await stored.touch(sid, now);
+    }
     return live;
   };
 
@@ -381,7 +505,7 @@ export async function serveHttp(opts: HttpOptions): Promise<HttpHandle> {
           return await modernNode(req, res, parsed.body);
         }
         if (sid) {
-          const s = sessionFor(sid, principal, res);
+          const s = await sessionFor(sid, principal, res);
           if (!s) return;
           return await s.transport.handleRequest(req, res, parsed.body);
         }
@@ -394,28 +518,37 @@ export async function serveHttp(opts: HttpOptions): Promise<HttpHandle> {
           );
         }
         let id: string | null = null;
+        const init = (parsed.body as { params?: unknown }).params ?? {};
         const transport = new NodeStreamableHTTPServerTransport({
           sessionIdGenerator: () => randomUUID(),
-          onsessioninitialized: (newId) => {
+          onsessioninitialized: async (newId) => {
             id = newId;
             const who = principal!;
             const binding = bindingOf(who);
             // A principal holding too many sessions loses its least recently used one.
-            const own = [...sessions.entries()].filter(([, s]) => s.principal.id === who.id);
-            if (own.length >= perPrincipal) {
-              own.sort((a, b) => a[1].lastUsed - b[1].lastUsed);
-              for (const [oldId] of own.slice(0, own.length - perPrincipal + 1))
-                closeSession(oldId, 'too many sessions');
-            }
+            capLocal(who.id);
             const t = clock();
-            sessions.set(newId, { transport, server, principal: who, binding, opened: t, lastUsed: t });
+            await stored?.open(
+              { id: newId, principal: who.id, binding, init, opened: t, lastUsed: t },
+              perPrincipal,
+            );
+            sessions.set(newId, {
+              transport,
+              server,
+              principal: who,
+              binding,
+              opened: t,
+              lastUsed: t,
+              lastStored: t,
+            });
           },
           onsessionclosed: (closedId) => {
             sessions.delete(closedId);
+            return stored?.close(closedId);
           },
         });
         transport.onclose = () => {
-          if (id) sessions.delete(id);
+          if (id && sessions.get(id)?.transport === transport) sessions.delete(id);
         };
         const server = opts.createSession(principal, () => id);
         await server.connect(transport);
@@ -423,7 +556,7 @@ export async function serveHttp(opts: HttpOptions): Promise<HttpHandle> {
       }
       if (req.method === 'GET' || req.method === 'DELETE') {
         if (!sid) return rpcError(res, 400, -32000, 'Bad Request: Mcp-Session-Id header is required');
-        const s = sessionFor(sid, principal, res);
+        const s = await sessionFor(sid, principal, res);
         if (!s) return;
         return await s.transport.handleRequest(req, res);
       }

@@ -66,7 +66,7 @@ describe.runIf(available.ok)('attest migrate-store', () => {
     const r = runCli(['migrate-store', '--db', db, '--to', url]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(
-      /^Copied \d+ rows in 29 tables to postgres:\/\/attest:\*\*\*@127\.0\.0\.1:\d+\/migrate_\d+ in /,
+      /^Copied \d+ rows in 30 tables to postgres:\/\/attest:\*\*\*@127\.0\.0\.1:\d+\/migrate_\d+ in /,
     );
     expect(r.stdout + r.stderr).not.toContain('Sup3r-S3cret-pw');
 

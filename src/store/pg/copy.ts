@@ -36,6 +36,7 @@ export const COPIED_TABLES = [
   'request_state_uses',
   'console_links',
   'console_sessions',
+  'http_sessions',
   'leader_leases',
 ] as const;
 

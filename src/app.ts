@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { looksLikeJwt, OAuthVerifier, scopesSupported } from './auth/oauth.js';
 import { type Config, ConfigError } from './config.js';
@@ -25,6 +27,7 @@ import { runSync } from './services/sync.js';
 import { AuditLog } from './store/audit.js';
 import { sqliteSessions } from './store/backend.js';
 import { DecisionsRepo } from './store/decisions.js';
+import { LeaderLeases } from './store/leader.js';
 import { Store } from './store/store.js';
 import { type TokenRecord, TokenStore } from './store/tokens.js';
 import type { Principal } from './tools/define.js';
@@ -157,22 +160,55 @@ function readTokensFile(path: string): Array<{ token_hash: string } & TokenRecor
     });
 }
 
+/** This process's name as a holder of fleet-wide leases (host, pid and a random part). */
+export const LEASE_HOLDER = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+
+/** How long the refit lease lasts: a refit of a large store takes minutes; a dead holder's ends. */
+const REFIT_LEASE_MS = 15 * 60_000;
+
 /**
  * When the last item of a campaign is decided, its decisions become training data: refit
- * the learned model and re-score the other active campaigns with it.
+ * the learned model and re-score the other active campaigns with it. Once across every
+ * process on the store: the refit runs under the `refit` lease, and a campaign is marked
+ * refitted only after its refit, so when the holder dies mid-refit the lease runs out and the
+ * next process to apply a decision refits instead.
  */
-export function refitWhenCampaignDone(store: Store, config: Config, logger: Logger): boolean {
-  const done = store
-    .listCampaigns('active')
-    .filter(
-      (c) =>
-        c.counts.total > 0 && c.counts.decided === c.counts.total && !store.getMeta(`refit_after:${c.id}`),
+export function refitWhenCampaignDone(
+  store: Store,
+  config: Config,
+  logger: Logger,
+  holder: string = LEASE_HOLDER,
+): boolean {
+  const pending = () =>
+    store
+      .listCampaigns('active')
+      .filter(
+        (c) =>
+          c.counts.total > 0 && c.counts.decided === c.counts.total && !store.getMeta(`refit_after:${c.id}`),
+      );
+  if (pending().length === 0) return false;
+  const leases = new LeaderLeases(store.db);
+  if (!leases.tryLead('refit', holder, REFIT_LEASE_MS)) {
+    logger.info({ holder: leases.holder('refit') }, 'campaign fully decided: another process is refitting');
+    return false;
+  }
+  try {
+    // Read again under the lease: another process may have refitted meanwhile.
+    const done = pending();
+    if (done.length === 0) return false;
+    const r = analyzeCampaigns(store, { asOf: analysisDate(config), dormantDays: config.dormantDays });
+    const at = new Date().toISOString();
+    store.transaction(() => {
+      for (const c of done) store.setMeta(`refit_after:${c.id}`, at);
+    });
+    logger.info(
+      { campaigns: done.map((c) => c.id), model: r.model },
+      'campaign fully decided: model refitted',
     );
-  if (done.length === 0) return false;
-  for (const c of done) store.setMeta(`refit_after:${c.id}`, new Date().toISOString());
-  const r = analyzeCampaigns(store, { asOf: analysisDate(config), dormantDays: config.dormantDays });
-  logger.info({ campaigns: done.map((c) => c.id), model: r.model }, 'campaign fully decided: model refitted');
-  return true;
+    return true;
+  } finally {
+    leases.resign('refit', holder);
+  }
 }
 
 /**
@@ -229,11 +265,24 @@ function scheduleSync(
   const platforms = configuredForSync(process.env, connectorOptions(config, logger));
   if (platforms.length === 0) logger.warn('--sync: no platform is configured; nothing will be synced');
   let running = false;
+  // One process syncs at a time across the store: the holder renews the lease on each tick
+  // and before each platform; when it dies, another takes over within 1.5 intervals.
+  const leases = new LeaderLeases(store.db);
+  const ttl = Math.max(60_000, config.syncIntervalMinutes * 90_000);
+  const lead = () => leases.tryLead('sync', LEASE_HOLDER, ttl);
   const tick = async () => {
     if (running) return;
+    if (!lead()) {
+      logger.info({ holder: leases.holder('sync') }, 'sync skipped: another process holds the sync lease');
+      return;
+    }
     running = true;
     try {
       for (const p of platforms) {
+        if (!lead()) {
+          logger.warn({ platform: p.name }, 'sync stopped: the sync lease passed to another process');
+          break;
+        }
         if ('error' in p) {
           logger.error({ platform: p.name }, `${p.name} sync skipped: ${p.error}`);
           continue;
@@ -262,7 +311,10 @@ function scheduleSync(
   void tick();
   const timer = setInterval(() => void tick(), config.syncIntervalMinutes * 60_000);
   timer.unref();
-  return () => clearInterval(timer);
+  return () => {
+    clearInterval(timer);
+    leases.resign('sync', LEASE_HOLDER);
+  };
 }
 
 /** The console page of a pending confirmation. */

@@ -296,4 +296,40 @@ describe('attest serve --sync', () => {
     store.close();
     expect(stderr).not.toContain(emu.token);
   });
+
+  it('syncs from one process of several on the same store (the sync lease)', async () => {
+    const db = join(tmp.dir, 'okta-two.db');
+    const start = () => {
+      const child = spawn(process.execPath, [CLI, 'serve', '--db', db, '--http', '0', '--sync', '60'], {
+        env: { ...BASE_ENV, ...env, ATTEST_LOG_LEVEL: 'info' },
+      });
+      let stderr = '';
+      const waiting: Array<() => void> = [];
+      child.stderr.on('data', (d) => {
+        stderr += String(d);
+        for (const w of waiting) w();
+      });
+      const saw = (text: string) =>
+        new Promise<void>((resolve, reject) => {
+          const check = () => {
+            if (stderr.includes(text)) resolve();
+            else if (stderr.includes('okta sync failed')) reject(new Error(stderr));
+          };
+          waiting.push(check);
+          check();
+          child.once('exit', (code) => reject(new Error(`exited ${code}: ${stderr}`)));
+        });
+      const stop = () => {
+        child.kill('SIGTERM');
+        return new Promise((r) => child.once('exit', r));
+      };
+      return { saw, stop, stderr: () => stderr };
+    };
+    const first = start();
+    await first.saw('okta sync done');
+    const second = start();
+    await second.saw('sync skipped: another process holds the sync lease');
+    await Promise.all([second.stop(), first.stop()]);
+    expect(second.stderr()).not.toContain('okta sync done');
+  });
 });

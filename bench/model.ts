@@ -10,9 +10,10 @@ import { fitSparseLogistic, type SparseDesign, sparseLogOdds } from '../src/anal
 import { auc } from '../src/analysis/stats.js';
 import { generateHistory, type HistoryRow, historyShape } from './history.js';
 
-const n = Number(process.argv[2] ?? 33_000);
-const folds = Number(process.argv[3] ?? 5);
-const seed = Number(process.argv[4] ?? 3);
+const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const n = Number(args[0] ?? 33_000);
+const folds = Number(args[1] ?? 5);
+const seed = Number(args[2] ?? 3);
 const rows = generateHistory(n, seed);
 const names = Object.keys(rows[0]!.features);
 const labels = rows.map((r) => r.label);
@@ -102,8 +103,11 @@ const singles = names.map((f) => [f]);
 // alone (the penalty spreads each effect over the pairs that repeat it), as greedy pair selection
 // found on the real data.
 const pairs = names.filter((f) => f !== 'entitlement').map((f) => ['entitlement', f]);
-baseline('one-hot logistic regression', singles);
-baseline('pairwise (one-hot + resource pairs)', [...singles, ...pairs]);
+// --model-only skips the baselines (for quick comparisons of the model with itself).
+if (!process.argv.includes('--model-only')) {
+  baseline('one-hot logistic regression', singles);
+  baseline('pairwise (one-hot + resource pairs)', [...singles, ...pairs]);
+}
 if (process.argv.includes('--baselines-only')) process.exit(0);
 const started = performance.now();
 const r = crossValidate(rows, { folds, seed: 1 });

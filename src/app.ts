@@ -11,6 +11,7 @@ import {
 } from './connectors/registry.js';
 import { createConsole, hasConsoleCookie } from './console/app.js';
 import { generateDemo } from './demo/generate.js';
+import type { Principal } from './domain/principal.js';
 import type { Logger } from './log.js';
 import { Auditor } from './policy/audit.js';
 import { CheckpointWriter } from './policy/checkpoints.js';
@@ -26,7 +27,6 @@ import { AuditLog } from './store/audit.js';
 import { DecisionsRepo } from './store/decisions.js';
 import { Store } from './store/store.js';
 import { type TokenRecord, TokenStore } from './store/tokens.js';
-import type { Principal } from './tools/define.js';
 import { type HttpHandle, serveHttp } from './transports/http.js';
 import { serveStdio } from './transports/stdio.js';
 

@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config.js';
+import type { Principal } from '../domain/principal.js';
 import type { Logger } from '../log.js';
 import type { Auditor } from '../policy/audit.js';
 import { STYLESHEET } from '../render/html.js';
@@ -10,7 +11,6 @@ import { buildEvidence, htmlToPdf, renderEvidenceHtml } from '../services/eviden
 import { AuditLog } from '../store/audit.js';
 import { ConsoleAuthRepo } from '../store/console.js';
 import type { Store } from '../store/store.js';
-import type { Principal } from '../tools/define.js';
 import * as pages from './pages.js';
 
 export const COOKIE = 'attest_console';

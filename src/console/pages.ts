@@ -1,11 +1,11 @@
 import type { Config } from '../config.js';
 import type { CampaignSummary } from '../domain/index.js';
+import type { Principal } from '../domain/principal.js';
 import { barChart, type Html, html, num, pct, raw } from '../render/html.js';
 import { BEHAVIOUR, campaignDashboard, reviewerBehaviour } from '../services/insights.js';
 import { AuditLog } from '../store/audit.js';
 import { type ConfirmationRow, DecisionsRepo } from '../store/decisions.js';
 import type { ItemRow, Store } from '../store/store.js';
-import type { Principal } from '../tools/define.js';
 
 export interface PageContext {
   store: Store;

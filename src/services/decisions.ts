@@ -1,18 +1,21 @@
 import type { Assurance, Config } from '../config.js';
+import type { Principal } from '../domain/principal.js';
 import { ToolError } from '../errors.js';
 import type { RecordEvent } from '../policy/audit.js';
-import { CHANNEL_ASSURANCE, type Channel, requiredAssurance, satisfies } from '../policy/confirm.js';
+import {
+  type AskHuman,
+  CHANNEL_ASSURANCE,
+  type Channel,
+  type NeedsInput,
+  needsInput,
+  requiredAssurance,
+  type SendHumanTo,
+  satisfies,
+} from '../policy/confirm.js';
 import { type BatchLine, quoteField, renderBatch } from '../policy/human-text.js';
 import { RequestStateRefusal, type StateBinding } from '../policy/request-state.js';
 import { type ConfirmationRow, DecisionsRepo, type ProposalRow } from '../store/decisions.js';
 import type { ItemRow, Store } from '../store/store.js';
-import {
-  type AskHuman,
-  type NeedsInput,
-  needsInput,
-  type Principal,
-  type SendHumanTo,
-} from '../tools/define.js';
 
 export interface SubmitResult {
   status: 'applied' | 'awaiting_confirmation' | 'rejected';

@@ -32,8 +32,6 @@ import {
   resourceDefinitions,
 } from './resources/index.js';
 import type { ConnectorLookup } from './services/platform-changes.js';
-import { AuditLog } from './store/audit.js';
-import { RequestStateLedger } from './store/request-states.js';
 import type { Store } from './store/store.js';
 import { type AnyTool, annotationsFor, type ToolContext } from './tools/define.js';
 import { selectTools } from './tools/index.js';
@@ -201,14 +199,10 @@ export function createServer(deps: ServerDeps): McpServer {
       inputRequired: { roundTimeoutMs: deps.config.elicitationTimeoutSeconds * 1000 },
     },
   );
-  const auditor = new Auditor(
-    new AuditLog(deps.store.db),
-    deps.secrets ?? (() => []),
-    deps.checkpoints ?? null,
-  );
+  const auditor = new Auditor(deps.store.audit, deps.secrets ?? (() => []), deps.checkpoints ?? null);
   const now = deps.now ?? (() => new Date());
   const requestStates = new RequestStateCodec(
-    new RequestStateLedger(deps.store.db),
+    deps.store.requestStates,
     deps.config.requestStateTtlSeconds * 1000,
     now,
   );

@@ -4,7 +4,6 @@ import { checkpointsFrom } from '../app.js';
 import { ConfigError } from '../config.js';
 import { createLogger } from '../log.js';
 import { generateSigningKey, readVerifyKey, verifyCheckpoints } from '../policy/checkpoints.js';
-import { AuditLog } from '../store/audit.js';
 import { PgAuditLog } from '../store/pg/audit.js';
 import { isPostgresUrl, openPg } from '../store/pg/db.js';
 
@@ -45,7 +44,7 @@ export function registerAudit(program: Command): void {
         return;
       }
       await withStore(config, async (store) => {
-        const log = new AuditLog(store.db);
+        const log = store.audit;
         const r = log.verify();
         reportVerify(r);
         const sink = config.auditCheckpoints?.sink;
@@ -105,7 +104,7 @@ export function registerAudit(program: Command): void {
         return;
       }
       await withStore(config, async (store) => {
-        const c = writer.writeHead(new AuditLog(store.db));
+        const c = writer.writeHead(store.audit);
         out(c ? `Checkpoint of entry ${c.seq} written.` : 'The audit log is empty; nothing to checkpoint.');
       });
     });
@@ -125,7 +124,7 @@ export function registerAudit(program: Command): void {
       await withStore(config, async (store) => {
         const sink = opts.out ? createWriteStream(opts.out) : process.stdout;
         const { writeAuditExport } = await import('../services/audit-export.js');
-        const n = await writeAuditExport(new AuditLog(store.db), sink, {
+        const n = await writeAuditExport(store.audit, sink, {
           format: opts.format,
           since: opts.since ? new Date(opts.since).toISOString() : undefined,
         });

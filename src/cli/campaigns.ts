@@ -6,7 +6,6 @@ import { escapeUnsafe, quoteField } from '../policy/human-text.js';
 import { campaignSpecSchema, campaignSummary, resolveCampaign } from '../services/campaigns.js';
 import { runChangeOutbox } from '../services/changes.js';
 import { campaignRequest, refuseCampaignOn } from '../services/platform-changes.js';
-import { ChangesRepo } from '../store/changes.js';
 
 import {
   askYesNo,
@@ -167,7 +166,7 @@ export function registerCampaign(program: Command): void {
           }
           const by = opts.as ?? process.env.ATTEST_PRINCIPAL ?? userInfo().username;
           const auditor = cliAuditor(store, config);
-          const repo = new ChangesRepo(store.db);
+          const repo = store.changes;
           const change = repo.create({
             kind: 'create_campaign',
             platform: spec.on_platform ?? 'snapshot',
@@ -216,7 +215,7 @@ export function registerCampaign(program: Command): void {
             );
           } else if (run.retry > 0) {
             err(
-              `attest campaign create: confirmed, but ${spec.on_platform ?? 'the platform'} did not finish: ${escapeUnsafe(String(new ChangesRepo(store.db).state(change.id).error ?? 'unknown error'))}. It stays queued (change ${change.id}) and is applied once by the next run (attest serve, or attest confirm).`,
+              `attest campaign create: confirmed, but ${spec.on_platform ?? 'the platform'} did not finish: ${escapeUnsafe(String(store.changes.state(change.id).error ?? 'unknown error'))}. It stays queued (change ${change.id}) and is applied once by the next run (attest serve, or attest confirm).`,
             );
             process.exitCode = 1;
           } else {

@@ -6,7 +6,7 @@ import { type Config, ConfigError, resolveConfig } from '../config.js';
 import { createConnectorRegistry } from '../connectors/registry.js';
 import { createLogger } from '../log.js';
 import { Auditor } from '../policy/audit.js';
-import { AuditLog, type VerifyResult } from '../store/audit.js';
+import type { VerifyResult } from '../store/audit.js';
 import { isPostgresUrl, safeUrl } from '../store/pg/db.js';
 import { Store } from '../store/store.js';
 
@@ -82,7 +82,7 @@ export function registryFor(config: Config) {
 export function cliAuditor(store: Store, config: Config): Auditor {
   const logger = createLogger(config.logLevel);
   const secrets = secretsFromEnv(process.env, config);
-  return new Auditor(new AuditLog(store.db), () => secrets, checkpointsFrom(config, logger));
+  return new Auditor(store.audit, () => secrets, checkpointsFrom(config, logger));
 }
 
 /** Prints an audit chain check (the first 100 broken entries); a broken chain exits 1. */

@@ -5,7 +5,6 @@ import { quoteField } from '../policy/human-text.js';
 import { answerChangeConfirmation, pendingChanges, runChangeOutbox } from '../services/changes.js';
 import { answerConfirmation, pendingBatch } from '../services/decisions.js';
 import { runOutbox } from '../services/outbox.js';
-import { DecisionsRepo } from '../store/decisions.js';
 
 import {
   askYesNo,
@@ -67,7 +66,7 @@ export function registerConfirm(program: Command): void {
             err(`attest ${answer}: ${error}.`);
             process.exitCode = 1;
           };
-          if (new DecisionsRepo(store.db).confirmation(id)?.subject === 'changes') {
+          if (store.decisions.confirmation(id)?.subject === 'changes') {
             // A change (a campaign to create): shown, asked, queued, applied once.
             const pending = pendingChanges(store, id, new Date());
             if (!pending.ok) return refuse(pending.error);

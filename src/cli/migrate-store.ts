@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../config.js';
-import { AuditLog } from '../store/audit.js';
 import { PgAuditLog } from '../store/pg/audit.js';
-import { copySqliteToPg } from '../store/pg/copy.js';
+import { copyStoreToPg } from '../store/pg/copy.js';
 import { isPostgresUrl, openPg, safeUrl, storeError } from '../store/pg/db.js';
 
 import { type Common, configFrom, configOption, dbOption, err, out, withStore } from './common.js';
@@ -30,8 +29,8 @@ export function registerMigrateStore(program: Command): void {
         let pool: Awaited<ReturnType<typeof openPg>> | null = null;
         try {
           pool = await openPg(opts.to);
-          const sourceHead = new AuditLog(store.db).head();
-          const r = await copySqliteToPg(store.db, pool, (t, n) => err(`  ${t}: ${n} rows`)).catch(
+          const sourceHead = store.audit.head();
+          const r = await copyStoreToPg(store, pool, (t, n) => err(`  ${t}: ${n} rows`)).catch(
             (e: unknown) => {
               throw storeError(opts.to, e);
             },

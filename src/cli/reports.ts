@@ -3,7 +3,6 @@ import { type Command, Option } from 'commander';
 import { stringify } from 'csv-stringify/sync';
 import { ConfigError } from '../config.js';
 import { buildEvidence, htmlToPdf, renderEvidenceHtml } from '../services/evidence.js';
-import { DecisionsRepo } from '../store/decisions.js';
 
 import { type Common, configFrom, configOption, dbOption, err, out, withStore } from './common.js';
 
@@ -49,7 +48,7 @@ export function registerExport(program: Command): void {
     .action(async (opts: Common & { out?: string }) => {
       const config = configFrom({ db: opts.db, config: opts.config });
       await withStore(config, async (store) => {
-        const rows = new DecisionsRepo(store.db).remediations();
+        const rows = store.decisions.remediations();
         const columns = [
           'item_id',
           'user_id',

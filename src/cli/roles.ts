@@ -12,7 +12,6 @@ import {
   roleSummary,
 } from '../services/platform-changes.js';
 import { mineRolesFromStore, rememberRoleReport, roleReportCsv } from '../services/roles.js';
-import { ChangesRepo } from '../store/changes.js';
 
 import {
   askYesNo,
@@ -177,7 +176,7 @@ export function registerRoles(program: Command): void {
           }
           const by = opts.as ?? process.env.ATTEST_PRINCIPAL ?? userInfo().username;
           const auditor = cliAuditor(store, config);
-          const repo = new ChangesRepo(store.db);
+          const repo = store.changes;
           const now = new Date();
           const change = repo.create({
             kind: 'create_role',

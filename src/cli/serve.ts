@@ -8,7 +8,6 @@ import { createConsole, signInLink } from '../console/app.js';
 import { serveConsoleHttp } from '../console/serve.js';
 import { createLogger } from '../log.js';
 import { runOutbox } from '../services/outbox.js';
-import { TokenStore } from '../store/tokens.js';
 
 import {
   type Common,
@@ -101,7 +100,7 @@ export function registerServe(program: Command): void {
             );
           }
           if (opts.printToken && !opts.insecureNoAuth) {
-            const token = new TokenStore(serving.store.db).create(
+            const token = serving.store.tokens.create(
               config.principal,
               'admin',
               new Date(Date.now() + 12 * 3600_000),

@@ -1,5 +1,4 @@
 import { type Command, Option } from 'commander';
-import { TokenStore } from '../store/tokens.js';
 
 import { type Common, configFrom, configOption, dbOption, intArg, out, withStore } from './common.js';
 
@@ -35,7 +34,7 @@ export function registerToken(program: Command): void {
       ) => {
         const config = configFrom({ db: opts.db, config: opts.config });
         await withStore(config, async (store) => {
-          const t = new TokenStore(store.db).create(
+          const t = store.tokens.create(
             opts.principal,
             opts.role,
             new Date(Date.now() + opts.ttlHours * 3600_000),

@@ -4,8 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CampaignSummary } from '../domain/index.js';
 import { barChart, esc, type Html, html, num, pct, raw, STYLESHEET } from '../render/html.js';
-import { AuditLog, type BrokenEntry } from '../store/audit.js';
-import { AutomationRepo } from '../store/automation.js';
+import type { BrokenEntry } from '../store/audit.js';
 import { type DecidedRow, InsightsReader } from '../store/insights-reads.js';
 import type { Store } from '../store/store.js';
 import { campaignDashboard, reviewerBehaviour } from './insights.js';
@@ -58,7 +57,7 @@ export interface AutomaticSection {
 
 function automaticSections(store: Store, campaignId: string): AutomaticSection[] {
   const by = new Map<string, AutomaticSection>();
-  for (const a of new AutomationRepo(store.db).forCampaign(campaignId)) {
+  for (const a of store.automation.forCampaign(campaignId)) {
     let s = by.get(a.class);
     if (!s) {
       s = {
@@ -101,7 +100,7 @@ export function buildEvidence(store: Store, campaign: CampaignSummary, now: Date
   const reader = new InsightsReader(store);
   const agg = reader.aggregates(campaign.id);
   const decided = reader.decided(campaign.id);
-  const log = new AuditLog(store.db);
+  const log = store.audit;
   const verify = log.verify();
   // The audit entry that recorded each decision's application (the platform's answer).
   const applied = new Map<string, number>();

@@ -9,7 +9,7 @@ import { crossValidate, type ShadowReport } from '../analysis/shadow.js';
 import { type AnalysisThresholds, defaultThresholds } from '../analysis/thresholds.js';
 import { parseIsoTime } from '../connectors/snapshot/csv-import.js';
 import { readCsvFile } from '../connectors/snapshot/csv-reader.js';
-import { PeerIndex } from '../store/peers.js';
+import type { PeerIndex } from '../store/peers.js';
 import type { Store } from '../store/store.js';
 import { activityCoverage, trainingRows } from './analyze.js';
 
@@ -153,7 +153,7 @@ export async function runShadow(
   store: Store,
   options: ShadowOptions,
 ): Promise<ShadowReport & { live_queue: LiveQueueMix }> {
-  const peers = new PeerIndex(store.db);
+  const peers = store.peerIndex();
   const dormantDays = options.dormantDays ?? 90;
   let rows: Array<{ features: Record<string, string | null>; label: 0 | 1; weight?: number }>;
   if (options.decisionsFile) {

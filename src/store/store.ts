@@ -16,8 +16,17 @@ import type {
   User,
 } from '../domain/index.js';
 import { entitlementSnapshotColumns, userSnapshotColumns } from '../domain/index.js';
+import { AuditLog } from './audit.js';
+import { AutomationRepo } from './automation.js';
+import { ChangesRepo } from './changes.js';
+import { ConsoleAuthRepo } from './console.js';
 import { CursorCodec } from './cursor.js';
 import { type Db, openDb } from './db.js';
+import { DecisionsRepo } from './decisions.js';
+import { PeerIndex } from './peers.js';
+import { RequestStateLedger } from './request-states.js';
+import { StagedSync } from './staged-sync.js';
+import { TokenStore } from './tokens.js';
 
 /** A review item row joined with its user, entitlement, proposal and decision. */
 export interface ItemRow {
@@ -252,6 +261,54 @@ export class Store {
 
   static open(path: string): Store {
     return new Store(openDb(path));
+  }
+
+  private readonly repos = new Map<string, unknown>();
+  private repo<T>(name: string, make: (db: Db) => T): T {
+    let r = this.repos.get(name) as T | undefined;
+    if (r === undefined) {
+      r = make(this.db);
+      this.repos.set(name, r);
+    }
+    return r;
+  }
+
+  // The repositories, one per concern: code above the store calls these, never SQL.
+  /** Proposals, confirmations, decisions and the decision outbox. */
+  get decisions(): DecisionsRepo {
+    return this.repo('decisions', (db) => new DecisionsRepo(db));
+  }
+  /** Platform changes (campaigns and roles to create) and their outbox. */
+  get changes(): ChangesRepo {
+    return this.repo('changes', (db) => new ChangesRepo(db));
+  }
+  /** The tamper-evident audit chain. */
+  get audit(): AuditLog {
+    return this.repo('audit', (db) => new AuditLog(db));
+  }
+  /** The console's sign-in links and sessions. */
+  get consoleAuth(): ConsoleAuthRepo {
+    return this.repo('consoleAuth', (db) => new ConsoleAuthRepo(db));
+  }
+  /** Spent 2026-07-28 request states. */
+  get requestStates(): RequestStateLedger {
+    return this.repo('requestStates', (db) => new RequestStateLedger(db));
+  }
+  /** Automatic decisions and automation runs. */
+  get automation(): AutomationRepo {
+    return this.repo('automation', (db) => new AutomationRepo(db));
+  }
+  /** A fresh peer index over the current assignments (built on each call: it reads the store as it is now). */
+  peerIndex(): PeerIndex {
+    return new PeerIndex(this.db);
+  }
+  /** A staged, all-or-nothing sync of one platform into this store. */
+  stagedSync(platform: Platform, now?: Date, onStep?: (where: string) => void): StagedSync {
+    return new StagedSync(this.db, platform, now, onStep);
+  }
+  /** HTTP bearer tokens (hashes only). */
+  get tokens(): TokenStore {
+    return this.repo('tokens', (db) => new TokenStore(db));
   }
 
   close(): void {

@@ -109,13 +109,7 @@ export function buildEvidence(store: Store, campaign: CampaignSummary, now: Date
     const item = (e.arguments as { item_id?: string }).item_id;
     if (item) applied.set(item, e.seq);
   }
-  const scope = store
-    .stmt(
-      `SELECT count(*) AS items, count(DISTINCT i.user_id) AS users, count(DISTINCT i.entitlement_id) AS ents,
-         json_group_array(DISTINCT e.app) AS apps
-       FROM review_items i JOIN entitlements e ON e.id = i.entitlement_id WHERE i.campaign_id = ?`,
-    )
-    .get(campaign.id) as { items: number; users: number; ents: number; apps: string };
+  const scope = store.campaignScope(campaign.id);
   const remediation: Record<string, number> = {};
   for (const d of decided)
     if (d.decision === 'revoke')

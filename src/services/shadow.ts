@@ -40,14 +40,11 @@ async function rowsFromFile(
 ) {
   const rows: Array<{ features: Record<string, string | null>; label: 0 | 1 }> = [];
   const nowIso = (asOf ?? new Date()).toISOString();
-  const lastUseBefore = store.stmt(
-    `SELECT max(at) AS at FROM activity_events WHERE user_id = ? AND app = ? AND outcome = 'success' AND at <= ?`,
-  );
   let userId = '';
   // Usage as of the decision, worked out as for the store's own decisions.
   const usageOf = (ent: { id: string; app: string | null }, at: string) => {
     if (ent.app === null) return null;
-    const last = (lastUseBefore.get(userId, ent.app, at) as { at: string | null }).at;
+    const last = store.lastUseBefore(userId, ent.app, at);
     const atMs = Date.parse(at);
     const granted = store.heldEntitlements(userId).find((h) => h.id === ent.id)?.granted_at ?? null;
     const grantMs = granted === null ? null : Date.parse(granted);

@@ -315,6 +315,47 @@ export class Store {
     this.db.close();
   }
 
+  /** Where users are on their platform (one query for the set); ids not in the store are left out. */
+  userRefs(ids: string[]): Map<string, { platform: string; external_id: string }> {
+    const rows = this.stmt(
+      'SELECT id, platform, external_id FROM users WHERE id IN (SELECT value FROM json_each(?))',
+    ).all(JSON.stringify(ids)) as Array<{ id: string; platform: string; external_id: string }>;
+    return new Map(rows.map((r) => [r.id, { platform: r.platform, external_id: r.external_id }]));
+  }
+
+  /** What entitlements are on their platform (one query for the set); ids not in the store are left out. */
+  entitlementRefs(
+    ids: string[],
+  ): Map<string, { platform: string; external_id: string; type: Entitlement['type']; name: string }> {
+    const rows = this.stmt(
+      'SELECT id, platform, external_id, type, name FROM entitlements WHERE id IN (SELECT value FROM json_each(?))',
+    ).all(JSON.stringify(ids)) as Array<{
+      id: string;
+      platform: string;
+      external_id: string;
+      type: Entitlement['type'];
+      name: string;
+    }>;
+    return new Map(rows.map(({ id, ...r }) => [id, r]));
+  }
+
+  /** A user's last successful use of an app at or before `at` (ISO), or null. */
+  lastUseBefore(userId: string, app: string, at: string): string | null {
+    const r = this.stmt(
+      `SELECT max(at) AS at FROM activity_events WHERE user_id = ? AND app = ? AND outcome = 'success' AND at <= ?`,
+    ).get(userId, app, at) as { at: string | null };
+    return r.at;
+  }
+
+  /** How much a campaign covers: items, distinct users and entitlements, and the apps (JSON array text). */
+  campaignScope(campaignId: string): { items: number; users: number; ents: number; apps: string } {
+    return this.stmt(
+      `SELECT count(*) AS items, count(DISTINCT i.user_id) AS users, count(DISTINCT i.entitlement_id) AS ents,
+         json_group_array(DISTINCT e.app) AS apps
+       FROM review_items i JOIN entitlements e ON e.id = i.entitlement_id WHERE i.campaign_id = ?`,
+    ).get(campaignId) as { items: number; users: number; ents: number; apps: string };
+  }
+
   /** A cached prepared statement. */
   stmt(sql: string): Statement<unknown[]> {
     let s = this.stmts.get(sql);

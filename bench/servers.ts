@@ -10,6 +10,7 @@
 import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
 import { McpServer } from '@modelcontextprotocol/server';
 import type { Config } from '../src/config.js';
+import type { Principal } from '../src/domain/principal.js';
 import { createLogger } from '../src/log.js';
 import type { CallState } from '../src/policy/index.js';
 import {
@@ -22,7 +23,7 @@ import {
 } from '../src/policy/index.js';
 import { createServer } from '../src/server.js';
 import type { Store } from '../src/store/store.js';
-import type { AnyTool, Principal, ToolContext } from '../src/tools/define.js';
+import type { AnyTool, ToolContext } from '../src/tools/define.js';
 import { allTools } from '../src/tools/index.js';
 import { createEchoServer } from './echo.js';
 

@@ -13,6 +13,7 @@ import {
 } from './connectors/registry.js';
 import { createConsole, hasConsoleCookie } from './console/app.js';
 import { generateDemo } from './demo/generate.js';
+import type { Principal } from './domain/principal.js';
 import type { Logger } from './log.js';
 import { Auditor } from './policy/audit.js';
 import { CheckpointWriter } from './policy/checkpoints.js';
@@ -24,13 +25,10 @@ import { runChangeOutbox } from './services/changes.js';
 import { loadSnapshot } from './services/load.js';
 import { type ConnectorFor, runOutbox } from './services/outbox.js';
 import { runSync } from './services/sync.js';
-import { AuditLog } from './store/audit.js';
 import { sqliteSessions } from './store/backend.js';
-import { DecisionsRepo } from './store/decisions.js';
 import { LeaderLeases } from './store/leader.js';
 import { Store } from './store/store.js';
 import { type TokenRecord, TokenStore } from './store/tokens.js';
-import type { Principal } from './tools/define.js';
 import { type HttpHandle, serveHttp } from './transports/http.js';
 import { serveStdio } from './transports/stdio.js';
 
@@ -386,7 +384,7 @@ export async function serve(
     options.connectorFor ?? createConnectorRegistry(process.env, connectorOptions(config, logger));
   const secrets = secretsFromEnv(process.env, config);
   const checkpoints = checkpointsFrom(config, logger);
-  const auditor = new Auditor(new AuditLog(store.db), () => secrets, checkpoints);
+  const auditor = new Auditor(store.audit, () => secrets, checkpoints);
   const confirmCommand = cliInvocation(config);
   // One worker at a time drains the outbox in this process (rows are claimed with a lease,
   // so a CLI run beside it never applies the same row); a restart finishes what a killed run left.
@@ -415,7 +413,7 @@ export async function serve(
     return draining;
   };
   if (config.readOnly) {
-    const waiting = new DecisionsRepo(store.db).pendingCount();
+    const waiting = store.decisions.pendingCount();
     if (waiting > 0)
       logger.warn(
         { waiting },
@@ -469,7 +467,7 @@ export async function serve(
   if (options.insecureNoAuth && !loopback) {
     throw new Error('--insecure-no-auth is allowed only on a loopback host');
   }
-  const tokens = new TokenStore(store.db);
+  const tokens = store.tokens;
   const fileTokens =
     config.tokensFile && existsSync(config.tokensFile) ? readTokensFile(config.tokensFile) : [];
   // JWT access tokens from the organisation's IdP, besides the static tokens; a JWT is never

@@ -1,11 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
+import { roleSchema } from './domain/principal.js';
 import { automationPolicySchema } from './policy/automation.js';
-
-/** How a principal is allowed to act. */
-export const roleSchema = z.enum(['admin', 'reviewer']);
-export type Role = z.infer<typeof roleSchema>;
 
 /**
  * How much a confirmation channel proves. `human-verified`: a human authenticated apart from

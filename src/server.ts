@@ -17,9 +17,11 @@ import {
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { type Config, describeZodError } from './config.js';
+import type { Principal } from './domain/principal.js';
 import { ToolError } from './errors.js';
 import { Auditor } from './policy/audit.js';
 import type { CheckpointWriter } from './policy/checkpoints.js';
+import { type AskHuman, type HumanInput, isNeedsInput, type SendHumanTo } from './policy/confirm.js';
 import { type CallResult, createPipeline } from './policy/index.js';
 import { RequestStateCodec } from './policy/request-state.js';
 import {
@@ -30,19 +32,8 @@ import {
   resourceDefinitions,
 } from './resources/index.js';
 import type { ConnectorLookup } from './services/platform-changes.js';
-import { AuditLog } from './store/audit.js';
-import { RequestStateLedger } from './store/request-states.js';
 import type { Store } from './store/store.js';
-import {
-  type AnyTool,
-  type AskHuman,
-  annotationsFor,
-  type HumanInput,
-  isNeedsInput,
-  type Principal,
-  type SendHumanTo,
-  type ToolContext,
-} from './tools/define.js';
+import { type AnyTool, annotationsFor, type ToolContext } from './tools/define.js';
 import { selectTools } from './tools/index.js';
 
 export const SERVER_NAME = 'attest';
@@ -208,14 +199,10 @@ export function createServer(deps: ServerDeps): McpServer {
       inputRequired: { roundTimeoutMs: deps.config.elicitationTimeoutSeconds * 1000 },
     },
   );
-  const auditor = new Auditor(
-    new AuditLog(deps.store.db),
-    deps.secrets ?? (() => []),
-    deps.checkpoints ?? null,
-  );
+  const auditor = new Auditor(deps.store.audit, deps.secrets ?? (() => []), deps.checkpoints ?? null);
   const now = deps.now ?? (() => new Date());
   const requestStates = new RequestStateCodec(
-    new RequestStateLedger(deps.store.db),
+    deps.store.requestStates,
     deps.config.requestStateTtlSeconds * 1000,
     now,
   );

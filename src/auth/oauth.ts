@@ -1,6 +1,6 @@
 import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import type { OAuthConfig, PrincipalEntry } from '../config.js';
-import type { Principal } from '../tools/define.js';
+import type { Principal } from '../domain/principal.js';
 
 /** Why a request's credentials are refused, as HTTP and RFC 6750 put it. */
 export interface AuthRefusal {

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { ToolError } from '../errors.js';
+import { type FormSchema, needsInput } from '../policy/confirm.js';
 import type { PromptDefinition, ResourceDefinition } from '../resources/index.js';
-import { type AnyTool, defineTool, type FormSchema, needsInput } from '../tools/define.js';
+import { type AnyTool, defineTool } from '../tools/define.js';
 
 /**
  * The fixtures the official MCP conformance suite calls by name (test_* tools, test://

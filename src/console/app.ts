@@ -1,16 +1,14 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config.js';
+import type { Principal } from '../domain/principal.js';
 import type { Logger } from '../log.js';
 import type { Auditor } from '../policy/audit.js';
 import { STYLESHEET } from '../render/html.js';
 import { writeAuditExport } from '../services/audit-export.js';
 import { answerConfirmation } from '../services/decisions.js';
 import { buildEvidence, htmlToPdf, renderEvidenceHtml } from '../services/evidence.js';
-import { AuditLog } from '../store/audit.js';
-import { ConsoleAuthRepo } from '../store/console.js';
 import type { Store } from '../store/store.js';
-import type { Principal } from '../tools/define.js';
 import * as pages from './pages.js';
 
 export const COOKIE = 'attest_console';
@@ -33,11 +31,7 @@ export interface ConsoleDeps {
 
 /** A new one-time sign-in link for `principal`, for the human's terminal. */
 export function signInLink(store: Store, base: string, principal: string, now = new Date()): string {
-  const token = new ConsoleAuthRepo(store.db).createLink(
-    principal,
-    now,
-    new Date(now.getTime() + LINK_TTL_MS),
-  );
+  const token = store.consoleAuth.createLink(principal, now, new Date(now.getTime() + LINK_TTL_MS));
   return `${base.replace(/\/$/, '')}/login?token=${token}`;
 }
 
@@ -102,7 +96,7 @@ function same(a: string, b: string): boolean {
  */
 export function createConsole(deps: ConsoleDeps) {
   const now = deps.now ?? (() => new Date());
-  const auth = new ConsoleAuthRepo(deps.store.db);
+  const auth = deps.store.consoleAuth;
 
   return async function handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
     if (url.pathname !== '/console' && !url.pathname.startsWith('/console/')) return false;
@@ -350,7 +344,7 @@ export function createConsole(deps: ConsoleDeps) {
         'content-disposition': `attachment; filename="attest-audit.${format}"`,
         ...SECURITY_HEADERS,
       });
-      await writeAuditExport(new AuditLog(deps.store.db), res, {
+      await writeAuditExport(deps.store.audit, res, {
         format,
         since: url.searchParams.get('from') || undefined,
       });

@@ -1,11 +1,10 @@
 import type { Config } from '../config.js';
 import type { CampaignSummary } from '../domain/index.js';
+import type { Principal } from '../domain/principal.js';
 import { barChart, type Html, html, num, pct, raw } from '../render/html.js';
 import { BEHAVIOUR, campaignDashboard, reviewerBehaviour } from '../services/insights.js';
-import { AuditLog } from '../store/audit.js';
-import { type ConfirmationRow, DecisionsRepo } from '../store/decisions.js';
+import type { ConfirmationRow } from '../store/decisions.js';
 import type { ItemRow, Store } from '../store/store.js';
-import type { Principal } from '../tools/define.js';
 
 export interface PageContext {
   store: Store;
@@ -31,7 +30,7 @@ export function message(title: string, text: string): string {
 
 /** A pending confirmation of this principal (a human confirms only their own agent's batches). */
 export function ownConfirmation(ctx: PageContext, id: string): ConfirmationRow | null {
-  const c = new DecisionsRepo(ctx.store.db).confirmation(id);
+  const c = ctx.store.decisions.confirmation(id);
   return c && c.principal === ctx.principal.id ? c : null;
 }
 
@@ -41,7 +40,7 @@ export function campaignFor(ctx: PageContext, id: string): CampaignSummary | nul
 }
 
 export function home(ctx: PageContext): string {
-  const pending = new DecisionsRepo(ctx.store.db).pendingFor(ctx.principal.id, ctx.now);
+  const pending = ctx.store.decisions.pendingFor(ctx.principal.id, ctx.now);
   const campaigns = ctx.store.listCampaigns(undefined, scopeOf(ctx));
   return layout(
     'Home',
@@ -61,7 +60,7 @@ function itemCell(i: ItemRow): Html {
 export function confirmation(ctx: PageContext, id: string, query: URLSearchParams): string | null {
   const c = ownConfirmation(ctx, id);
   if (!c) return null;
-  const repo = new DecisionsRepo(ctx.store.db);
+  const repo = ctx.store.decisions;
   const rows = c.proposal_ids.map((pid) => {
     const p = repo.proposal(pid)!;
     return { p, i: ctx.store.getItem(p.item_id)! };
@@ -162,7 +161,7 @@ ${rows.map((i) => html`<tr><td class="data">${i.item_id}</td>${itemCell(i)}<td c
 }
 
 export function audit(ctx: PageContext, q: URLSearchParams): string {
-  const log = new AuditLog(ctx.store.db);
+  const log = ctx.store.audit;
   const get = (k: string) => q.get(k) || undefined;
   const before = get('before');
   const rows = log.search({
@@ -193,7 +192,7 @@ ${rows.map((e) => html`<tr><td class="num"><a href="/console/audit/${e.seq}">${e
 }
 
 export function auditEntry(ctx: PageContext, seq: number): string | null {
-  const e = new AuditLog(ctx.store.db).entry(seq);
+  const e = ctx.store.audit.entry(seq);
   if (!e) return null;
   const text = raw(
     JSON.stringify(e, null, 2)

@@ -1,5 +1,6 @@
 import type { Assurance, ConfirmationPolicy, ConfirmationRule } from '../config.js';
-import type { Principal } from '../tools/define.js';
+import type { Principal } from '../domain/principal.js';
+import type { StateBinding } from './request-state.js';
 
 /** The channels a human can confirm through, and what each proves. */
 export const CHANNEL_ASSURANCE = {
@@ -101,4 +102,57 @@ export function requiredAssurance(
     );
   }
   return { level, reasons };
+}
+
+// The human-confirmation port: how the policy layer reaches the human at the client.
+
+/** Asks the human at the client a yes/no question about a batch; resolves to their answer. */
+export type AskHuman = (request: {
+  message: string;
+  fields: Record<string, { title: string; description: string }>;
+}) => Promise<{
+  action: 'accept' | 'decline' | 'cancel' | 'error' | 'timeout';
+  confirmed: boolean;
+  detail?: string;
+}>;
+
+/**
+ * Sends the human at the client to a URL (2025-11-25 URL-mode elicitation); resolves to their
+ * answer, which is consent to open the page, not an answer to what the page asks.
+ */
+export type SendHumanTo = (request: { message: string; url: string; id: string }) => Promise<{
+  action: 'accept' | 'decline' | 'cancel' | 'error' | 'timeout';
+}>;
+
+/** A flat form of primitive fields, as elicitation takes it. */
+export interface FormSchema {
+  type: 'object';
+  properties: Record<string, Record<string, unknown>>;
+  required?: string[];
+}
+
+/** One thing a tool asks the human for before it can answer. */
+export type HumanInput =
+  | { kind: 'form'; message: string; schema: FormSchema }
+  | { kind: 'url'; message: string; url: string; id: string };
+
+/**
+ * A tool's answer when it needs the human's input first (MCP 2026-07-28 multi-round-trip):
+ * the client asks the human and calls the tool again with the same arguments, the answers and
+ * the requestState. The state is minted by the pipeline, bound to the principal, the tool and
+ * the arguments, with `bind` added (signed, readable by the client: never secrets).
+ */
+export interface NeedsInput {
+  readonly needsInput: true;
+  requests: Record<string, HumanInput>;
+  /** Facts the retry's requestState carries back; null for a round that needs no state. */
+  bind: StateBinding | null;
+}
+
+export function needsInput(requests: Record<string, HumanInput>, bind: StateBinding | null): NeedsInput {
+  return { needsInput: true, requests, bind };
+}
+
+export function isNeedsInput(v: unknown): v is NeedsInput {
+  return typeof v === 'object' && v !== null && (v as { needsInput?: unknown }).needsInput === true;
 }

@@ -2,14 +2,9 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { describeZodError } from '../config.js';
 import { ToolError } from '../errors.js';
-import {
-  type AnyTool,
-  type ContentBlock,
-  type HumanInput,
-  isNeedsInput,
-  type ToolContext,
-} from '../tools/define.js';
+import type { AnyTool, ContentBlock, ToolContext } from '../tools/define.js';
 import type { Auditor } from './audit.js';
+import { type HumanInput, isNeedsInput } from './confirm.js';
 import { type RequestStateCodec, RequestStateRefusal } from './request-state.js';
 
 /** The result of one call as the MCP layer returns it. */

@@ -1,6 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Principal } from '../domain/principal.js';
 import type { RequestStateLedger } from '../store/request-states.js';
-import type { Principal } from '../tools/define.js';
 import { digestOf } from './audit.js';
 
 /** What a tool binds into the state it hands the client (signed, readable by the client: never secrets). */

@@ -1,6 +1,8 @@
+import type { Principal } from '../domain/principal.js';
+import type { NeedsInput } from '../policy/confirm.js';
 import { lastRoleReport } from '../services/roles.js';
 import type { Store } from '../store/store.js';
-import type { NeedsInput, Principal, ToolContext } from '../tools/define.js';
+import type { ToolContext } from '../tools/define.js';
 import { UNTRUSTED_NOTE } from '../tools/define.js';
 import { APPROVAL_CARD_HTML, APPROVAL_CARD_URI, MCP_APP_MIME } from './approval-card.js';
 

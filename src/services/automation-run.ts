@@ -2,7 +2,6 @@ import type { Config } from '../config.js';
 import type { Auditor, RecordEvent } from '../policy/audit.js';
 import { type AutomationPolicy, automaticDecision, classify } from '../policy/automation.js';
 import { quoteField } from '../policy/human-text.js';
-import { AutomationRepo } from '../store/automation.js';
 import type { Store } from '../store/store.js';
 import { type AutomationState, type ClassState, campaignFacts, evaluateAutomation } from './automation.js';
 import { type ConnectorFor, runOutbox } from './outbox.js';
@@ -66,7 +65,7 @@ function planOf(
     );
   }
   const facts = campaignFacts(store, campaignId, config);
-  const automatic = new Set(new AutomationRepo(store.db).forCampaign(campaignId).map((a) => a.item_id));
+  const automatic = new Set(store.automation.forCampaign(campaignId).map((a) => a.item_id));
   const classes: ClassPlan[] = policy.classes.map((c, i) => ({
     ...(state.classes[i] ?? {
       name: c.name,
@@ -199,7 +198,7 @@ export async function runAutomation(
   if (campaign && campaign.status !== 'active')
     throw new AutomationRefused(`campaign ${campaignId} is closed. Nothing was decided.`);
   const { plan, work } = planOf(store, policy, state, campaignId, config);
-  const repo = new AutomationRepo(store.db);
+  const repo = store.automation;
   const queued: AutomationRun['queued'] = [];
   let skipped = 0;
   for (const [k, items] of work) {

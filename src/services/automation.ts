@@ -19,7 +19,7 @@ import {
   type PolicyClass,
 } from '../policy/automation.js';
 import { AnalysisReader } from '../store/analysis-reads.js';
-import { BIRTHRIGHT_KIND, PeerIndex } from '../store/peers.js';
+import { BIRTHRIGHT_KIND, type PeerIndex } from '../store/peers.js';
 import type { ItemRow, Store } from '../store/store.js';
 import { activityCoverage, trainingRows } from './analyze.js';
 
@@ -86,7 +86,7 @@ export function campaignFacts(
   store: Store,
   campaignId: string,
   config: Pick<Config, 'dormantDays' | 'asOf'>,
-  peers: PeerIndex = new PeerIndex(store.db),
+  peers: PeerIndex = store.peerIndex(),
 ): Array<{ item: ItemRow; facts: ItemFacts }> {
   const t = { ...defaultThresholds, dormantDays: config.dormantDays };
   const asOf = config.asOf ? new Date(config.asOf) : new Date();
@@ -164,7 +164,7 @@ export interface PastDecisions {
 
 export function pastDecisions(store: Store, config: Pick<Config, 'dormantDays' | 'asOf'>): PastDecisions {
   const asOf = config.asOf ? new Date(config.asOf) : new Date();
-  const peers = new PeerIndex(store.db);
+  const peers = store.peerIndex();
   const rows = trainingRows(store, peers, asOf, config.dormantDays);
   return { peers, rows, fit_id: digest(rows.map((r) => [r.label, r.features])) };
 }

@@ -2,14 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Assurance, Config } from '../config.js';
 import type { Platform } from '../domain/index.js';
+import type { Principal } from '../domain/principal.js';
 import { ToolError } from '../errors.js';
 import type { Auditor, RecordEvent } from '../policy/audit.js';
+import type { AskHuman } from '../policy/confirm.js';
 import { CHANNEL_ASSURANCE, type Channel, requiredAssurance, satisfies } from '../policy/confirm.js';
 import { quoteField } from '../policy/human-text.js';
-import { type ChangeRow, ChangesRepo, type ChangeWork } from '../store/changes.js';
-import { DecisionsRepo } from '../store/decisions.js';
+import type { ChangeRow, ChangesRepo, ChangeWork } from '../store/changes.js';
 import type { Store } from '../store/store.js';
-import type { AskHuman, Principal } from '../tools/define.js';
 import { analyzeCampaigns } from './analyze.js';
 import { type CampaignSpec, createCampaignLocally, resolveCampaign } from './campaigns.js';
 import { crashPoint } from './faults.js';
@@ -105,8 +105,8 @@ function resultOf(repo: ChangesRepo, id: string): ChangeResult {
  * pending confirmation for the terminal or the console. Confirmed, it is applied once.
  */
 export async function submitChange(deps: ChangeDeps, changeId: string): Promise<ChangeResult> {
-  const repo = new ChangesRepo(deps.store.db);
-  const decisions = new DecisionsRepo(deps.store.db);
+  const repo = deps.store.changes;
+  const decisions = deps.store.decisions;
   const change = repo.get(changeId);
   if (!change || (change.proposed_by !== deps.principal.id && deps.principal.role !== 'admin')) {
     throw new ToolError(`change_id: no change "${changeId}" of yours. Nothing was done.`, 'not_found');
@@ -161,7 +161,7 @@ async function applyConfirmed(
   by: string,
   channel: Channel,
 ): Promise<ChangeResult> {
-  const repo = new ChangesRepo(deps.store.db);
+  const repo = deps.store.changes;
   const assurance = CHANNEL_ASSURANCE[channel];
   const at = deps.now();
   const q = repo.confirmIntoOutbox({
@@ -242,7 +242,7 @@ export async function runChangeOutbox(
   } = {},
 ): Promise<ChangeRun> {
   const now = options.now ?? (() => new Date());
-  const repo = new ChangesRepo(store.db);
+  const repo = store.changes;
   const worker = `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
   const run: ChangeRun = { applied: 0, failed: 0, retry: 0 };
   const created: string[] = [];
@@ -408,8 +408,8 @@ export function pendingChanges(
 ):
   | { ok: true; principal: string; expires_at: string; text: string; ids: string[] }
   | { ok: false; error: string } {
-  const decisions = new DecisionsRepo(store.db);
-  const repo = new ChangesRepo(store.db);
+  const decisions = store.decisions;
+  const repo = store.changes;
   const c = decisions.confirmation(id);
   if (!c) return { ok: false, error: `no confirmation "${id}"` };
   if (c.status !== 'pending')
@@ -450,8 +450,8 @@ export function answerChangeConfirmation(
   const channel = options.channel ?? 'cli';
   const shown = pendingChanges(store, id, now);
   if (!shown.ok) return shown;
-  const decisions = new DecisionsRepo(store.db);
-  const repo = new ChangesRepo(store.db);
+  const decisions = store.decisions;
+  const repo = store.changes;
   const event = () =>
     options.recordEvent?.({
       tool: `${channel}:${answer}`,

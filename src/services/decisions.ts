@@ -1,18 +1,21 @@
 import type { Assurance, Config } from '../config.js';
+import type { Principal } from '../domain/principal.js';
 import { ToolError } from '../errors.js';
 import type { RecordEvent } from '../policy/audit.js';
-import { CHANNEL_ASSURANCE, type Channel, requiredAssurance, satisfies } from '../policy/confirm.js';
-import { type BatchLine, quoteField, renderBatch } from '../policy/human-text.js';
-import { RequestStateRefusal, type StateBinding } from '../policy/request-state.js';
-import { type ConfirmationRow, DecisionsRepo, type ProposalRow } from '../store/decisions.js';
-import type { ItemRow, Store } from '../store/store.js';
 import {
   type AskHuman,
+  CHANNEL_ASSURANCE,
+  type Channel,
   type NeedsInput,
   needsInput,
-  type Principal,
+  requiredAssurance,
   type SendHumanTo,
-} from '../tools/define.js';
+  satisfies,
+} from '../policy/confirm.js';
+import { type BatchLine, quoteField, renderBatch } from '../policy/human-text.js';
+import { RequestStateRefusal, type StateBinding } from '../policy/request-state.js';
+import type { ConfirmationRow, ProposalRow } from '../store/decisions.js';
+import type { ItemRow, Store } from '../store/store.js';
 
 export interface SubmitResult {
   status: 'applied' | 'awaiting_confirmation' | 'rejected';
@@ -119,7 +122,7 @@ interface Loaded {
 
 /** Loads and checks a batch; throws a ToolError naming the first proposal that cannot go ahead. */
 function loadBatch(deps: SubmitDeps, ids: string[]): Loaded[] {
-  const repo = new DecisionsRepo(deps.store.db);
+  const repo = deps.store.decisions;
   const out: Loaded[] = [];
   for (const id of ids) {
     const proposal = repo.proposal(id);
@@ -169,7 +172,7 @@ function resultsFrom(
   ids: string[],
   status: SubmitResult['results'][number]['status'],
 ): SubmitResult['results'] {
-  const repo = new DecisionsRepo(store.db);
+  const repo = store.decisions;
   const outbox = new Map(repo.outboxFor(ids).map((o) => [o.proposal_id, o]));
   return ids.map((id) => {
     const p = repo.proposal(id)!;
@@ -216,7 +219,7 @@ export async function submitBatch(
   proposalIds: string[],
 ): Promise<SubmitResult | NeedsInput> {
   const ids = [...new Set(proposalIds)];
-  const repo = new DecisionsRepo(deps.store.db);
+  const repo = deps.store.decisions;
   const batch = loadBatch(deps, ids);
 
   // Already confirmed and queued (confirmed at the CLI, or a run that died half-way): finish applying.
@@ -433,7 +436,7 @@ async function applyConfirmed(
   channel: Channel,
   assurance: Assurance,
 ): Promise<SubmitResult> {
-  const repo = new DecisionsRepo(deps.store.db);
+  const repo = deps.store.decisions;
   const at = deps.now();
   let queued: { id: string } | { already: true };
   try {
@@ -526,7 +529,7 @@ export function pendingBatch(
 ):
   | { ok: true; confirmation: ConfirmationRow; batchText: string; items: number }
   | { ok: false; error: string } {
-  const repo = new DecisionsRepo(store.db);
+  const repo = store.decisions;
   const c = repo.confirmation(id);
   if (!c) return { ok: false, error: `no confirmation "${id}"` };
   if (c.status !== 'pending')
@@ -578,7 +581,7 @@ export function answerConfirmation(
 ): { ok: true; confirmation: ConfirmationRow; batchText: string } | { ok: false; error: string } {
   const channel = options.channel ?? 'cli';
   const assurance = CHANNEL_ASSURANCE[channel];
-  const repo = new DecisionsRepo(store.db);
+  const repo = store.decisions;
   const shown = pendingBatch(store, id, now);
   if (!shown.ok) return shown;
   const c = shown.confirmation;

@@ -4,8 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CampaignSummary } from '../domain/index.js';
 import { barChart, esc, type Html, html, num, pct, raw, STYLESHEET } from '../render/html.js';
-import { AuditLog, type BrokenEntry } from '../store/audit.js';
-import { AutomationRepo } from '../store/automation.js';
+import type { BrokenEntry } from '../store/audit.js';
 import { type DecidedRow, InsightsReader } from '../store/insights-reads.js';
 import type { Store } from '../store/store.js';
 import { campaignDashboard, reviewerBehaviour } from './insights.js';
@@ -58,7 +57,7 @@ export interface AutomaticSection {
 
 function automaticSections(store: Store, campaignId: string): AutomaticSection[] {
   const by = new Map<string, AutomaticSection>();
-  for (const a of new AutomationRepo(store.db).forCampaign(campaignId)) {
+  for (const a of store.automation.forCampaign(campaignId)) {
     let s = by.get(a.class);
     if (!s) {
       s = {
@@ -101,7 +100,7 @@ export function buildEvidence(store: Store, campaign: CampaignSummary, now: Date
   const reader = new InsightsReader(store);
   const agg = reader.aggregates(campaign.id);
   const decided = reader.decided(campaign.id);
-  const log = new AuditLog(store.db);
+  const log = store.audit;
   const verify = log.verify();
   // The audit entry that recorded each decision's application (the platform's answer).
   const applied = new Map<string, number>();
@@ -110,13 +109,7 @@ export function buildEvidence(store: Store, campaign: CampaignSummary, now: Date
     const item = (e.arguments as { item_id?: string }).item_id;
     if (item) applied.set(item, e.seq);
   }
-  const scope = store
-    .stmt(
-      `SELECT count(*) AS items, count(DISTINCT i.user_id) AS users, count(DISTINCT i.entitlement_id) AS ents,
-         json_group_array(DISTINCT e.app) AS apps
-       FROM review_items i JOIN entitlements e ON e.id = i.entitlement_id WHERE i.campaign_id = ?`,
-    )
-    .get(campaign.id) as { items: number; users: number; ents: number; apps: string };
+  const scope = store.campaignScope(campaign.id);
   const remediation: Record<string, number> = {};
   for (const d of decided)
     if (d.decision === 'revoke')

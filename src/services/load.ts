@@ -1,5 +1,4 @@
 import { type ImportReport, importSnapshot } from '../connectors/snapshot/csv-import.js';
-import { StagedSync } from '../store/staged-sync.js';
 import type { Store } from '../store/store.js';
 import { type AnalyzeResult, analyzeCampaigns } from './analyze.js';
 import { crashPoint } from './faults.js';
@@ -17,7 +16,7 @@ export async function loadSnapshot(
   dir: string,
   options: LoadOptions,
 ): Promise<{ report: ImportReport; analysis: AnalyzeResult | null }> {
-  const sink = new StagedSync(store.db, 'snapshot', new Date(), crashPoint);
+  const sink = store.stagedSync('snapshot', new Date(), crashPoint);
   const report = await importSnapshot(dir, sink, { onProgress: options.onProgress });
   if (!report.ok) return { report, analysis: null };
   const analysis = analyzeCampaigns(store, {

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import type { ApplyOutcome, DecisionToApply, IdentityConnector } from '../connectors/types.js';
 import type { Platform } from '../domain/index.js';
 import type { Auditor } from '../policy/audit.js';
-import { DecisionsRepo, type OutboxWork } from '../store/decisions.js';
+import type { OutboxWork } from '../store/decisions.js';
 import type { Store } from '../store/store.js';
 import { crashPoint } from './faults.js';
 
@@ -59,7 +59,7 @@ export async function runOutbox(
   const now = options.now ?? (() => new Date());
   const leaseMs = options.leaseMs ?? 300_000;
   const worker = options.worker ?? `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
-  const repo = new DecisionsRepo(store.db);
+  const repo = store.decisions;
   const run: OutboxRun = { applied: 0, failed: 0, retry: 0 };
   // A row that failed and may succeed later is released for the next run; this run does not take it again.
   const retried: number[] = [];

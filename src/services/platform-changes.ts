@@ -1,5 +1,5 @@
 import type { CampaignToCreate, IdentityConnector, RoleToCreate } from '../connectors/types.js';
-import type { EntitlementType, Platform } from '../domain/index.js';
+import type { Platform } from '../domain/index.js';
 import type { Store } from '../store/store.js';
 import type { CampaignSpec } from './campaigns.js';
 import { mineRolesFromStore, type ReportedRole } from './roles.js';
@@ -10,17 +10,19 @@ export type CreatablePlatform = (typeof CREATABLE_PLATFORMS)[number];
 
 export type ConnectorLookup = (platform: Platform) => IdentityConnector | null;
 
-function externalIdOf(store: Store, table: 'users' | 'entitlements', id: string | null | undefined) {
-  if (!id) return null;
-  const r = store.db.prepare(`SELECT platform, external_id FROM ${table} WHERE id = ?`).get(id) as
-    | { platform: string; external_id: string }
-    | undefined;
-  return r ?? null;
+/** The ids on one platform of the users that are on it (one query for the set), in the order given. */
+function usersOn(store: Store, platform: string, ids: string[]): string[] {
+  const refs = store.userRefs(ids);
+  return ids.flatMap((id) => {
+    const r = refs.get(id);
+    return r && r.platform === platform ? [r.external_id] : [];
+  });
 }
 
 /** A user's id on one platform (null when they are not on it). */
 function userOn(store: Store, platform: string, id: string | null | undefined): string | null {
-  const r = externalIdOf(store, 'users', id);
+  if (!id) return null;
+  const r = store.userRefs([id]).get(id);
   return r && r.platform === platform ? r.external_id : null;
 }
 
@@ -35,12 +37,9 @@ export function campaignRequest(
 ): CampaignToCreate {
   const users = [...new Set(items.map((i) => i.user_id))].sort();
   const ents = [...new Set(items.map((i) => i.entitlement_id))].sort();
+  const refs = store.entitlementRefs(ents);
   const resources = ents.map((id) => {
-    const e = store.db.prepare('SELECT external_id, type, name FROM entitlements WHERE id = ?').get(id) as {
-      external_id: string;
-      type: EntitlementType;
-      name: string;
-    };
+    const e = refs.get(id)!;
     return { external_id: e.external_id, type: e.type, name: e.name };
   });
   return {
@@ -54,7 +53,7 @@ export function campaignRequest(
       reviewer_external_id: userOn(store, platform, spec.reviewers.reviewer_id),
       fallback_external_id: userOn(store, platform, spec.reviewers.fallback_reviewer_id),
     },
-    user_external_ids: users.map((u) => userOn(store, platform, u)).filter((x): x is string => x !== null),
+    user_external_ids: usersOn(store, platform, users),
     resources,
   };
 }
@@ -96,20 +95,19 @@ export function roleRequest(store: Store, spec: RoleSpec, changeId: string): Rol
     // A manager is a store user; the platform knows them by its own id.
     pattern[k] = k === 'manager_id' ? (userOn(store, spec.platform, v) ?? `unknown manager ${v}`) : v;
   }
+  const refs = store.entitlementRefs(spec.entitlement_ids);
   const entitlements = spec.entitlement_ids.map((id) => {
-    const e = store.db.prepare('SELECT external_id, type, name FROM entitlements WHERE id = ?').get(id) as
-      | { external_id: string; type: EntitlementType; name: string }
-      | undefined;
-    return e ?? { external_id: id, type: 'group' as const, name: id };
+    const e = refs.get(id);
+    return e
+      ? { external_id: e.external_id, type: e.type, name: e.name }
+      : { external_id: id, type: 'group' as const, name: id };
   });
   return {
     idempotency_key: changeId,
     name: spec.name,
     description: `Role mined by Attest (${spec.role_id}): ${spec.entitlement_ids.length} entitlement(s) held together by ${spec.member_ids.length} people.`,
     pattern,
-    member_external_ids: spec.member_ids
-      .map((u) => userOn(store, spec.platform, u))
-      .filter((x): x is string => x !== null),
+    member_external_ids: usersOn(store, spec.platform, spec.member_ids),
     entitlements,
   };
 }

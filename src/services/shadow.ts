@@ -9,7 +9,7 @@ import { crossValidate, type ShadowReport } from '../analysis/shadow.js';
 import { type AnalysisThresholds, defaultThresholds } from '../analysis/thresholds.js';
 import { parseIsoTime } from '../connectors/snapshot/csv-import.js';
 import { readCsvFile } from '../connectors/snapshot/csv-reader.js';
-import { PeerIndex } from '../store/peers.js';
+import type { PeerIndex } from '../store/peers.js';
 import type { Store } from '../store/store.js';
 import { activityCoverage, trainingRows } from './analyze.js';
 
@@ -40,14 +40,11 @@ async function rowsFromFile(
 ) {
   const rows: Array<{ features: Record<string, string | null>; label: 0 | 1 }> = [];
   const nowIso = (asOf ?? new Date()).toISOString();
-  const lastUseBefore = store.stmt(
-    `SELECT max(at) AS at FROM activity_events WHERE user_id = ? AND app = ? AND outcome = 'success' AND at <= ?`,
-  );
   let userId = '';
   // Usage as of the decision, worked out as for the store's own decisions.
   const usageOf = (ent: { id: string; app: string | null }, at: string) => {
     if (ent.app === null) return null;
-    const last = (lastUseBefore.get(userId, ent.app, at) as { at: string | null }).at;
+    const last = store.lastUseBefore(userId, ent.app, at);
     const atMs = Date.parse(at);
     const granted = store.heldEntitlements(userId).find((h) => h.id === ent.id)?.granted_at ?? null;
     const grantMs = granted === null ? null : Date.parse(granted);
@@ -153,7 +150,7 @@ export async function runShadow(
   store: Store,
   options: ShadowOptions,
 ): Promise<ShadowReport & { live_queue: LiveQueueMix }> {
-  const peers = new PeerIndex(store.db);
+  const peers = store.peerIndex();
   const dormantDays = options.dormantDays ?? 90;
   let rows: Array<{ features: Record<string, string | null>; label: 0 | 1; weight?: number }>;
   if (options.decisionsFile) {

@@ -1,6 +1,5 @@
 import { ConnectorError, type IdentityConnector, type SyncOutcome } from '../connectors/types.js';
 import type { SyncSummary } from '../domain/sync.js';
-import { StagedSync } from '../store/staged-sync.js';
 import type { Store } from '../store/store.js';
 import { analyzeCampaigns } from './analyze.js';
 import { crashPoint } from './faults.js';
@@ -40,7 +39,7 @@ export async function runSync(
   if (!connector.sync) throw new ConnectorError(`${connector.platform} cannot be synced`, 'config');
   const key = syncStateKey(connector.platform);
   const state = options.full ? null : parseState(store.getMeta(key));
-  const sink = new StagedSync(store.db, connector.platform, new Date(), crashPoint);
+  const sink = store.stagedSync(connector.platform, new Date(), crashPoint);
   let summary: SyncSummary;
   let outcome: SyncOutcome;
   try {

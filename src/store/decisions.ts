@@ -83,6 +83,14 @@ export class DecisionsRepo {
     return this.db.prepare('SELECT * FROM proposals WHERE id = ?').get(id) as ProposalRow | undefined;
   }
 
+  /** The ids of an item's current drafts (the ones a new proposal supersedes). */
+  draftIdsOf(itemId: string): string[] {
+    return this.db
+      .prepare("SELECT id FROM proposals WHERE item_id = ? AND status = 'draft'")
+      .pluck()
+      .all(itemId) as string[];
+  }
+
   /** Records a draft; an earlier draft for the same item is superseded. The item becomes `proposed`. */
   propose(p: Omit<ProposalRow, 'id' | 'status'>): ProposalRow {
     const id = newId('p');

@@ -16,8 +16,17 @@ import type {
   User,
 } from '../domain/index.js';
 import { entitlementSnapshotColumns, userSnapshotColumns } from '../domain/index.js';
+import { AuditLog } from './audit.js';
+import { AutomationRepo } from './automation.js';
+import { ChangesRepo } from './changes.js';
+import { ConsoleAuthRepo } from './console.js';
 import { CursorCodec } from './cursor.js';
 import { type Db, openDb } from './db.js';
+import { DecisionsRepo } from './decisions.js';
+import { PeerIndex } from './peers.js';
+import { RequestStateLedger } from './request-states.js';
+import { StagedSync } from './staged-sync.js';
+import { TokenStore } from './tokens.js';
 
 /** A review item row joined with its user, entitlement, proposal and decision. */
 export interface ItemRow {
@@ -254,8 +263,97 @@ export class Store {
     return new Store(openDb(path));
   }
 
+  private readonly repos = new Map<string, unknown>();
+  private repo<T>(name: string, make: (db: Db) => T): T {
+    let r = this.repos.get(name) as T | undefined;
+    if (r === undefined) {
+      r = make(this.db);
+      this.repos.set(name, r);
+    }
+    return r;
+  }
+
+  // The repositories, one per concern: code above the store calls these, never SQL.
+  /** Proposals, confirmations, decisions and the decision outbox. */
+  get decisions(): DecisionsRepo {
+    return this.repo('decisions', (db) => new DecisionsRepo(db));
+  }
+  /** Platform changes (campaigns and roles to create) and their outbox. */
+  get changes(): ChangesRepo {
+    return this.repo('changes', (db) => new ChangesRepo(db));
+  }
+  /** The tamper-evident audit chain. */
+  get audit(): AuditLog {
+    return this.repo('audit', (db) => new AuditLog(db));
+  }
+  /** The console's sign-in links and sessions. */
+  get consoleAuth(): ConsoleAuthRepo {
+    return this.repo('consoleAuth', (db) => new ConsoleAuthRepo(db));
+  }
+  /** Spent 2026-07-28 request states. */
+  get requestStates(): RequestStateLedger {
+    return this.repo('requestStates', (db) => new RequestStateLedger(db));
+  }
+  /** Automatic decisions and automation runs. */
+  get automation(): AutomationRepo {
+    return this.repo('automation', (db) => new AutomationRepo(db));
+  }
+  /** A fresh peer index over the current assignments (built on each call: it reads the store as it is now). */
+  peerIndex(): PeerIndex {
+    return new PeerIndex(this.db);
+  }
+  /** A staged, all-or-nothing sync of one platform into this store. */
+  stagedSync(platform: Platform, now?: Date, onStep?: (where: string) => void): StagedSync {
+    return new StagedSync(this.db, platform, now, onStep);
+  }
+  /** HTTP bearer tokens (hashes only). */
+  get tokens(): TokenStore {
+    return this.repo('tokens', (db) => new TokenStore(db));
+  }
+
   close(): void {
     this.db.close();
+  }
+
+  /** Where users are on their platform (one query for the set); ids not in the store are left out. */
+  userRefs(ids: string[]): Map<string, { platform: string; external_id: string }> {
+    const rows = this.stmt(
+      'SELECT id, platform, external_id FROM users WHERE id IN (SELECT value FROM json_each(?))',
+    ).all(JSON.stringify(ids)) as Array<{ id: string; platform: string; external_id: string }>;
+    return new Map(rows.map((r) => [r.id, { platform: r.platform, external_id: r.external_id }]));
+  }
+
+  /** What entitlements are on their platform (one query for the set); ids not in the store are left out. */
+  entitlementRefs(
+    ids: string[],
+  ): Map<string, { platform: string; external_id: string; type: Entitlement['type']; name: string }> {
+    const rows = this.stmt(
+      'SELECT id, platform, external_id, type, name FROM entitlements WHERE id IN (SELECT value FROM json_each(?))',
+    ).all(JSON.stringify(ids)) as Array<{
+      id: string;
+      platform: string;
+      external_id: string;
+      type: Entitlement['type'];
+      name: string;
+    }>;
+    return new Map(rows.map(({ id, ...r }) => [id, r]));
+  }
+
+  /** A user's last successful use of an app at or before `at` (ISO), or null. */
+  lastUseBefore(userId: string, app: string, at: string): string | null {
+    const r = this.stmt(
+      `SELECT max(at) AS at FROM activity_events WHERE user_id = ? AND app = ? AND outcome = 'success' AND at <= ?`,
+    ).get(userId, app, at) as { at: string | null };
+    return r.at;
+  }
+
+  /** How much a campaign covers: items, distinct users and entitlements, and the apps (JSON array text). */
+  campaignScope(campaignId: string): { items: number; users: number; ents: number; apps: string } {
+    return this.stmt(
+      `SELECT count(*) AS items, count(DISTINCT i.user_id) AS users, count(DISTINCT i.entitlement_id) AS ents,
+         json_group_array(DISTINCT e.app) AS apps
+       FROM review_items i JOIN entitlements e ON e.id = i.entitlement_id WHERE i.campaign_id = ?`,
+    ).get(campaignId) as { items: number; users: number; ents: number; apps: string };
   }
 
   /** A cached prepared statement. */

@@ -9,7 +9,6 @@ import {
 } from '../services/campaigns.js';
 import { submitChange } from '../services/changes.js';
 import { campaignRequest, refuseCampaignOn } from '../services/platform-changes.js';
-import { ChangesRepo } from '../store/changes.js';
 import { idArg } from './common.js';
 import { defineTool } from './define.js';
 import { renderCompact } from './text.js';
@@ -150,7 +149,7 @@ export const createCampaign = defineTool({
             'bad_input',
           );
       }
-      const repo = new ChangesRepo(ctx.store.db);
+      const repo = ctx.store.changes;
       const summary = campaignSummary(spec, preview);
       // The draft's audit entry is this call's, written when the call ends with what became of it.
       changeId = ctx.store.transaction(() => {
@@ -171,7 +170,7 @@ export const createCampaign = defineTool({
       status: r.status,
       change_id: r.change_id,
       campaign_id: (r.result?.campaign_id as string | undefined) ?? null,
-      platform: new ChangesRepo(ctx.store.db).get(r.change_id)?.platform ?? 'snapshot',
+      platform: ctx.store.changes.get(r.change_id)?.platform ?? 'snapshot',
       platform_campaign_id: (r.result?.platform_campaign_id as string | null | undefined) ?? null,
       preview: preview ?? (r.result?.preview as never) ?? null,
       confirmation: r.confirmation,

@@ -1,75 +1,16 @@
 import type { z } from 'zod';
-import type { Config, Role } from '../config.js';
+import type { Config } from '../config.js';
 import type { IdentityConnector } from '../connectors/types.js';
 import type { Platform } from '../domain/index.js';
+import type { Principal } from '../domain/principal.js';
 import type { RecordEvent } from '../policy/audit.js';
+import type { AskHuman, NeedsInput, SendHumanTo } from '../policy/confirm.js';
 import type { StateBinding } from '../policy/request-state.js';
 import type { Store } from '../store/store.js';
 import { renderCompact } from './text.js';
 
 /** read: no side effects; propose: records a draft in the store only; write: changes the identity platform. */
 export type ToolKind = 'read' | 'propose' | 'write';
-
-/** The caller, as established by the transport. */
-export interface Principal {
-  id: string;
-  role: Role;
-  /** Reviewer ids this principal reviews as (for role reviewer). */
-  reviewer_ids: string[];
-  /** Over HTTP: the operator marked this token's client as an interactive host (it shows forms to a person). */
-  interactive_host?: boolean;
-}
-
-/** Asks the human at the client a yes/no question about a batch; resolves to their answer. */
-export type AskHuman = (request: {
-  message: string;
-  fields: Record<string, { title: string; description: string }>;
-}) => Promise<{
-  action: 'accept' | 'decline' | 'cancel' | 'error' | 'timeout';
-  confirmed: boolean;
-  detail?: string;
-}>;
-
-/**
- * Sends the human at the client to a URL (2025-11-25 URL-mode elicitation); resolves to their
- * answer, which is consent to open the page, not an answer to what the page asks.
- */
-export type SendHumanTo = (request: { message: string; url: string; id: string }) => Promise<{
-  action: 'accept' | 'decline' | 'cancel' | 'error' | 'timeout';
-}>;
-
-/** A flat form of primitive fields, as elicitation takes it. */
-export interface FormSchema {
-  type: 'object';
-  properties: Record<string, Record<string, unknown>>;
-  required?: string[];
-}
-
-/** One thing a tool asks the human for before it can answer. */
-export type HumanInput =
-  | { kind: 'form'; message: string; schema: FormSchema }
-  | { kind: 'url'; message: string; url: string; id: string };
-
-/**
- * A tool's answer when it needs the human's input first (MCP 2026-07-28 multi-round-trip):
- * the client asks the human and calls the tool again with the same arguments, the answers and
- * the requestState. The state is minted by the pipeline, bound to the principal, the tool and
- * the arguments, with `bind` added (signed, readable by the client: never secrets).
- */
-export interface NeedsInput {
-  readonly needsInput: true;
-  requests: Record<string, HumanInput>;
-  /** Facts the retry's requestState carries back; null for a round that needs no state. */
-  bind: StateBinding | null;
-}
-
-export function needsInput(requests: Record<string, HumanInput>, bind: StateBinding | null): NeedsInput {
-  return { needsInput: true, requests, bind };
-}
-
-export function isNeedsInput(v: unknown): v is NeedsInput {
-  return typeof v === 'object' && v !== null && (v as { needsInput?: unknown }).needsInput === true;
-}
 
 /** Content blocks a tool result may carry besides its structured content. */
 export type ContentBlock =

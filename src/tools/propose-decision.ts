@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { decisionValueSchema } from '../domain/index.js';
 import { ToolError } from '../errors.js';
-import { DecisionsRepo } from '../store/decisions.js';
 import { canSeeItem, idArg } from './common.js';
 import { defineTool } from './define.js';
 
@@ -67,10 +66,8 @@ export const proposeDecision = defineTool({
         'conflict',
       );
     }
-    const repo = new DecisionsRepo(ctx.store.db);
-    const before = ctx.store.db
-      .prepare("SELECT id FROM proposals WHERE item_id = ? AND status = 'draft'")
-      .all(args.item_id) as Array<{ id: string }>;
+    const repo = ctx.store.decisions;
+    const before = repo.draftIdsOf(args.item_id);
     const engine = item.recommendation?.decision ?? null;
     // The draft and this call's audit entry commit together.
     const p = ctx.commitWithAudit(() => {
@@ -92,7 +89,7 @@ export const proposeDecision = defineTool({
       decision: p.decision,
       engine_recommendation: engine,
       agrees_with_engine: engine === null ? null : engine === p.decision,
-      superseded: before.map((b) => b.id),
+      superseded: before,
     };
   },
 });

@@ -9,7 +9,6 @@ import {
   roleRequest,
   roleSummary,
 } from '../services/platform-changes.js';
-import { ChangesRepo } from '../store/changes.js';
 import { idArg } from './common.js';
 import { defineTool } from './define.js';
 
@@ -62,7 +61,7 @@ export const proposeRole = defineTool({
   async handle(args, ctx) {
     if (ctx.principal.role !== 'admin')
       throw new ToolError('Creating roles is for admins. Nothing was created.', 'forbidden');
-    const repo = new ChangesRepo(ctx.store.db);
+    const repo = ctx.store.changes;
     let changeId = args.change_id;
     let plan: string[] = [];
     if (changeId === undefined) {

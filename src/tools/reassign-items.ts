@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { ToolError } from '../errors.js';
-import { DecisionsRepo } from '../store/decisions.js';
 import { canSeeItem, idArg } from './common.js';
 import { defineTool } from './define.js';
 import { cell, renderCompact } from './text.js';
@@ -59,7 +58,7 @@ export const reassignItems = defineTool({
         );
       }
     }
-    const repo = new DecisionsRepo(ctx.store.db);
+    const repo = ctx.store.decisions;
     const moved = ctx.commitWithAudit(() => {
       const m = repo.reassign(ids, to_reviewer_id, note, ctx.principal.id, ctx.now());
       ctx.auditDetail({ reassigned: m, to_reviewer_id });

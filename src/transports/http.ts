@@ -17,7 +17,7 @@ import {
   type WebStandardStreamableHTTPServerTransport,
 } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
-import type { Principal } from '../tools/define.js';
+import type { Principal } from '../domain/principal.js';
 
 /** Credentials refused: 401 invalid token (or none), 403 insufficient scope, 503 the IdP is unreachable. */
 export interface AuthFailure {

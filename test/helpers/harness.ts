@@ -5,12 +5,12 @@ import { Client, InMemoryTransport, StreamableHTTPClientTransport } from '@model
 import { createMcpHandler } from '@modelcontextprotocol/server';
 import { type Config, resolveConfig } from '../../src/config.js';
 import { createConnectorRegistry } from '../../src/connectors/registry.js';
+import type { Principal } from '../../src/domain/principal.js';
 import { createLogger } from '../../src/log.js';
 import { createServer, type ServerDeps } from '../../src/server.js';
 import { loadSnapshot } from '../../src/services/load.js';
 import { runOutbox } from '../../src/services/outbox.js';
 import { Store } from '../../src/store/store.js';
-import type { Principal } from '../../src/tools/define.js';
 
 export const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
 export const TINY = join(FIXTURES, 'tiny');

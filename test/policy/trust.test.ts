@@ -4,6 +4,7 @@ import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SnapshotConnector } from '../../src/connectors/snapshot/connector.js';
 import type { IdentityConnector } from '../../src/connectors/types.js';
+import type { Principal } from '../../src/domain/principal.js';
 import { createLogger } from '../../src/log.js';
 import { Auditor } from '../../src/policy/audit.js';
 import {
@@ -18,7 +19,6 @@ import { loadSnapshot } from '../../src/services/load.js';
 import { runOutbox } from '../../src/services/outbox.js';
 import { AuditLog } from '../../src/store/audit.js';
 import { Store } from '../../src/store/store.js';
-import type { Principal } from '../../src/tools/define.js';
 import {
   type Harness,
   startServer,

@@ -3,12 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Principal } from '../../src/domain/principal.js';
 import { createLogger } from '../../src/log.js';
 import { createServer } from '../../src/server.js';
 import { AuditLog } from '../../src/store/audit.js';
 import { sqliteSessions } from '../../src/store/backend.js';
 import { Store } from '../../src/store/store.js';
-import type { Principal } from '../../src/tools/define.js';
 import { type HttpHandle, serveHttp } from '../../src/transports/http.js';
 import { tempDir, testConfig, tinyStore } from '../helpers/harness.js';
 

@@ -1,8 +1,8 @@
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Principal } from '../../src/domain/principal.js';
 import { createLogger } from '../../src/log.js';
 import { createServer } from '../../src/server.js';
-import type { Principal } from '../../src/tools/define.js';
 import { type HttpHandle, serveHttp } from '../../src/transports/http.js';
 import { testConfig, tinyStore } from '../helpers/harness.js';
 

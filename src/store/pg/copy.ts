@@ -1,4 +1,5 @@
 import type { Db } from '../db.js';
+import type { Store } from '../store.js';
 import { PgAuditLog } from './audit.js';
 import type { PgPool } from './db.js';
 
@@ -161,4 +162,13 @@ export async function copySqliteToPg(
     auditHead,
     seconds: (performance.now() - started) / 1000,
   };
+}
+
+/** Copies an open SQLite store into an empty PostgreSQL store (see copySqliteToPg). */
+export function copyStoreToPg(
+  source: Store,
+  pool: PgPool,
+  onTable?: (table: string, rows: number) => void,
+): Promise<CopyReport> {
+  return copySqliteToPg(source.db, pool, onTable);
 }

@@ -14,6 +14,7 @@ import {
   collect,
   configFrom,
   configOption,
+  confirmChangeFromCli,
   dbOption,
   err,
   intArg,
@@ -175,33 +176,16 @@ export function registerCampaign(program: Command): void {
             proposed_by: by,
             proposed_at: now.toISOString(),
           });
-          repo.confirmIntoOutbox({
-            pendingId: null,
-            principal: by,
-            batchHash: repo.batchHash([change.id]),
-            ids: [change.id],
-            confirmedBy: by,
-            channel: 'cli',
-            assurance: 'human-verified',
+          confirmChangeFromCli(
+            store,
+            auditor,
+            change,
+            by,
             now,
-            inTransaction: (cid) =>
-              auditor.events({
-                principal: by,
-                client: { name: 'attest-cli', version: '0.1.0' },
-                session_id: null,
-                transport: 'cli',
-              })({
-                tool: 'cli:create_campaign',
-                kind: 'write',
-                arguments: { change_id: change.id },
-                outcome: 'ok',
-                details: {
-                  spec,
-                  preview,
-                  confirmation: { id: cid, channel: 'cli', assurance: 'human-verified', confirmed_by: by },
-                },
-              }),
-          });
+            'cli:create_campaign',
+            { change_id: change.id },
+            { spec, preview },
+          );
           const run = await runChangeOutbox(store, {
             auditor,
             connectorFor: connectors,

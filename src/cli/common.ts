@@ -7,6 +7,7 @@ import { createConnectorRegistry } from '../connectors/registry.js';
 import { createLogger } from '../log.js';
 import { Auditor } from '../policy/audit.js';
 import type { VerifyResult } from '../store/audit.js';
+import type { ChangeRow } from '../store/changes.js';
 import { isPostgresUrl, safeUrl } from '../store/pg/db.js';
 import { Store } from '../store/store.js';
 
@@ -130,4 +131,47 @@ export async function withStore<T>(
   } finally {
     store.close();
   }
+}
+
+/**
+ * Queues a change the person at the terminal has just confirmed: the confirmation and its
+ * audit entry (`tool`, with `args` and `details` beside the confirmation) in one transaction.
+ */
+export function confirmChangeFromCli(
+  store: Store,
+  auditor: Auditor,
+  change: Pick<ChangeRow, 'id'>,
+  by: string,
+  now: Date,
+  tool: string,
+  args: Record<string, unknown>,
+  details: Record<string, unknown>,
+): void {
+  const repo = store.changes;
+  repo.confirmIntoOutbox({
+    pendingId: null,
+    principal: by,
+    batchHash: repo.batchHash([change.id]),
+    ids: [change.id],
+    confirmedBy: by,
+    channel: 'cli',
+    assurance: 'human-verified',
+    now,
+    inTransaction: (cid) =>
+      auditor.events({
+        principal: by,
+        client: { name: 'attest-cli', version: '0.1.0' },
+        session_id: null,
+        transport: 'cli',
+      })({
+        tool,
+        kind: 'write',
+        arguments: args,
+        outcome: 'ok',
+        details: {
+          ...details,
+          confirmation: { id: cid, channel: 'cli', assurance: 'human-verified', confirmed_by: by },
+        },
+      }),
+  });
 }

@@ -19,6 +19,7 @@ import {
   cliAuditor,
   configFrom,
   configOption,
+  confirmChangeFromCli,
   dbOption,
   err,
   intArg,
@@ -186,32 +187,16 @@ export function registerRoles(program: Command): void {
             proposed_by: by,
             proposed_at: now.toISOString(),
           });
-          repo.confirmIntoOutbox({
-            pendingId: null,
-            principal: by,
-            batchHash: repo.batchHash([change.id]),
-            ids: [change.id],
-            confirmedBy: by,
-            channel: 'cli',
-            assurance: 'human-verified',
+          confirmChangeFromCli(
+            store,
+            auditor,
+            change,
+            by,
             now,
-            inTransaction: (cid) =>
-              auditor.events({
-                principal: by,
-                client: { name: 'attest-cli', version: '0.1.0' },
-                session_id: null,
-                transport: 'cli',
-              })({
-                tool: 'cli:propose_role',
-                kind: 'write',
-                arguments: { change_id: change.id, role_id: role.role_id, platform: opts.platform },
-                outcome: 'ok',
-                details: {
-                  plan,
-                  confirmation: { id: cid, channel: 'cli', assurance: 'human-verified', confirmed_by: by },
-                },
-              }),
-          });
+            'cli:propose_role',
+            { change_id: change.id, role_id: role.role_id, platform: opts.platform },
+            { plan },
+          );
           const run = await runChangeOutbox(store, { auditor, connectorFor: connectors });
           const done = repo.get(change.id)!;
           if (run.applied === 1 && done.result) {

@@ -25,8 +25,6 @@ import { runChangeOutbox } from './services/changes.js';
 import { loadSnapshot } from './services/load.js';
 import { type ConnectorFor, runOutbox } from './services/outbox.js';
 import { runSync } from './services/sync.js';
-import { sqliteSessions } from './store/backend.js';
-import { LeaderLeases } from './store/leader.js';
 import { Store } from './store/store.js';
 import { type TokenRecord, TokenStore } from './store/tokens.js';
 import { type HttpHandle, serveHttp } from './transports/http.js';
@@ -185,7 +183,7 @@ export function refitWhenCampaignDone(
           c.counts.total > 0 && c.counts.decided === c.counts.total && !store.getMeta(`refit_after:${c.id}`),
       );
   if (pending().length === 0) return false;
-  const leases = new LeaderLeases(store.db);
+  const { leases } = store;
   if (!leases.tryLead('refit', holder, REFIT_LEASE_MS)) {
     logger.info({ holder: leases.holder('refit') }, 'campaign fully decided: another process is refitting');
     return false;
@@ -265,7 +263,7 @@ function scheduleSync(
   let running = false;
   // One process syncs at a time across the store: the holder renews the lease on each tick
   // and before each platform; when it dies, another takes over within 1.5 intervals.
-  const leases = new LeaderLeases(store.db);
+  const { leases } = store;
   const ttl = Math.max(60_000, config.syncIntervalMinutes * 90_000);
   const lead = () => leases.tryLead('sync', LEASE_HOLDER, ttl);
   const tick = async () => {
@@ -515,7 +513,7 @@ export async function serve(
     sessionMaxMs: config.httpSessionMaxHours * 3600_000,
     sessionsPerPrincipal: config.httpSessionsPerPrincipal,
     // Sessions live in the store: every `attest serve --http` on this store serves every session.
-    sessionStore: sqliteSessions(store.db),
+    sessionStore: store.httpSessions,
     onRefused: (principal, reason) =>
       auditor.record({
         at: new Date().toISOString(),

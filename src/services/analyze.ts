@@ -15,7 +15,7 @@ import { findSodConflicts } from '../analysis/sod.js';
 import { type AnalysisThresholds, defaultThresholds } from '../analysis/thresholds.js';
 import type { Entitlement, Evidence, Signal } from '../domain/index.js';
 import { AnalysisReader } from '../store/analysis-reads.js';
-import { BIRTHRIGHT_KIND, PeerIndex } from '../store/peers.js';
+import { BIRTHRIGHT_KIND, type PeerIndex } from '../store/peers.js';
 import type { Store } from '../store/store.js';
 
 export interface AnalyzeOptions {
@@ -127,14 +127,6 @@ export function trainingRows(
   const ents = reader.entitlements();
   const coverage = activityCoverage(store);
   const rows: DecisionTrainingRow[] = new Array(decisions.length);
-  // The last successful use of the app up to the decision, for a whole chunk of decisions
-  // ([user, app, at] triples) per query, in the triples' order.
-  const lastUsesBefore = store.stmt(
-    `SELECT (SELECT max(at) FROM activity_events
-       WHERE user_id = json_extract(j.value, '$[0]') AND app = json_extract(j.value, '$[1]')
-         AND outcome = 'success' AND at <= json_extract(j.value, '$[2]'))
-     FROM json_each(?) j ORDER BY j.key`,
-  );
   const nowIso = asOf.toISOString();
   // Decisions grouped by user (users in order of first appearance), so each user is read and
   // parsed once; the rows keep the decisions' order.
@@ -161,8 +153,8 @@ export function trainingRows(
         }
       }
     }
-    const lastUses =
-      asked.length === 0 ? [] : (lastUsesBefore.pluck().all(JSON.stringify(asked)) as Array<string | null>);
+    // The last successful use of the app up to each decision, for the whole chunk in one query.
+    const lastUses = reader.lastUsesBefore(asked);
     const grants = coverage.startMs === null ? new Map<string, string | null>() : reader.grantDates(pairs);
     let next = 0;
     for (const userId of chunk) {
@@ -254,7 +246,7 @@ export function analyzeCampaigns(store: Store, options: AnalyzeOptions): Analyze
   const now = new Date().toISOString();
   if (campaignIds.length === 0) return { items, users, bySignal, byRecommendation, model: null };
 
-  const peers = new PeerIndex(store.db);
+  const peers = store.peerIndex();
   const training = trainingRows(
     store,
     peers,

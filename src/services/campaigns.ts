@@ -107,47 +107,16 @@ interface Candidate {
  */
 export function resolveCampaign(store: Store, spec: CampaignSpec, now: Date) {
   const s = spec.scope;
-  const where: string[] = [];
-  const params: Record<string, unknown> = {};
-  const platform = s.platform ?? spec.on_platform;
-  if (platform) {
-    where.push('e.platform = @platform');
-    params.platform = platform;
-  }
-  if (s.app) {
-    where.push('e.app = @app');
-    params.app = s.app;
-  }
-  if (s.department) {
-    where.push('u.department = @department');
-    params.department = s.department;
-  }
-  if (s.entitlement_ids) {
-    where.push('a.entitlement_id IN (SELECT value FROM json_each(@ents))');
-    params.ents = JSON.stringify(s.entitlement_ids);
-  }
-  if (s.user_ids) {
-    where.push('a.user_id IN (SELECT value FROM json_each(@users))');
-    params.users = JSON.stringify(s.user_ids);
-  }
-  if (s.changed_within_days) {
-    where.push(
-      "a.user_id IN (SELECT user_id FROM hr_changes WHERE field IN ('department','title') AND at >= @since)",
-    );
-    params.since = new Date(now.getTime() - s.changed_within_days * 86_400_000).toISOString();
-  }
-  const rows = store.db
-    .prepare(
-      `SELECT a.user_id, a.entitlement_id, e.platform, u.manager_id, e.owner_id, e.app,
-         (SELECT i.risk_score FROM review_items i WHERE i.user_id = a.user_id AND i.entitlement_id = a.entitlement_id
-            AND i.analyzed_at IS NOT NULL ORDER BY i.analyzed_at DESC LIMIT 1) AS risk,
-         (SELECT i.signals FROM review_items i WHERE i.user_id = a.user_id AND i.entitlement_id = a.entitlement_id
-            AND i.analyzed_at IS NOT NULL ORDER BY i.analyzed_at DESC LIMIT 1) AS signals
-       FROM assignments a JOIN users u ON u.id = a.user_id JOIN entitlements e ON e.id = a.entitlement_id
-       ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-       ORDER BY a.user_id, a.entitlement_id`,
-    )
-    .all(params) as Array<Omit<Candidate, 'signals'> & { signals: string | null }>;
+  const rows = store.campaigns.scopedAssignments({
+    platform: s.platform ?? spec.on_platform,
+    app: s.app,
+    department: s.department,
+    entitlement_ids: s.entitlement_ids,
+    user_ids: s.user_ids,
+    changed_since: s.changed_within_days
+      ? new Date(now.getTime() - s.changed_within_days * 86_400_000).toISOString()
+      : undefined,
+  });
   const needScore = s.min_risk !== undefined || (s.signals?.length ?? 0) > 0;
   const wanted = new Set<string>(s.signals ?? []);
   let unscored = 0;
@@ -245,35 +214,27 @@ export function createCampaignLocally(
   // Listed under the platform of its access when that is one platform (the items keep theirs).
   const platforms = new Set(items.map((i) => i.platform));
   const platform = platforms.size === 1 ? [...platforms][0]! : 'snapshot';
-  store.db
-    .prepare(
-      `INSERT INTO campaigns (id, platform, external_id, name, status, created_at, due_at, attributes, updated_at, platform_campaign_id)
-       VALUES (?, ?, ?, ?, 'active', ?, ?, ?, ?, ?)`,
-    )
-    .run(
-      id,
-      platform,
-      id,
-      spec.name,
-      at,
-      spec.due_at ? new Date(spec.due_at).toISOString() : null,
-      JSON.stringify({
-        origin: 'attest',
-        change_id: changeId,
-        scope: JSON.stringify(spec.scope),
-        reviewers: spec.reviewers.by,
-        ...(spec.on_platform ? { created_on: spec.on_platform } : {}),
-      }),
-      at,
-      platformCampaignId,
-    );
-  const ins = store.db.prepare(
-    `INSERT INTO review_items (id, campaign_id, user_id, entitlement_id, reviewer_id, platform, external_id, updated_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-  );
-  items.forEach((i, n) => {
-    const itemId = `${id}-${n + 1}`;
-    ins.run(itemId, id, i.user_id, i.entitlement_id, i.reviewer_id, i.platform, `attest:${itemId}`, at);
+  store.campaigns.insertLocal({
+    id,
+    platform,
+    name: spec.name,
+    created_at: at,
+    due_at: spec.due_at ? new Date(spec.due_at).toISOString() : null,
+    attributes: {
+      origin: 'attest',
+      change_id: changeId,
+      scope: JSON.stringify(spec.scope),
+      reviewers: spec.reviewers.by,
+      ...(spec.on_platform ? { created_on: spec.on_platform } : {}),
+    },
+    platform_campaign_id: platformCampaignId,
+    items: items.map((i, n) => ({
+      id: `${id}-${n + 1}`,
+      user_id: i.user_id,
+      entitlement_id: i.entitlement_id,
+      reviewer_id: i.reviewer_id,
+      platform: i.platform,
+    })),
   });
   return { campaign_id: id, items: items.length, preview, platform_campaign_id: platformCampaignId };
 }

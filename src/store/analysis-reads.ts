@@ -77,8 +77,8 @@ export class AnalysisReader {
   /** What each entitlement grants to its holders (entitlement id -> included ids), as stored. */
   includes(): Map<string, string[]> {
     const out = new Map<string, string[]>();
-    for (const [from, to] of this.store.db
-      .prepare(
+    for (const [from, to] of this.store
+      .stmt(
         'SELECT entitlement_id, included_id FROM entitlement_includes ORDER BY entitlement_id, included_id',
       )
       .raw()
@@ -93,7 +93,7 @@ export class AnalysisReader {
   /** Every user's manager id (null for none), for manager-chain checks. */
   managers(): Map<string, string | null> {
     return new Map(
-      this.store.db.prepare('SELECT id, manager_id FROM users').raw().all() as Array<[string, string | null]>,
+      this.store.stmt('SELECT id, manager_id FROM users').raw().all() as Array<[string, string | null]>,
     );
   }
 
@@ -179,6 +179,23 @@ export class AnalysisReader {
       .all(JSON.stringify(pairs)) as Array<[string, string, string | null]>;
     for (const [u, e, g] of rows) out.set(`${u}\u0000${e}`, g);
     return out;
+  }
+
+  /**
+   * The last successful use of an app up to a time, for each `[user, app, at]` triple (ISO
+   * `at`), in the triples' order: null where there is none. One query for the whole list.
+   */
+  lastUsesBefore(asked: ReadonlyArray<readonly [string, string, string]>): Array<string | null> {
+    if (asked.length === 0) return [];
+    return this.store
+      .stmt(
+        `SELECT (SELECT max(at) FROM activity_events
+           WHERE user_id = json_extract(j.value, '$[0]') AND app = json_extract(j.value, '$[1]')
+             AND outcome = 'success' AND at <= json_extract(j.value, '$[2]'))
+         FROM json_each(?) j ORDER BY j.key`,
+      )
+      .pluck()
+      .all(JSON.stringify(asked)) as Array<string | null>;
   }
 
   /** A campaign's items of users in `[lo, hi]`, by user id then item id. */

@@ -8,7 +8,7 @@ import type { AuditEntry, StoredAuditEntry, VerifyResult } from './audit.js';
 import { AuditLog } from './audit.js';
 import { type Db, openDb } from './db.js';
 import { DecisionsRepo, type OutboxWork } from './decisions.js';
-import { type HttpSessionRecord, HttpSessions } from './http-sessions.js';
+import { type HttpSessionRecord, sqliteSessions } from './http-sessions.js';
 import { LeaderLeases } from './leader.js';
 import { PgAuditLog } from './pg/audit.js';
 import { isPostgresUrl, openPg, type PgPool } from './pg/db.js';
@@ -17,6 +17,7 @@ import { PgLeaderLeases } from './pg/leader.js';
 import { PgOutbox, type WorkResult } from './pg/outbox.js';
 
 export type { HttpSessionRecord, WorkResult };
+export { sqliteSessions };
 
 export interface SharedAudit {
   append(entry: AuditEntry): Promise<number>;
@@ -93,18 +94,6 @@ export function sqliteState(db: Db, close: () => void = () => {}): SharedState {
       holder: async (name, now) => leases.holder(name, now),
     },
     close: async () => close(),
-  };
-}
-
-/** The HTTP sessions of an open SQLite store. */
-export function sqliteSessions(db: Db): SharedSessions {
-  const sessions = new HttpSessions(db);
-  return {
-    open: async (r, per) => sessions.open(r, per),
-    find: async (id) => sessions.find(id),
-    touch: async (id, at) => sessions.touch(id, at),
-    close: async (id) => sessions.close(id),
-    prune: async (idle, opened) => sessions.prune(idle, opened),
   };
 }
 

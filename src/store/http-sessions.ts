@@ -1,3 +1,4 @@
+import type { SharedSessions } from './backend.js';
 import type { Db } from './db.js';
 
 /** A Streamable HTTP session as the fleet shares it (times in ms since the epoch). */
@@ -78,4 +79,16 @@ export class HttpSessions {
       .prepare('DELETE FROM http_sessions WHERE last_used_at <= ? OR opened_at <= ?')
       .run(idleBefore, openedBefore).changes;
   }
+}
+
+/** The HTTP sessions of an open SQLite store. */
+export function sqliteSessions(db: Db): SharedSessions {
+  const sessions = new HttpSessions(db);
+  return {
+    open: async (r, per) => sessions.open(r, per),
+    find: async (id) => sessions.find(id),
+    touch: async (id, at) => sessions.touch(id, at),
+    close: async (id) => sessions.close(id),
+    prune: async (idle, opened) => sessions.prune(idle, opened),
+  };
 }

@@ -18,11 +18,15 @@ import type {
 import { entitlementSnapshotColumns, userSnapshotColumns } from '../domain/index.js';
 import { AuditLog } from './audit.js';
 import { AutomationRepo } from './automation.js';
+import type { SharedSessions } from './backend.js';
+import { CampaignsRepo } from './campaigns.js';
 import { ChangesRepo } from './changes.js';
 import { ConsoleAuthRepo } from './console.js';
 import { CursorCodec } from './cursor.js';
 import { type Db, openDb } from './db.js';
 import { DecisionsRepo } from './decisions.js';
+import { sqliteSessions } from './http-sessions.js';
+import { LeaderLeases } from './leader.js';
 import { PeerIndex } from './peers.js';
 import { RequestStateLedger } from './request-states.js';
 import { StagedSync } from './staged-sync.js';
@@ -278,6 +282,10 @@ export class Store {
   get decisions(): DecisionsRepo {
     return this.repo('decisions', (db) => new DecisionsRepo(db));
   }
+  /** Campaigns Attest builds itself: the assignments a scope covers, and the insert. */
+  get campaigns(): CampaignsRepo {
+    return this.repo('campaigns', (db) => new CampaignsRepo(db));
+  }
   /** Platform changes (campaigns and roles to create) and their outbox. */
   get changes(): ChangesRepo {
     return this.repo('changes', (db) => new ChangesRepo(db));
@@ -305,6 +313,14 @@ export class Store {
   /** A staged, all-or-nothing sync of one platform into this store. */
   stagedSync(platform: Platform, now?: Date, onStep?: (where: string) => void): StagedSync {
     return new StagedSync(this.db, platform, now, onStep);
+  }
+  /** Fleet-wide singletons (the sync and refit leaders) among the processes on this store. */
+  get leases(): LeaderLeases {
+    return this.repo('leases', (db) => new LeaderLeases(db));
+  }
+  /** The Streamable HTTP sessions every `attest serve --http` on this store shares. */
+  get httpSessions(): SharedSessions {
+    return this.repo('httpSessions', (db) => sqliteSessions(db));
   }
   /** HTTP bearer tokens (hashes only). */
   get tokens(): TokenStore {

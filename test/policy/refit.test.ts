@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { refitWhenCampaignDone } from '../../src/app.js';
 import { createLogger } from '../../src/log.js';
-import { LeaderLeases } from '../../src/store/leader.js';
 import { startServer } from '../helpers/harness.js';
 
 describe('learning after a campaign', () => {
@@ -42,7 +41,7 @@ describe('learning after a campaign', () => {
     }
     await h.ok('submit_decision', { proposal_ids: ids });
     // Another replica is refitting (and may die doing it): this one leaves it alone.
-    const leases = new LeaderLeases(h.store.db);
+    const { leases } = h.store;
     const now = new Date();
     expect(leases.tryLead('refit', 'replica-b', 60_000, now)).toBe(true);
     expect(refitWhenCampaignDone(h.store, h.config, logger, 'replica-a')).toBe(false);

@@ -7,7 +7,6 @@ import type { Principal } from '../../src/domain/principal.js';
 import { createLogger } from '../../src/log.js';
 import { createServer } from '../../src/server.js';
 import { AuditLog } from '../../src/store/audit.js';
-import { sqliteSessions } from '../../src/store/backend.js';
 import { Store } from '../../src/store/store.js';
 import { type HttpHandle, serveHttp } from '../../src/transports/http.js';
 import { tempDir, testConfig, tinyStore } from '../helpers/harness.js';
@@ -48,7 +47,7 @@ async function replica(): Promise<HttpHandle> {
     logger: createLogger('silent'),
     sessionIdleMs: IDLE_MS,
     now: () => clock,
-    sessionStore: sqliteSessions(store.db),
+    sessionStore: store.httpSessions,
     createSession: (principal, sessionId) =>
       createServer({
         store,
@@ -202,7 +201,7 @@ describe('HTTP sessions shared through the store', () => {
     clock += IDLE_MS + 1;
     expect((await rawCall(1, 'tok-fay-admin', sessionId)).status).toBe(404);
     expect((await rawCall(0, 'tok-fay-admin', sessionId)).status).toBe(404);
-    expect(await sqliteSessions(stores[0]!.db).find(sessionId)).toBeNull();
+    expect(await stores[0]!.httpSessions.find(sessionId)).toBeNull();
     await client.close();
   });
 

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import type { Db } from './db.js';
 
 /** One audit entry as appended. */
@@ -28,10 +28,11 @@ export interface StoredAuditEntry extends AuditEntry {
 export const GENESIS = '0'.repeat(64);
 
 /**
- * The chain's tail per connection, with the database's data_version when it was read.
- * Shared by every AuditLog on the connection (one per MCP session), so none holds a stale tail.
+ * The chain's tail per connection, as this connection last appended it (committed). Shared by
+ * every AuditLog on the connection (one per MCP session). It may be stale when another
+ * connection appended since: append then fails on the primary key and reads the tail again.
  */
-const tails = new WeakMap<Db, { seq: number; hash: string; version: number }>();
+const tails = new WeakMap<Db, { seq: number; hash: string }>();
 
 /** Canonical JSON: object keys sorted, so the hash does not depend on insertion order. */
 export function canonicalJson(value: unknown): string {
@@ -68,16 +69,42 @@ const FIELD_KEYS = HASHED_FIELDS.map((k) => `${JSON.stringify(k)}:`);
  * bytes canonicalJson would give for the whole object, without sorting on every call).
  */
 export function entryHash(seq: number, prevHash: string, e: AuditEntry): string {
+  const args = canonicalJson(e.arguments ?? null);
+  const details = e.details === null || e.details === undefined ? 'null' : canonicalJson(e.details);
+  return hashOfBody(prevHash, bodyOf(seq, e, args, details));
+}
+
+/**
+ * The hashed body with the canonical JSON of the arguments and details given as text, as
+ * appended: the bytes are the ones stored, so they are serialised once.
+ */
+function bodyOf(seq: number, e: AuditEntry, argsText: string, detailsText: string): string {
   let body = '{';
   for (let i = 0; i < HASHED_FIELDS.length; i++) {
     const k = HASHED_FIELDS[i]!;
-    // A missing field is stored as NULL, so it is hashed as null too (verify reads it back so).
-    const v = k === 'seq' ? seq : (e[k] ?? null);
-    if (body.length > 1) body += ',';
-    body += FIELD_KEYS[i]! + (v !== null && typeof v === 'object' ? canonicalJson(v) : JSON.stringify(v));
+    let text: string;
+    if (k === 'arguments') text = argsText;
+    else if (k === 'details') text = detailsText;
+    else if (k === 'seq') text = String(seq);
+    else {
+      // A missing field is stored as NULL, so it is hashed as null too (verify reads it back so).
+      const v = e[k] ?? null;
+      text = v !== null && typeof v === 'object' ? canonicalJson(v) : JSON.stringify(v);
+    }
+    if (i > 0) body += ',';
+    body += FIELD_KEYS[i]! + text;
   }
-  body += '}';
-  return createHash('sha256').update(`${prevHash}\n${body}`).digest('hex');
+  return `${body}}`;
+}
+
+/** One-shot SHA-256 (crypto.hash, Node 20.12+; a Hash object before that). */
+const sha256Hex: (text: string) => string =
+  typeof crypto.hash === 'function'
+    ? (text) => crypto.hash('sha256', text, 'hex')
+    : (text) => crypto.createHash('sha256').update(text).digest('hex');
+
+function hashOfBody(prevHash: string, body: string): string {
+  return sha256Hex(`${prevHash}\n${body}`);
 }
 
 export function rowToEntry(r: Record<string, unknown>): StoredAuditEntry {
@@ -143,16 +170,71 @@ export function storedForm(e: AuditEntry): AuditEntry {
  */
 const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
 
-/** storedForm, with the JSON text of the arguments and details as they are stored. */
+/**
+ * The canonical JSON of a value that is plain JSON already (well-formed strings and keys,
+ * finite numbers, no toJSON, no undefined in an array, no function or symbol): then the text
+ * parses back to an equal value, whose canonicalJson is this text again. Anything else
+ * gives null, and the caller takes the stringify-and-parse path.
+ */
+function plainCanonical(v: unknown, depth = 0): string | null {
+  if (v === null) return 'null';
+  switch (typeof v) {
+    case 'string':
+      return (v as unknown as { isWellFormed(): boolean }).isWellFormed() ? JSON.stringify(v) : null;
+    case 'number':
+      return Number.isFinite(v) ? JSON.stringify(v) : null;
+    case 'boolean':
+      return v ? 'true' : 'false';
+    case 'object':
+      break;
+    default:
+      return null;
+  }
+  if (depth > 64) return null;
+  if (Array.isArray(v)) {
+    let out = '[';
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i];
+      if (x === undefined) return null;
+      const t = plainCanonical(x, depth + 1);
+      if (t === null) return null;
+      out += i > 0 ? `,${t}` : t;
+    }
+    return `${out}]`;
+  }
+  const o = v as Record<string, unknown>;
+  if (typeof o.toJSON === 'function') return null;
+  const keys = Object.keys(o).sort();
+  let out = '{';
+  let first = true;
+  for (const k of keys) {
+    const x = o[k];
+    if (x === undefined) continue;
+    if (!(k as unknown as { isWellFormed(): boolean }).isWellFormed()) return null;
+    const t = plainCanonical(x, depth + 1);
+    if (t === null) return null;
+    out += `${first ? '' : ','}${JSON.stringify(k)}:${t}`;
+    first = false;
+  }
+  return `${out}}`;
+}
+
+/**
+ * storedForm, with the JSON text of the arguments and details as they are stored: their
+ * canonical JSON, which is also the text hashed.
+ */
 function storedWithText(e: AuditEntry): { entry: AuditEntry; args: string; details: string | null } {
   const texts: string[] = [];
   const json = (v: unknown) => {
+    const plain = plainCanonical(v ?? null);
+    if (plain !== null) {
+      texts.push(plain);
+      return v ?? null;
+    }
     let text = JSON.stringify(v ?? null);
     let value = JSON.parse(text);
-    if (SURROGATE_ESCAPE.test(text)) {
-      value = wellFormedJson(value);
-      text = JSON.stringify(value);
-    }
+    if (SURROGATE_ESCAPE.test(text)) value = wellFormedJson(value);
+    text = canonicalJson(value);
     texts.push(text);
     return value;
   };
@@ -258,7 +340,6 @@ export class ChainVerifier {
 export class AuditLog {
   private readonly last;
   private readonly insert;
-  private readonly dataVersion;
 
   constructor(private readonly db: Db) {
     this.last = db.prepare('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1');
@@ -267,30 +348,28 @@ export class AuditLog {
         outcome, error, duration_ms, details, prev_hash, hash)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    this.dataVersion = db.prepare('PRAGMA data_version').pluck();
   }
 
   /**
    * Appends an entry; returns its sequence number. The entry is committed (or part of the
    * caller's open transaction) when this returns.
    *
-   * No explicit lock is taken: seq is the table's primary key, so when another connection
-   * appended since this one read the tail, the insert fails on the key, the tail is read
-   * again and the entry is chained after it. The chain can't fork.
+   * No explicit lock is taken, and no query is made before the insert: the tail this
+   * connection last appended is cached, and seq is the table's primary key. When another
+   * connection (another process, the CLI) appended since, the insert fails on the key, the
+   * tail is read again and the entry is chained after it. The chain can't fork.
    */
   append(entry: AuditEntry): number {
     const { entry: e, args: argsText, details: detailsText } = storedWithText(entry);
+    const body = (seq: number) => bodyOf(seq, e, argsText, detailsText ?? 'null');
     for (let attempt = 0; ; attempt++) {
-      // The cached tail is trusted only if no other connection (e.g. the CLI) has written
-      // since it was read: data_version changes exactly then.
-      const version = this.dataVersion.get() as number;
       let tail = tails.get(this.db);
-      if (tail === undefined || tail.version !== version) {
+      if (tail === undefined) {
         const last = this.last.get() as { seq: number; hash: string } | undefined;
-        tail = { seq: last?.seq ?? 0, hash: last?.hash ?? GENESIS, version };
+        tail = { seq: last?.seq ?? 0, hash: last?.hash ?? GENESIS };
       }
       const seq = tail.seq + 1;
-      const hash = entryHash(seq, tail.hash, e);
+      const hash = hashOfBody(tail.hash, body(seq));
       try {
         this.insert.run(
           seq,
@@ -317,7 +396,7 @@ export class AuditLog {
       }
       // Inside a caller's transaction the entry may still be rolled back: don't trust it as the tail.
       if (this.db.inTransaction) tails.delete(this.db);
-      else tails.set(this.db, { seq, hash, version });
+      else tails.set(this.db, { seq, hash });
       return seq;
     }
   }

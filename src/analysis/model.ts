@@ -72,7 +72,10 @@ export function chooseCombinations(rows: readonly TrainingRow[], smoothing: numb
     ranked.push({ f, gain });
   }
   ranked.sort((a, b) => b.gain - a.gain || (a.f < b.f ? -1 : a.f > b.f ? 1 : 0));
-  const order = ranked.map((r) => r.f);
+  // A feature that only renames a better-ranked one (a role code beside the title) adds nothing
+  // to a combination: it is left out of them.
+  const order: string[] = [];
+  for (const { f } of ranked) if (!order.some((g) => sameSplit(rows, f, g))) order.push(f);
   const anchor = order.includes('entitlement') ? 'entitlement' : (order[0] ?? null);
   if (anchor === null) return [];
   const rest = order.filter((f) => f !== anchor);
@@ -82,7 +85,27 @@ export function chooseCombinations(rows: readonly TrainingRow[], smoothing: numb
   const tri = rest.slice(0, TRIPLE_FEATURES);
   for (let a = 0; a < tri.length; a++)
     for (let b = a + 1; b < tri.length; b++) out.push([anchor, tri[a]!, tri[b]!]);
+  // The anchor with each usual feature: its revoke rate among requests from outside its usual
+  // department (area, family…), which tells a closed resource from an open one.
+  for (const f of order) if (f.startsWith('usual:') && !top.includes(f)) out.push([anchor, f]);
   return out;
+}
+
+/** Whether features `a` and `b` split the rows the same way (each value of one maps to one of the other). */
+function sameSplit(rows: readonly TrainingRow[], a: string, b: string): boolean {
+  const ab = new Map<string | null, string | null>();
+  const ba = new Map<string | null, string | null>();
+  for (const r of rows) {
+    const va = r.features[a] ?? null;
+    const vb = r.features[b] ?? null;
+    const x = ab.get(va);
+    if (x === undefined) ab.set(va, vb);
+    else if (x !== vb) return false;
+    const z = ba.get(vb);
+    if (z === undefined) ba.set(vb, va);
+    else if (z !== va) return false;
+  }
+  return true;
 }
 
 /** Options of {@link fitModel}; every number defaults to {@link defaultThresholds}. */
@@ -197,6 +220,46 @@ export const TREE_MIN_ROWS = 3000;
 /** Weight of the tree ensemble in the blended log-odds (the regression has the rest). */
 const TREE_BLEND = 0.5;
 
+/**
+ * For each combination encoder whose first part is also encoded alone, `[combination, single]`:
+ * the tree feature `2d + 1 + q` of the `q`-th is the share of the single value's training rows
+ * that also have the combination's other values (the peer share: how many of the entitlement's
+ * requesters were from this department), or -1 when the single value was never seen.
+ */
+export function shareEncoders(encoders: readonly ModelEncoder[]): Array<[number, number]> {
+  const single = new Map<string, number>();
+  encoders.forEach((e, j) => {
+    if (e.parts.length === 1) single.set(e.parts[0]!, j);
+  });
+  const out: Array<[number, number]> = [];
+  encoders.forEach((e, j) => {
+    const a = e.parts.length > 1 ? single.get(e.parts[0]!) : undefined;
+    if (a !== undefined) out.push([j, a]);
+  });
+  return out;
+}
+
+const sharesOf = new WeakMap<readonly ModelEncoder[], Array<[number, number]>>();
+
+function cachedShares(model: Model): Array<[number, number]> {
+  let s = sharesOf.get(model.encoders);
+  if (!s) {
+    s = shareEncoders(model.encoders);
+    sharesOf.set(model.encoders, s);
+  }
+  return s;
+}
+
+/** A peer share from the rows with both values and the rows with the single value; -1 for none. */
+function share(both: number, single: number): number {
+  return single > 0 ? both / single : -1;
+}
+
+/** The number of tree features of a model with these encoders. */
+function treeWidth(encoders: readonly ModelEncoder[]): number {
+  return 2 * encoders.length + 1 + shareEncoders(encoders).length;
+}
+
 /** The tree features of one item from its encoders' training counts. */
 function treeFeatures(model: Model, stats: ReadonlyArray<CategoryStat | undefined>, out: Float64Array): void {
   for (let j = 0; j < stats.length; j++) {
@@ -204,6 +267,12 @@ function treeFeatures(model: Model, stats: ReadonlyArray<CategoryStat | undefine
     out[2 * j] = encodedLogOdds(st, model.prior, model.smoothing);
     out[2 * j + 1] = Math.log1p(st?.rows ?? st?.n ?? 0);
   }
+  const base = 2 * stats.length + 1;
+  cachedShares(model).forEach(([j, a], q) => {
+    const sj = stats[j];
+    const sa = stats[a];
+    out[base + q] = share(sj?.rows ?? sj?.n ?? 0, sa?.rows ?? sa?.n ?? 0);
+  });
 }
 
 /**
@@ -218,7 +287,7 @@ function blendedLogOdds(model: Model, eta: number, stats: ReadonlyArray<Category
   }
   let out = eta;
   if (model.trees) {
-    const t = new Float64Array(stats.length * 2 + 1);
+    const t = new Float64Array(stats.length * 2 + 1 + cachedShares(model).length);
     treeFeatures(model, stats, t);
     t[stats.length * 2] = lr;
     out = (1 - TREE_BLEND) * eta + TREE_BLEND * treeLogOdds(model.trees, t);
@@ -476,8 +545,13 @@ export function fitModel(input: readonly TrainingRow[], options: FitOptions = {}
   const x = new Float64Array(n * d);
   // Below a few thousand decisions the trees add little over the regression and cost most of the fit.
   const useTrees = options.trees ?? n >= TREE_MIN_ROWS;
-  const tw = 2 * d + 1;
+  const shares = shareEncoders(
+    specs.map((sp) => ({ name: sp.name, parts: sp.parts, weight: 0, categories: new Map() })),
+  );
+  const tw = 2 * d + 1 + shares.length;
   const tx = useTrees ? new Float64Array(n * tw) : null;
+  // Each row's count of other training rows with its value of each encoder (for the peer shares).
+  const others = useTrees && shares.length > 0 ? new Float64Array(n * d) : null;
   const encoders: ModelEncoder[] = [];
   const codes = new Int32Array(n);
   const useOnehot = (options.onehot ?? n >= ONEHOT_MIN_ROWS) && n > 0;
@@ -576,6 +650,7 @@ export function fitModel(input: readonly TrainingRow[], options: FitOptions = {}
         tx[i * tw + 2 * j] = cellValue[cell]!;
         tx[i * tw + 2 * j + 1] = Math.log1p(Math.max(0, totalRows[c]! - 1));
       }
+      if (others) others[i * d + j] = Math.max(0, totalRows[c]! - 1);
     }
     const categories = new Map<string, CategoryStat>();
     keys.forEach((key, c) => {
@@ -664,6 +739,12 @@ export function fitModel(input: readonly TrainingRow[], options: FitOptions = {}
     const f2 = tw;
     // The one-hot regression's out-of-fold score is the last tree feature.
     if (onehot) for (let i = 0; i < n; i++) tx[i * tw + 2 * d] = onehotScore[i]!;
+    // The peer shares among the other training rows (the row's own left out, as for a new item).
+    if (others)
+      for (let i = 0; i < n; i++)
+        shares.forEach(([j, a], q) => {
+          tx[i * tw + 2 * d + 1 + q] = share(others[i * d + j]!, others[i * d + a]!);
+        });
     const rounds = n >= 20_000 ? undefined : Math.max(30, Math.round((80 * n) / 20_000));
     const parts: TreeEnsemble[] = [];
     for (let hpart = 0; hpart < 2; hpart++) {
@@ -1168,7 +1249,7 @@ export function deserializeModel(json: string): Model {
           }
         })();
   const trees =
-    v.trees === undefined || v.trees === null ? null : treesFromJSON(v.trees, encoders.length * 2 + 1, fail);
+    v.trees === undefined || v.trees === null ? null : treesFromJSON(v.trees, treeWidth(encoders), fail);
   const onehot =
     v.onehot === undefined || v.onehot === null
       ? null

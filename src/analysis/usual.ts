@@ -20,8 +20,8 @@ export interface UsualTable {
 }
 
 const ANCHOR = 'entitlement';
-/** Fewest other rows with the entitlement for a comparison to mean anything. */
-const MIN_OTHERS = 2;
+/** Fewest other rows with the entitlement for a comparison: one is enough, as the trees and the regression weigh it with the count. */
+const MIN_OTHERS = 1;
 /** Share of entitlements (with two rows or more) whose rows differ in the attribute, for it to be compared. */
 const MIN_VARYING = 0.1;
 const MAX_FEATURES = 8;

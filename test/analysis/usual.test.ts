@@ -33,18 +33,23 @@ describe('usual features', () => {
     expect(fit.perRow[3]!['usual:department']).toBe('no');
     // A Sales row of crm: two of the other three are Sales.
     expect(fit.perRow[0]!['usual:department']).toBe('yes');
-    // Each ledger row has one other row: too few to say.
-    expect(fit.perRow[4]!['usual:department']).toBeNull();
+    // Each ledger row has one other row, from the same department: enough to say.
+    expect(fit.perRow[4]!['usual:department']).toBe('yes');
+    // The wiki row has no other row: nothing to compare with.
+    expect(fit.perRow[6]!['usual:department']).toBeNull();
   });
 
-  it('knows nothing of an entitlement never seen, or seen once', () => {
+  it('knows nothing of an entitlement never seen, and compares with one seen once', () => {
     expect(usualOf(fit.table, { entitlement: 'vpn', department: 'IT', title: 'Rep' })).toEqual({
       'usual:department': null,
       'usual:title': null,
     });
     expect(
       usualOf(fit.table, { entitlement: 'wiki', department: 'IT', title: 'Rep' })['usual:department'],
-    ).toBeNull();
+    ).toBe('yes');
+    expect(
+      usualOf(fit.table, { entitlement: 'wiki', department: 'HR', title: 'Rep' })['usual:department'],
+    ).toBe('no');
   });
 
   it('uses no labels and needs an entitlement feature', () => {

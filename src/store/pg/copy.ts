@@ -1,7 +1,11 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Statement } from 'better-sqlite3';
+import { from as copyFrom } from 'pg-copy-streams';
 import type { Db } from '../db.js';
 import type { Store } from '../store.js';
 import { PgAuditLog } from './audit.js';
-import type { PgPool } from './db.js';
+import type { PgClient, PgPool } from './db.js';
 
 /**
  * The tables copied from a SQLite store to a PostgreSQL one, parents before children.
@@ -60,14 +64,140 @@ export interface CopyReport {
   seconds: number;
 }
 
-/** PostgreSQL's limit on bind parameters per statement is 65,535. */
-const MAX_PARAMS = 60_000;
+/** How much COPY text is gathered before it is handed to the stream (rows are never split). */
+const CHUNK_CHARS = 64 * 1024;
+
+/** What COPY's text format needs escaped: the backslash, the delimiter (tab) and line ends. */
+const SPECIAL = /[\\\t\n\r\0]/;
+const SPECIAL_ALL = /[\\\t\n\r]/g;
+const ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+const escapeOne = (c: string) => ESCAPES[c]!;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * One SQLite value as a field of COPY's text format (NULL is `\N`), for a target column of the
+ * given PostgreSQL type. Strings, JSON and timestamps go as the same text; integers as read
+ * (bigints, so nothing is rounded); reals in their shortest exact form; blobs as UTF-8 text,
+ * or as hex for a bytea column; 0/1 as f/t for a boolean column.
+ */
+export function copyField(v: unknown, pgType: string): string {
+  if (v === null || v === undefined) return '\\N';
+  if (typeof v === 'string') {
+    if (pgType === 'bytea') return `\\\\x${Buffer.from(v, 'utf8').toString('hex')}`;
+    if (!SPECIAL.test(v)) return v;
+    if (v.includes('\0')) throw new Error('holds a NUL character, which PostgreSQL text cannot store');
+    return v.replace(SPECIAL_ALL, escapeOne);
+  }
+  if (typeof v === 'bigint') {
+    if (pgType === 'boolean') return v === 0n ? 'f' : 't';
+    return v.toString();
+  }
+  if (typeof v === 'number') {
+    if (pgType === 'boolean') return v === 0 ? 'f' : 't';
+    return Object.is(v, -0) ? '-0' : String(v);
+  }
+  if (Buffer.isBuffer(v)) {
+    if (pgType === 'bytea') return `\\\\x${v.toString('hex')}`;
+    let text: string;
+    try {
+      text = utf8.decode(v);
+    } catch {
+      throw new Error(`holds a blob that is not UTF-8 text, for a ${pgType} column`);
+    }
+    return copyField(text, pgType);
+  }
+  throw new Error(`holds a value of type ${typeof v}`);
+}
+
+/**
+ * Lines of COPY text for every row of one SQLite table, read one by one and gathered into
+ * chunks of about CHUNK_CHARS. The statement is iterated only once the stream pulls, and
+ * closed when the stream is destroyed.
+ */
+function* copyChunks(
+  rows: Statement,
+  table: string,
+  cols: string[],
+  types: string[],
+  counted: { rows: number },
+): Generator<string> {
+  let parts: string[] = [];
+  let size = 0;
+  for (const row of rows.iterate() as IterableIterator<unknown[]>) {
+    counted.rows++;
+    let line = '';
+    let k = 0;
+    try {
+      for (; k < cols.length; k++) line += (k === 0 ? '' : '\t') + copyField(row[k], types[k]!);
+    } catch (e) {
+      throw new Error(`${table}.${cols[k]} of row ${counted.rows} ${(e as Error).message}`);
+    }
+    line += '\n';
+    parts.push(line);
+    size += line.length;
+    if (size >= CHUNK_CHARS) {
+      yield parts.join('');
+      parts = [];
+      size = 0;
+    }
+  }
+  if (parts.length > 0) yield parts.join('');
+}
+
+/** A PostgreSQL error with what its fields add (the key, the COPY line), for the message naming the table. */
+function describe(e: unknown): string {
+  const x = e as { message?: string; detail?: string; where?: string };
+  const extra = [x.detail, x.where].filter((s): s is string => typeof s === 'string' && s !== '');
+  return `${x.message ?? String(e)}${extra.length ? ` (${extra.join('; ')})` : ''}`;
+}
+
+/**
+ * Streams one SQLite table into its PostgreSQL table with COPY FROM STDIN (text format),
+ * reading the source row by row. Returns the rows copied. Throws an error naming the table.
+ */
+async function copyTable(source: Db, c: PgClient, table: string): Promise<number> {
+  const cols = (
+    source.prepare('SELECT name FROM pragma_table_info(?)').pluck().all(table) as string[]
+  ).filter(Boolean);
+  if (cols.length === 0)
+    throw new Error(`the source store has no table ${table}: run attest migrate on it first`);
+  const target = new Map(
+    (
+      await c.query(
+        'SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1',
+        [table],
+      )
+    ).rows.map((r) => [String(r.column_name), String(r.data_type)]),
+  );
+  const missing = cols.filter((x) => !target.has(x));
+  if (missing.length > 0)
+    throw new Error(
+      `table ${table}: the PostgreSQL store has no column ${missing.join(', ')}; nothing was copied`,
+    );
+  const types = cols.map((x) => target.get(x)!);
+  const list = cols.map((x) => `"${x}"`).join(', ');
+  const order = table === 'audit_log' ? ' ORDER BY seq' : '';
+  const rows = source.prepare(`SELECT ${list} FROM ${table}${order}`).raw().safeIntegers();
+  const counted = { rows: 0 };
+  const sink = c.query(copyFrom(`COPY ${table} (${list}) FROM STDIN (FORMAT text)`));
+  try {
+    await pipeline(Readable.from(copyChunks(rows, table, cols, types, counted)), sink);
+  } catch (e) {
+    const err = new Error(`table ${table}: ${describe(e)}`);
+    (err as { code?: unknown }).code = (e as { code?: unknown })?.code;
+    throw err;
+  }
+  if (sink.rowCount !== counted.rows)
+    throw new Error(`table ${table}: ${counted.rows} rows read but PostgreSQL took ${sink.rowCount}`);
+  return counted.rows;
+}
 
 /**
  * Copies every row of a SQLite store into an empty PostgreSQL store, in one transaction: on
- * any error nothing is left behind. Values are copied as stored (timestamps and JSON as the
- * same text), so the audit chain verifies on the copy with the same head hash; row counts and
- * the item counts per campaign and status are checked before the commit.
+ * any error nothing is left behind. Each table is streamed with COPY FROM STDIN, read from one
+ * SQLite read transaction (a consistent snapshot). Values are copied as stored (timestamps and
+ * JSON as the same text), so the audit chain verifies on the copy with the same head hash; row
+ * counts and the item counts per campaign and status are checked before the commit.
  */
 export async function copySqliteToPg(
   source: Db,
@@ -77,8 +207,10 @@ export async function copySqliteToPg(
   const started = performance.now();
   const c = await pool.connect();
   const tables: CopyReport['tables'] = [];
+  const snapshot = !source.inTransaction;
   try {
     await c.query('BEGIN');
+    if (snapshot) source.exec('BEGIN');
     try {
       for (const t of [...COPIED_TABLES, 'review_item_counts']) {
         const n = Number((await c.query(`SELECT count(*) AS n FROM ${t}`)).rows[0].n);
@@ -88,38 +220,7 @@ export async function copySqliteToPg(
           );
       }
       for (const t of COPIED_TABLES) {
-        const cols = (
-          source.prepare('SELECT name FROM pragma_table_info(?)').pluck().all(t) as string[]
-        ).filter(Boolean);
-        if (cols.length === 0)
-          throw new Error(`the source store has no table ${t}: run attest migrate on it first`);
-        const per = Math.max(1, Math.floor(MAX_PARAMS / cols.length));
-        const head = `INSERT INTO ${t} (${cols.map((x) => `"${x}"`).join(', ')}) VALUES `;
-        let batch: unknown[] = [];
-        let rowsInBatch = 0;
-        let total = 0;
-        const flush = async () => {
-          if (rowsInBatch === 0) return;
-          const groups: string[] = [];
-          for (let r = 0; r < rowsInBatch; r++) {
-            const base = r * cols.length;
-            groups.push(`(${cols.map((_, k) => `$${base + k + 1}`).join(', ')})`);
-          }
-          await c.query(head + groups.join(', '), batch);
-          batch = [];
-          rowsInBatch = 0;
-        };
-        const order = t === 'audit_log' ? ' ORDER BY seq' : '';
-        for (const row of source
-          .prepare(`SELECT ${cols.map((x) => `"${x}"`).join(', ')} FROM ${t}${order}`)
-          .raw()
-          .iterate()) {
-          for (const v of row as unknown[]) batch.push(typeof v === 'bigint' ? v.toString() : v);
-          rowsInBatch++;
-          total++;
-          if (rowsInBatch >= per) await flush();
-        }
-        await flush();
+        const total = await copyTable(source, c, t);
         tables.push({ table: t, rows: total });
         onTable(t, total);
       }
@@ -151,6 +252,8 @@ export async function copySqliteToPg(
     } catch (e) {
       await c.query('ROLLBACK').catch(() => {});
       throw e;
+    } finally {
+      if (snapshot && source.inTransaction) source.exec('COMMIT');
     }
   } finally {
     c.release();

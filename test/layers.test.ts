@@ -33,6 +33,7 @@ const allowedLayers: Record<string, string[]> = {
 const packageHomes: Array<[RegExp, string[]]> = [
   [/^better-sqlite3$/, ['store']],
   [/^pg$/, ['store']],
+  [/^pg-copy-streams$/, ['store/pg']],
   [/^@modelcontextprotocol\//, ['server.ts', 'transports', 'tools/define.ts']],
   // The v1 SDK (2025-11-25 at most) is gone from the server; only jose verifies tokens.
   [/^@modelcontextprotocol\/sdk/, []],

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { platformSchema, signalCodeSchema } from '../domain/index.js';
+import type { ScopedAssignmentRow } from '../store/campaigns.js';
 import type { Store } from '../store/store.js';
 
 /** What a risk-triggered campaign covers and who reviews it (validated before anything is created). */
@@ -89,16 +90,8 @@ export interface CampaignPreview {
   truncated: boolean;
 }
 
-interface Candidate {
-  user_id: string;
-  entitlement_id: string;
-  platform: string;
-  manager_id: string | null;
-  owner_id: string | null;
-  app: string | null;
-  risk: number | null;
-  signals: string[];
-}
+/** A scoped assignment with its signals parsed. */
+type Candidate = Omit<ScopedAssignmentRow, 'signals'> & { signals: string[] };
 
 /**
  * The items a campaign spec covers, from the current assignments: filters on people and

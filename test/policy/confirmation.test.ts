@@ -7,6 +7,7 @@ import { answerConfirmation } from '../../src/services/decisions.js';
 import { runOutbox } from '../../src/services/outbox.js';
 import { AuditLog, canonicalJson } from '../../src/store/audit.js';
 import { Store } from '../../src/store/store.js';
+import { auditEntry } from '../helpers/audit.js';
 import { type Harness, startServer, tempDir, testConfig, tinyStore } from '../helpers/harness.js';
 
 let h: Harness | undefined;
@@ -474,21 +475,7 @@ describe('audit chain across sessions and processes', () => {
   it('stays unbroken when an entry is appended inside a transaction that rolls back', () => {
     const store = Store.open(':memory:');
     const log = new AuditLog(store.db);
-    const entry = {
-      at: '2026-11-28T10:00:00.000Z',
-      principal: 'p',
-      client_name: null,
-      client_version: null,
-      session_id: null,
-      transport: null,
-      tool: 't',
-      kind: 'read',
-      arguments: {},
-      outcome: 'ok' as const,
-      error: null,
-      duration_ms: 0,
-      details: null,
-    };
+    const entry = auditEntry();
     log.append(entry);
     expect(() =>
       store.db.transaction(() => {

@@ -1,23 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { type AuditEntry, AuditLog, canonicalJson, entryHash } from '../../src/store/audit.js';
 import { Store } from '../../src/store/store.js';
+import { auditEntry } from '../helpers/audit.js';
 
-const entry = (over: Partial<AuditEntry> = {}): AuditEntry => ({
-  at: '2026-11-28T10:00:00.000Z',
-  principal: 'p',
-  client_name: null,
-  client_version: null,
-  session_id: null,
-  transport: null,
-  tool: 't',
-  kind: 'read',
-  arguments: {},
-  outcome: 'ok',
-  error: null,
-  duration_ms: 1.5,
-  details: null,
-  ...over,
-});
+const entry = (over: Partial<AuditEntry> = {}): AuditEntry => auditEntry({ duration_ms: 1.5, ...over });
 
 describe('audit append', () => {
   it.each([

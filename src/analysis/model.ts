@@ -213,6 +213,14 @@ const ONEHOT_BLEND = 0.5;
 /** L2 penalty of each one-hot weight; a value pair's is {@link ONEHOT_PAIR_L2} times heavier. */
 const ONEHOT_L2 = 1;
 const ONEHOT_PAIR_L2 = 3;
+/**
+ * Folds of the one-hot regression's out-of-fold scores. Each fold's fit sees 80% of the rows, so
+ * its scores are close to those of the fit on every row that the model keeps: the calibration
+ * and the trees learn from scores like the ones they will be given. With two half-fits the kept
+ * fit was sharper than the scores the calibrator was fitted on, and revokes stated at 0.6-0.7
+ * were right 57-58% of the time on one generated history.
+ */
+const ONEHOT_FOLDS = 5;
 
 /** Fewest training rows for which the tree ensemble is fitted by default. */
 export const TREE_MIN_ROWS = 3000;
@@ -673,7 +681,8 @@ export function fitModel(input: readonly TrainingRow[], options: FitOptions = {}
   // the calibration fitted on them says how often such a score was a revoke.
   let trees: TreeEnsemble | null = null;
   const learnable = unweightedPositives > 0 && unweightedPositives < n;
-  // The one-hot regression: fitted on each half to score the other (for the calibration), and on
+  // The one-hot regression: fitted on all folds but one to score that fold (for the calibration
+  // and as a tree feature), and on
   // every row for the model that is kept. Override weights count here as in the encodings.
   let onehot: { bias: number } | null = null;
   const onehotScore = new Float64Array(n);
@@ -700,15 +709,15 @@ export function fitModel(input: readonly TrainingRow[], options: FitOptions = {}
       });
       return fitSparseLogistic(design(idx), sy, sw, { groupL2: singleCodes.map((sc) => sc.l2) });
     };
-    const halfOf = new Uint8Array(n);
+    const foldOf = new Uint8Array(n);
     order.forEach((row, pos) => {
-      halfOf[row] = pos % 2;
+      foldOf[row] = pos % ONEHOT_FOLDS;
     });
-    for (let hpart = 0; hpart < 2; hpart++) {
-      const train = Int32Array.from({ length: n }, (_, i) => i).filter((i) => halfOf[i] !== hpart);
+    for (let hpart = 0; hpart < ONEHOT_FOLDS; hpart++) {
+      const train = Int32Array.from({ length: n }, (_, i) => i).filter((i) => foldOf[i] !== hpart);
       const m = fitOn(train);
       for (let i = 0; i < n; i++) {
-        if (halfOf[i] !== hpart) continue;
+        if (foldOf[i] !== hpart) continue;
         let e = m.bias;
         for (let g = 0; g < width; g++) {
           const sc = singleCodes[g]!;

@@ -378,3 +378,18 @@ export async function openSharedState(db: string): Promise<SharedState> {
   const d = openDb(db);
   return sqliteState(d, () => d.close());
 }
+
+/**
+ * Where a SQLite Store is expected but the process serves a PostgreSQL store: every use fails
+ * naming what was asked for. Nothing served on PostgreSQL reaches it (its tools use SharedState;
+ * the others are refused before they run), so reaching it is a bug, reported as such.
+ */
+export function sqliteStoreAbsent(): Store {
+  return new Proxy({} as Store, {
+    get(_t, prop) {
+      throw new Error(
+        `the SQLite store is not open (store.${String(prop)}): this process serves a PostgreSQL store`,
+      );
+    },
+  });
+}

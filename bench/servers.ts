@@ -22,6 +22,7 @@ import {
   validateStage,
 } from '../src/policy/index.js';
 import { createServer } from '../src/server.js';
+import { storeState } from '../src/store/backend.js';
 import type { Store } from '../src/store/store.js';
 import type { AnyTool, ToolContext } from '../src/tools/define.js';
 import { allTools } from '../src/tools/index.js';
@@ -45,6 +46,7 @@ export function benchContext(
 ): ToolContext {
   return {
     store,
+    shared: storeState(store),
     config,
     now: () => new Date(),
     principal: PRINCIPAL,
@@ -56,7 +58,13 @@ export function benchContext(
     progress: async () => {},
     auditDetail: () => {},
     commitWithAudit: (effect) => store.transaction(effect),
+    commitWithAuditAsync: async () => {
+      throw new Error('the bench context runs read tools only: it writes no audit entries');
+    },
     recordEvent: () => 0,
+    eventEntry: () => {
+      throw new Error('the bench context runs read tools only: it writes no audit entries');
+    },
     confirmCommand: (answer, id) => `attest ${answer} ${id}`,
     applyOutbox: async () => {},
     signal,

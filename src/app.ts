@@ -25,6 +25,7 @@ import { runChangeOutbox } from './services/changes.js';
 import { loadSnapshot } from './services/load.js';
 import { type ConnectorFor, runOutbox } from './services/outbox.js';
 import { runSync } from './services/sync.js';
+import { isPostgresUrl } from './store/pg/db.js';
 import { Store } from './store/store.js';
 import { type TokenRecord, TokenStore } from './store/tokens.js';
 import { type HttpHandle, serveHttp } from './transports/http.js';
@@ -56,7 +57,10 @@ export function cliInvocation(config: Config): (answer: 'confirm' | 'reject', id
   const base = /(^|\/)cli\.js$/.test(script)
     ? `${quoteArg(process.execPath)} ${quoteArg(resolve(script))}`
     : 'attest';
-  const db = config.db === ':memory:' ? '' : ` --db ${quoteArg(resolve(config.db))}`;
+  // A PostgreSQL store is named by ATTEST_DB on the human's side: its URL may hold a password,
+  // which must not reach the agent in this command.
+  const db =
+    config.db === ':memory:' || isPostgresUrl(config.db) ? '' : ` --db ${quoteArg(resolve(config.db))}`;
   return (answer, id) => `${base} ${answer} ${quoteArg(id)}${db}`;
 }
 
@@ -128,7 +132,7 @@ export async function buildDemo(
   return { dir, report, analysis };
 }
 
-function readTokensFile(path: string): Array<{ token_hash: string } & TokenRecord> {
+export function readTokensFile(path: string): Array<{ token_hash: string } & TokenRecord> {
   const text = readFileSync(path, 'utf8');
   return text
     .split('\n')
@@ -328,7 +332,7 @@ export interface Serving {
 }
 
 /** The client a 2026-07-28 request names in its `_meta`, if any. */
-function clientInfoOf(params: unknown): { name: string; version: string } | null {
+export function clientInfoOf(params: unknown): { name: string; version: string } | null {
   const info = (params as { _meta?: Record<string, { name?: unknown; version?: unknown }> } | null)?._meta?.[
     'io.modelcontextprotocol/clientInfo'
   ];

@@ -16,7 +16,9 @@ export class ToolError extends Error {
       | 'conflict'
       | 'unconfirmed'
       | 'expired'
-      | 'upstream' = 'bad_input',
+      | 'upstream'
+      /** Not served by this store's backend yet (a tool on PostgreSQL). */
+      | 'unavailable' = 'bad_input',
   ) {
     super(message);
   }

@@ -32,15 +32,19 @@ import {
   resourceDefinitions,
 } from './resources/index.js';
 import type { ConnectorLookup } from './services/platform-changes.js';
+import { type SharedState, storeState } from './store/backend.js';
 import type { Store } from './store/store.js';
 import { type AnyTool, annotationsFor, type ToolContext } from './tools/define.js';
-import { selectTools } from './tools/index.js';
+import { selectTools, servedOn } from './tools/index.js';
 
 export const SERVER_NAME = 'attest';
 export const SERVER_VERSION = '0.1.0';
 
 export interface ServerDeps {
+  /** The SQLite store; on PostgreSQL a stand-in no served tool touches (see `shared`). */
   store: Store;
+  /** The store behind the asynchronous interface (default: the SQLite store's); PostgreSQL serves only this. */
+  shared?: SharedState;
   config: Config;
   logger: Logger;
   principal: Principal;
@@ -199,13 +203,18 @@ export function createServer(deps: ServerDeps): McpServer {
       inputRequired: { roundTimeoutMs: deps.config.elicitationTimeoutSeconds * 1000 },
     },
   );
-  const auditor = new Auditor(deps.store.audit, deps.secrets ?? (() => []), deps.checkpoints ?? null);
-  const now = deps.now ?? (() => new Date());
-  const requestStates = new RequestStateCodec(
-    deps.store.requestStates,
-    deps.config.requestStateTtlSeconds * 1000,
-    now,
+  const shared = deps.shared ?? storeState(deps.store);
+  const onPostgres = shared.kind === 'postgres';
+  const auditor = new Auditor(
+    onPostgres ? shared.audit : deps.store.audit,
+    deps.secrets ?? (() => []),
+    deps.checkpoints ?? null,
   );
+  const now = deps.now ?? (() => new Date());
+  // Spent requestStates are kept on SQLite only so far: on PostgreSQL a call that needs one says so.
+  const requestStates = onPostgres
+    ? null
+    : new RequestStateCodec(deps.store.requestStates, deps.config.requestStateTtlSeconds * 1000, now);
   const pipeline = createPipeline({ auditor, logger: deps.logger, requestStates });
   const confirmCommand = deps.confirmCommand ?? ((answer, id) => `attest ${answer} ${id}`);
   const caller = (params?: unknown): Caller => ({
@@ -240,7 +249,7 @@ export function createServer(deps: ServerDeps): McpServer {
     };
   };
 
-  const tools = [...selectTools(deps.config), ...(deps.extraTools ?? [])];
+  const tools = servedOn(shared.kind, [...selectTools(deps.config), ...(deps.extraTools ?? [])]);
   const byName = new Map(tools.map((t) => [t.name, t]));
   const listed = tools.map(listingOf);
   server.server.setRequestHandler('tools/list', async () => ({ tools: listed as never }));
@@ -259,6 +268,7 @@ export function createServer(deps: ServerDeps): McpServer {
     const progressToken = ctx.mcpReq._meta?.progressToken;
     const toolCtx: ToolContext = {
       store: deps.store,
+      shared,
       config: deps.config,
       now,
       principal: deps.principal,
@@ -286,7 +296,11 @@ export function createServer(deps: ServerDeps): McpServer {
       auditDetail: () => {},
       // Replaced by the audit stage for each call.
       commitWithAudit: (effect) => deps.store.transaction(effect),
+      commitWithAuditAsync: async () => {
+        throw new Error('commitWithAuditAsync is set by the audit stage of the pipeline');
+      },
       recordEvent: auditor.events(caller(rawParamsOf(ctx)), now),
+      eventEntry: auditor.eventEntries(caller(rawParamsOf(ctx)), now),
       confirmCommand,
       confirmUrl: deps.confirmUrl,
       applyOutbox: deps.applyOutbox ?? (async () => {}),
@@ -303,14 +317,16 @@ export function createServer(deps: ServerDeps): McpServer {
     return toWire(result);
   });
 
-  registerReadables(server, deps, {
-    auditor,
-    caller,
-    rawParamsOf,
-    inputOf,
-    audited,
-    now,
-  });
+  // Resources and prompts read the SQLite store: not served on PostgreSQL yet (their lists are empty there).
+  if (!onPostgres)
+    registerReadables(server, deps, {
+      auditor,
+      caller,
+      rawParamsOf,
+      inputOf,
+      audited,
+      now,
+    });
   return server;
 }
 
@@ -400,7 +416,7 @@ function registerReadables(
       error: string | null,
       details: Record<string, unknown> | null = null,
     ) =>
-      h.auditor.record({
+      h.auditor.recordAsync({
         ...h.caller(h.rawParamsOf(ctx)),
         at,
         tool: what,
@@ -416,7 +432,7 @@ function registerReadables(
       out = await run();
     } catch (e) {
       if (e instanceof ResourceProblem) {
-        record(
+        await record(
           e.kind === 'not_found' ? 'error' : 'refused',
           e.kind === 'not_found' ? 'not found' : e.message,
         );
@@ -424,7 +440,9 @@ function registerReadables(
         throw new ProtocolError(ProtocolErrorCode.InvalidParams, e.message);
       }
       const ref = `ERR-${randomBytes(4).toString('hex')}`;
-      record('error', `internal ${ref}: ${e instanceof Error ? e.message : String(e)}`, { error_ref: ref });
+      await record('error', `internal ${ref}: ${e instanceof Error ? e.message : String(e)}`, {
+        error_ref: ref,
+      });
       deps.logger.error({ err: e, ref, what }, 'resource or prompt handler failed');
       throw new ProtocolError(
         ProtocolErrorCode.InternalError,
@@ -432,10 +450,10 @@ function registerReadables(
       );
     }
     if (isNeedsInput(out)) {
-      record('ok', null, { input_required: Object.keys(out.requests) });
+      await record('ok', null, { input_required: Object.keys(out.requests) });
       return toInputRequired(out.requests, null) as never;
     }
-    record('ok', null);
+    await record('ok', null);
     return out as never;
   }
 
@@ -582,22 +600,24 @@ function auditProtocolRefusals(
         const req = inflight.get(m.id);
         inflight.delete(m.id);
         const handled = audited.delete(m.id);
-        if (req && m.error && !handled) recordRefusal(auditor, caller(req.params), req, m.error);
+        // Not awaited: the SDK picks the HTTP status of a 2026-07-28 answer as send is called. On
+        // SQLite the entry is appended before this line returns; on PostgreSQL alongside the answer.
+        if (req && m.error && !handled) void recordRefusal(auditor, caller(req.params), req, m.error);
       }
       return send(message, options);
     };
   };
 }
 
-/** The audit entry of a request refused at the protocol level. */
-export function recordRefusal(
+/** The audit entry of a request refused at the protocol level (appended on SQLite before this returns). */
+export async function recordRefusal(
   auditor: Auditor,
   who: Caller,
   req: { method: string; params: unknown; at: string; started?: number },
   error: { code: number; message: string },
-): void {
+): Promise<void> {
   try {
-    auditor.record({
+    await auditor.recordAsync({
       ...who,
       at: req.at,
       tool: `protocol:${req.method.slice(0, 100)}`,

@@ -7,6 +7,7 @@ import { createConnectorRegistry } from '../connectors/registry.js';
 import { createLogger } from '../log.js';
 import { Auditor } from '../policy/audit.js';
 import type { VerifyResult } from '../store/audit.js';
+import { openSharedState, type SharedState, storeState } from '../store/backend.js';
 import type { ChangeRow } from '../store/changes.js';
 import { isPostgresUrl, safeUrl } from '../store/pg/db.js';
 import { Store } from '../store/store.js';
@@ -63,7 +64,7 @@ export function configFrom(opts: Common & Partial<Config>): Config {
 function openExisting(config: Config): Store {
   if (isPostgresUrl(config.db)) {
     throw new ConfigError(
-      `--db / ATTEST_DB: ${safeUrl(config.db)} is a PostgreSQL store; this command runs on the SQLite store only so far (attest migrate-store and attest audit verify run on PostgreSQL). Nothing was done.`,
+      `--db / ATTEST_DB: ${safeUrl(config.db)} is a PostgreSQL store; this command runs on the SQLite store only so far (on PostgreSQL: attest serve --http, confirm, reject, token create, audit verify and migrate-store). Nothing was done.`,
     );
   }
   if (config.db !== ':memory:' && !existsSync(config.db)) {
@@ -84,6 +85,35 @@ export function cliAuditor(store: Store, config: Config): Auditor {
   const logger = createLogger(config.logLevel);
   const secrets = secretsFromEnv(process.env, config);
   return new Auditor(store.audit, () => secrets, checkpointsFrom(config, logger));
+}
+
+/**
+ * Opens either store for a command that runs on both: a SQLite file (which must exist) or
+ * `postgres://…`. `store` is the SQLite store, null on PostgreSQL. Closed however `fn` ends.
+ */
+export async function withShared<T>(
+  config: Config,
+  fn: (shared: SharedState, store: Store | null) => Promise<T> | T,
+): Promise<T> {
+  if (isPostgresUrl(config.db)) {
+    if (config.auditCheckpoints)
+      throw new ConfigError(
+        'auditCheckpoints: signed audit checkpoints run on the SQLite store only so far; remove them from the configuration to use a PostgreSQL store. Nothing was done.',
+      );
+    const shared = await openSharedState(config.db);
+    try {
+      return await fn(shared, null);
+    } finally {
+      await shared.close();
+    }
+  }
+  return withStore(config, (store) => fn(storeState(store), store));
+}
+
+/** An audit writer for a CLI command on either store (checkpoints on SQLite, as cliAuditor). */
+export function sharedAuditor(shared: SharedState, store: Store | null, config: Config): Auditor {
+  if (store) return cliAuditor(store, config);
+  return new Auditor(shared.audit, () => secretsFromEnv(process.env, config), null);
 }
 
 /** Prints an audit chain check (the first 100 broken entries); a broken chain exits 1. */
@@ -111,7 +141,11 @@ export async function askYesNo(question: string): Promise<boolean> {
     rl.close();
   }
 }
-export const dbOption = () => new Option('--db <file>', 'SQLite store (default attest.db; env ATTEST_DB)');
+export const dbOption = () =>
+  new Option(
+    '--db <file>',
+    'the store: a SQLite file (default attest.db) or postgres://… where the command runs on PostgreSQL (env ATTEST_DB)',
+  );
 export const configOption = () => new Option('--config <file>', 'JSON config file (env ATTEST_CONFIG)');
 /** Collects a repeatable option's values. */
 export const collect = (v: string, list: string[] = []) => [...list, v];

@@ -9,14 +9,14 @@ import { runOutbox } from '../services/outbox.js';
 import {
   askYesNo,
   type Common,
-  cliAuditor,
   configFrom,
   configOption,
   dbOption,
   err,
   out,
   registryFor,
-  withStore,
+  sharedAuditor,
+  withShared,
 } from './common.js';
 
 export function registerConfirm(program: Command): void {
@@ -33,7 +33,11 @@ export function registerConfirm(program: Command): void {
       .addOption(configOption())
       .option('--as <name>', 'who is answering (default ATTEST_PRINCIPAL or the OS user)')
       .option('--yes', 'answer without asking (for scripts); the batch is still printed first')
-      .action(async (id: string, opts: Common & { as?: string; yes?: boolean }) => {
+      .option(
+        '--queue-only',
+        'queue the confirmed batch for the servers on this store to apply, without applying it here (this machine needs no platform credentials)',
+      )
+      .action(async (id: string, opts: Common & { as?: string; yes?: boolean; queueOnly?: boolean }) => {
         const config = configFrom({ db: opts.db, config: opts.config });
         if (answer === 'confirm' && config.readOnly) {
           err(
@@ -42,17 +46,17 @@ export function registerConfirm(program: Command): void {
           process.exitCode = 2;
           return;
         }
-        await withStore(config, async (store) => {
+        await withShared(config, async (shared, store) => {
           const by = opts.as ?? process.env.ATTEST_PRINCIPAL ?? userInfo().username;
-          const auditor = cliAuditor(store, config);
+          const auditor = sharedAuditor(shared, store, config);
           const base = {
             principal: by,
             client: { name: 'attest-cli', version: '0.1.0' },
             session_id: null,
             transport: 'cli',
           };
-          const refuse = (error: string) => {
-            auditor.record({
+          const refuse = async (error: string) => {
+            await auditor.recordAsync({
               ...base,
               at: new Date().toISOString(),
               tool: `cli:${answer}`,
@@ -66,7 +70,12 @@ export function registerConfirm(program: Command): void {
             err(`attest ${answer}: ${error}.`);
             process.exitCode = 1;
           };
-          if (store.decisions.confirmation(id)?.subject === 'changes') {
+          const subject = (await shared.review.confirmation(id))?.subject;
+          if (subject === 'changes' && !store)
+            return refuse(
+              `confirmation ${id} is of a platform change, which is confirmed on the SQLite store only so far (this store is PostgreSQL); nothing was changed`,
+            );
+          if (subject === 'changes' && store) {
             // A change (a campaign to create): shown, asked, queued, applied once.
             const pending = pendingChanges(store, id, new Date());
             if (!pending.ok) return refuse(pending.error);
@@ -109,7 +118,7 @@ export function registerConfirm(program: Command): void {
             if (run.failed > 0) process.exitCode = 1;
             return;
           }
-          const shown = pendingBatch(store, id, new Date());
+          const shown = await pendingBatch(shared, id, new Date());
           if (!shown.ok) return refuse(shown.error);
           out(
             `Batch ${quoteField(id, 80)}: ${shown.items} decision(s) submitted by ${quoteField(shown.confirmation.principal, 120)}, expires ${shown.confirmation.expires_at}.`,
@@ -134,9 +143,10 @@ export function registerConfirm(program: Command): void {
               return;
             }
           }
-          const r = answerConfirmation(store, id, answer, by, new Date(), {
+          const r = await answerConfirmation(shared, id, answer, by, new Date(), {
             channel: 'cli',
-            recordEvent: auditor.events(base),
+            eventEntry: auditor.eventEntries(base),
+            audited: (seq) => auditor.afterCommit(seq),
             confirmerReviewerIds: principalFor(config, by).reviewer_ids,
             allowSelfReview: config.allowSelfReview,
           });
@@ -145,7 +155,13 @@ export function registerConfirm(program: Command): void {
             out(`Rejected by ${by}. Nothing was applied.`);
             return;
           }
-          const run = await runOutbox(store, registryFor(config), {
+          if (opts.queueOnly) {
+            out(
+              `Confirmed by ${by} (cli, human-verified): ${shown.items} decision(s) queued; the servers on this store apply them.`,
+            );
+            return;
+          }
+          const run = await runOutbox(shared, registryFor(config), {
             auditor,
             leaseMs: config.outboxLeaseSeconds * 1000,
             escalationReviewer: config.escalationReviewer ?? null,

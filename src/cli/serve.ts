@@ -6,8 +6,10 @@ import { ConfigError } from '../config.js';
 import { syncablePlatforms } from '../connectors/registry.js';
 import { createConsole, signInLink } from '../console/app.js';
 import { serveConsoleHttp } from '../console/serve.js';
+import { servePostgres } from '../fleet.js';
 import { createLogger } from '../log.js';
 import { runOutbox } from '../services/outbox.js';
+import { isPostgresUrl } from '../store/pg/db.js';
 
 import {
   type Common,
@@ -87,6 +89,31 @@ export function registerServe(program: Command): void {
           syncIntervalMinutes: opts.sync,
         });
         const logger = createLogger(config.logLevel);
+        if (isPostgresUrl(config.db)) {
+          // A replica of a fleet on a PostgreSQL store (src/fleet.ts): the review path over HTTP.
+          const replica = await servePostgres(config, logger, {
+            insecureNoAuth: opts.insecureNoAuth,
+            conformanceFixtures: opts.conformanceFixtures,
+          });
+          logger.info({ url: replica.http.url }, 'serving MCP over Streamable HTTP (PostgreSQL store)');
+          out(`Attest MCP endpoint: ${replica.http.url}`);
+          if (opts.printToken && !opts.insecureNoAuth) {
+            const token = await replica.shared.tokens.create(
+              config.principal,
+              'admin',
+              new Date(Date.now() + 12 * 3600_000),
+            );
+            out(`Bearer token for ${config.principal} (valid 12 h, shown once): ${token}`);
+          }
+          const stop = async () => {
+            await replica.close();
+            process.exit(0);
+          };
+          process.once('SIGINT', stop);
+          process.once('SIGTERM', stop);
+          await replica.done;
+          return;
+        }
         const serving = await serve(config, logger, {
           insecureNoAuth: opts.insecureNoAuth,
           conformanceFixtures: opts.conformanceFixtures,

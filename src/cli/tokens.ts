@@ -1,6 +1,6 @@
 import { type Command, Option } from 'commander';
 
-import { type Common, configFrom, configOption, dbOption, intArg, out, withStore } from './common.js';
+import { type Common, configFrom, configOption, dbOption, intArg, out, withShared } from './common.js';
 
 export function registerToken(program: Command): void {
   const token = program.command('token').description('HTTP bearer tokens');
@@ -33,8 +33,8 @@ export function registerToken(program: Command): void {
         },
       ) => {
         const config = configFrom({ db: opts.db, config: opts.config });
-        await withStore(config, async (store) => {
-          const t = store.tokens.create(
+        await withShared(config, async (shared) => {
+          const t = await shared.tokens.create(
             opts.principal,
             opts.role,
             new Date(Date.now() + opts.ttlHours * 3600_000),

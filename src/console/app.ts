@@ -218,14 +218,15 @@ export function createConsole(deps: ConsoleDeps) {
           );
           return true;
         }
-        const r = answerConfirmation(deps.store, id, action, session.principal, now(), {
+        const r = await answerConfirmation(deps.store, id, action, session.principal, now(), {
           channel: 'console',
           confirmerReviewerIds: principal.reviewer_ids,
           allowSelfReview: deps.config.allowSelfReview,
-          recordEvent: deps.auditor.events(
+          eventEntry: deps.auditor.eventEntries(
             { principal: session.principal, client: null, session_id: null, transport: 'console' },
             now,
           ),
+          audited: (seq) => deps.auditor.afterCommit(seq),
         });
         if (r.ok && action === 'confirm' && !deps.config.readOnly) await deps.applyOutbox();
         res.writeHead(303, {

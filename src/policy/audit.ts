@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { type AuditEntry, type AuditLog, canonicalJson } from '../store/audit.js';
+import type { SharedAudit } from '../store/backend.js';
 import type { CheckpointWriter } from './checkpoints.js';
 import { redact, redactText } from './redact.js';
 
@@ -30,6 +31,9 @@ export type RecordEvent = (event: {
   error?: string | null;
   details?: Record<string, unknown> | null;
 }) => number;
+
+/** The same event as an entry built but not appended: a repository appends it inside its own transaction. */
+export type EventEntry = (event: Parameters<RecordEvent>[0]) => AuditEntry;
 
 /** Bounds on what one entry keeps of what a caller sent. */
 export const AUDIT_LIMITS = {
@@ -135,11 +139,28 @@ export function digestOf(value: unknown): string {
  * names bounded. Appends, then writes a signed checkpoint when one is due.
  */
 export class Auditor {
+  private readonly sync: AuditLog | null;
+  private readonly shared: SharedAudit | null;
+
+  /**
+   * `sink` is the SQLite store's audit log (appends commit before `record` returns), or the
+   * shared audit of either backend (PostgreSQL: appends are asynchronous; use `recordAsync`).
+   */
   constructor(
-    readonly log: AuditLog,
+    sink: AuditLog | SharedAudit,
     private readonly secrets: () => readonly string[] = () => [],
     private readonly checkpoints: CheckpointWriter | null = null,
-  ) {}
+  ) {
+    const isSync = 'inTransaction' in sink;
+    this.sync = isSync ? (sink as AuditLog) : null;
+    this.shared = isSync ? null : (sink as SharedAudit);
+  }
+
+  /** The SQLite store's audit log (checkpoints, the console); there is none on PostgreSQL. */
+  get log(): AuditLog {
+    if (!this.sync) throw new Error('the audit log is asynchronous on this store: use recordAsync');
+    return this.sync;
+  }
 
   /** Builds the stored form of an entry (redacted, capped) without appending it. */
   entry(f: AuditFacts): AuditEntry {
@@ -191,9 +212,38 @@ export class Auditor {
    * the caller's `afterCommit`.
    */
   record(f: AuditFacts): number {
-    const seq = this.log.append(this.entry(f));
-    if (!this.log.inTransaction()) this.checkpoints?.maybe(this.log, seq);
+    const log = this.log;
+    const seq = log.append(this.entry(f));
+    if (!log.inTransaction()) this.checkpoints?.maybe(log, seq);
     return seq;
+  }
+
+  /**
+   * Appends one entry on either store; resolves once it is committed. On SQLite the append
+   * happens before this returns, as `record`'s does.
+   */
+  async recordAsync(f: AuditFacts): Promise<number> {
+    if (this.shared) return this.shared.append(this.entry(f));
+    return this.record(f);
+  }
+
+  /** Builds this caller's events as entries for a repository to append in its transaction (see EventEntry). */
+  eventEntries(
+    base: Pick<AuditFacts, 'principal' | 'client' | 'session_id' | 'transport'>,
+    now: () => Date = () => new Date(),
+  ): EventEntry {
+    return (e) =>
+      this.entry({
+        ...base,
+        at: now().toISOString(),
+        tool: e.tool,
+        kind: e.kind,
+        arguments: e.arguments,
+        outcome: e.outcome,
+        error: e.error ?? null,
+        duration_ms: 0,
+        details: e.details ?? null,
+      });
   }
 
   /**
@@ -216,13 +266,13 @@ export class Auditor {
         duration_ms: 0,
         details: e.details ?? null,
       });
-      if (this.log.inTransaction()) queueMicrotask(() => this.afterCommit(seq));
+      if (this.sync?.inTransaction()) queueMicrotask(() => this.afterCommit(seq));
       return seq;
     };
   }
 
   /** Writes a checkpoint if the entry `seq` is due one (for entries appended inside a transaction). */
   afterCommit(seq: number): void {
-    this.checkpoints?.maybe(this.log, seq);
+    if (this.sync) this.checkpoints?.maybe(this.sync, seq);
   }
 }

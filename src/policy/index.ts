@@ -95,13 +95,22 @@ export function auditStage(auditor: Auditor, logger?: Logger): Middleware {
       auditor.afterCommit(call.auditedSeq!);
       return result;
     };
+    call.ctx.commitWithAuditAsync = async (effect) => {
+      const { value, seq } = await effect(() => {
+        call.outcome = 'ok';
+        return auditor.entry(factsOf(call, at, started));
+      });
+      call.auditedSeq = seq;
+      auditor.afterCommit(seq);
+      return value;
+    };
     try {
       await next();
     } finally {
       if (call.auditedSeq === undefined || call.outcome !== 'ok') {
         if (call.auditedSeq !== undefined) call.details.follows_entry = call.auditedSeq;
         try {
-          auditor.record(factsOf(call, at, started));
+          await auditor.recordAsync(factsOf(call, at, started));
         } catch (e) {
           logger?.error({ err: e, tool: call.tool.name }, 'the audit entry could not be written');
           call.result = errorResult(
@@ -132,7 +141,7 @@ export function errorStage(logger: Logger): Middleware {
         return;
       }
       if (e instanceof ToolError) {
-        call.outcome = ['forbidden', 'read_only', 'unconfirmed', 'expired'].includes(e.code)
+        call.outcome = ['forbidden', 'read_only', 'unconfirmed', 'expired', 'unavailable'].includes(e.code)
           ? 'refused'
           : 'error';
         call.error = `${e.code}: ${e.message}`;
@@ -222,7 +231,10 @@ export function runStage(codec: RequestStateCodec | null): Middleware {
       let requestState: string | null = null;
       if (out.bind) {
         if (!codec)
-          throw new Error(`${call.tool.name} asked for input with state, but no requestState codec is set`);
+          throw new ToolError(
+            `${call.tool.name} needs the human's answer brought back with a requestState, which this store does not keep yet (PostgreSQL). Nothing was recorded or applied. Connect with protocol version 2025-11-25 (sessions), or confirm the batch with attest confirm.`,
+            'unavailable',
+          );
         const minted = codec.mint(
           { principal: call.ctx.principal, tool: call.tool.name, args: call.args },
           out.bind,

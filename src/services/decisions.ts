@@ -1,7 +1,7 @@
 import type { Assurance, Config } from '../config.js';
 import type { Principal } from '../domain/principal.js';
 import { ToolError } from '../errors.js';
-import type { RecordEvent } from '../policy/audit.js';
+import type { EventEntry } from '../policy/audit.js';
 import {
   type AskHuman,
   CHANNEL_ASSURANCE,
@@ -14,8 +14,14 @@ import {
 } from '../policy/confirm.js';
 import { type BatchLine, quoteField, renderBatch } from '../policy/human-text.js';
 import { RequestStateRefusal, type StateBinding } from '../policy/request-state.js';
+import { type SharedReview, type SharedState, storeState } from '../store/backend.js';
 import type { ConfirmationRow, ProposalRow } from '../store/decisions.js';
-import type { ItemRow, Store } from '../store/store.js';
+import { type ItemRow, Store } from '../store/store.js';
+
+/** The review path of either store: an open SQLite Store, or the shared state of any backend. */
+function reviewOf(store: Store | SharedState): SharedReview {
+  return (store instanceof Store ? storeState(store) : store).review;
+}
 
 export interface SubmitResult {
   status: 'applied' | 'awaiting_confirmation' | 'rejected';
@@ -42,7 +48,7 @@ export interface SubmitResult {
 }
 
 export interface SubmitDeps {
-  store: Store;
+  review: SharedReview;
   config: Config;
   now: () => Date;
   principal: Principal;
@@ -50,8 +56,10 @@ export interface SubmitDeps {
   askHuman: AskHuman | null;
   applyOutbox: () => Promise<void>;
   auditDetail: (d: Record<string, unknown>) => void;
-  /** Appends an audit entry now (inside the caller's transaction when there is one). */
-  recordEvent: RecordEvent;
+  /** Builds an audit entry for the caller, appended by the store in the transaction that queues a batch. */
+  eventEntry: EventEntry;
+  /** Told the sequence number of an entry the store appended (signed checkpoints follow it). */
+  audited?: (seq: number) => void;
   /** The command, as a human types it on the server's machine, that confirms or rejects `id`. */
   confirmCommand: (answer: 'confirm' | 'reject', id: string) => string;
   /** The console page where a human confirms `id`, when a console serves this store. */
@@ -121,18 +129,20 @@ interface Loaded {
 }
 
 /** Loads and checks a batch; throws a ToolError naming the first proposal that cannot go ahead. */
-function loadBatch(deps: SubmitDeps, ids: string[]): Loaded[] {
-  const repo = deps.store.decisions;
+async function loadBatch(deps: SubmitDeps, ids: string[]): Promise<Loaded[]> {
+  // Two set queries, not two per proposal: on PostgreSQL each is a round trip.
+  const proposals = await deps.review.proposals(ids);
+  const items = await deps.review.items([...new Set([...proposals.values()].map((p) => p.item_id))]);
   const out: Loaded[] = [];
   for (const id of ids) {
-    const proposal = repo.proposal(id);
+    const proposal = proposals.get(id);
     if (!proposal) {
       throw new ToolError(
         `proposal_ids: no proposal "${id}". No decision was recorded. Use the proposal_id returned by propose_decision.`,
         'not_found',
       );
     }
-    const item = deps.store.getItem(proposal.item_id)!;
+    const item = items.get(proposal.item_id)!;
     if (!visible(deps.principal, item)) {
       throw new ToolError(
         `proposal_ids: proposal "${id}" is for item ${item.item_id}, which is not assigned to you. No decision was recorded.`,
@@ -167,15 +177,15 @@ export function describeBatch(batch: Loaded[]): string {
   return renderBatch(batch.map(lineOf));
 }
 
-function resultsFrom(
-  store: Store,
+async function resultsFrom(
+  review: SharedReview,
   ids: string[],
   status: SubmitResult['results'][number]['status'],
-): SubmitResult['results'] {
-  const repo = store.decisions;
-  const outbox = new Map(repo.outboxFor(ids).map((o) => [o.proposal_id, o]));
+): Promise<SubmitResult['results']> {
+  const outbox = new Map((await review.outboxFor(ids)).map((o) => [o.proposal_id, o]));
+  const proposals = await review.proposals(ids);
   return ids.map((id) => {
-    const p = repo.proposal(id)!;
+    const p = proposals.get(id)!;
     const o = outbox.get(id);
     if (o) {
       const s = o.status === 'done' ? 'applied' : o.status === 'failed' ? 'failed' : 'pending';
@@ -219,16 +229,16 @@ export async function submitBatch(
   proposalIds: string[],
 ): Promise<SubmitResult | NeedsInput> {
   const ids = [...new Set(proposalIds)];
-  const repo = deps.store.decisions;
-  const batch = loadBatch(deps, ids);
+  const repo = deps.review;
+  const batch = await loadBatch(deps, ids);
 
   // Already confirmed and queued (confirmed at the CLI, or a run that died half-way): finish applying.
-  if (repo.outboxFor(ids).length === ids.length) return finishQueued(deps, ids);
+  if ((await repo.outboxFor(ids)).length === ids.length) return finishQueued(deps, ids);
   const statuses = new Set(batch.map((b) => b.proposal.status));
   if (statuses.size === 1 && statuses.has('applied')) {
     return {
       status: 'applied',
-      results: resultsFrom(deps.store, ids, 'applied'),
+      results: await resultsFrom(repo, ids, 'applied'),
       confirmation: null,
       message: 'These decisions were already applied; nothing was done again.',
     };
@@ -236,7 +246,7 @@ export async function submitBatch(
   if (statuses.size === 1 && statuses.has('rejected')) {
     return {
       status: 'rejected',
-      results: resultsFrom(deps.store, ids, 'rejected'),
+      results: await resultsFrom(repo, ids, 'rejected'),
       confirmation: null,
       message:
         'A human rejected this batch. No decision was recorded. Propose again only if the human asks for it.',
@@ -255,7 +265,7 @@ export async function submitBatch(
         'conflict',
       );
     }
-    const campaign = deps.store.getCampaign(item.campaign_id);
+    const campaign = await repo.campaign(item.campaign_id);
     if (campaign?.status !== 'active') {
       throw new ToolError(`Campaign ${item.campaign_id} is closed. No decision was recorded.`, 'conflict');
     }
@@ -268,7 +278,7 @@ export async function submitBatch(
     );
   }
 
-  const hash = repo.batchHash(ids);
+  const hash = await repo.batchHash(ids);
   const now = deps.now();
   const needed = requiredAssurance(
     deps.config.confirmation,
@@ -284,11 +294,11 @@ export async function submitBatch(
     })),
   );
   deps.auditDetail({ proposal_ids: ids, batch_hash: hash, required_assurance: needed.level });
-  const existing = repo.confirmationFor(deps.principal.id, hash);
+  const existing = await repo.confirmationFor(deps.principal.id, hash);
 
   if (existing && (existing.status === 'confirmed' || existing.status === 'pending')) {
     if (Date.parse(existing.expires_at) <= now.getTime()) {
-      repo.markExpired(existing.id);
+      await repo.markExpired(existing.id);
       deps.auditDetail({ expired_confirmation: existing.id });
     } else if (existing.status === 'confirmed') {
       // A confirmation answered but not yet queued (written by an earlier version): queue it now.
@@ -328,7 +338,7 @@ export async function submitBatch(
       elicitation: { action: answer.action, confirmed: answer.confirmed, detail: answer.detail ?? null },
     });
     if (!answer.confirmed) {
-      const cid = repo.recordRefusal(
+      const cid = await repo.recordRefusal(
         deps.principal.id,
         hash,
         ids,
@@ -358,12 +368,12 @@ export async function submitBatch(
       };
     }
     // Check the target again after the human's answer: the batch must be exactly what was shown.
-    const again = loadBatch(deps, ids);
+    const again = await loadBatch(deps, ids);
     if (
-      repo.batchHash(ids) !== hash ||
+      (await repo.batchHash(ids)) !== hash ||
       again.some((b) => b.proposal.status !== 'draft' || b.item.decision !== null)
     ) {
-      if (repo.outboxFor(ids).length === ids.length) return finishQueued(deps, ids);
+      if ((await repo.outboxFor(ids)).length === ids.length) return finishQueued(deps, ids);
       throw new ToolError(
         'The batch changed while the human was deciding. No decision was recorded. Submit it again.',
         'conflict',
@@ -380,7 +390,7 @@ export async function submitBatch(
     );
   }
 
-  const pending = repo.createPending(
+  const pending = await repo.createPending(
     deps.principal.id,
     hash,
     ids,
@@ -415,7 +425,7 @@ export async function submitBatch(
 /** A batch every proposal of which is queued: apply what is left and report. */
 async function finishQueued(deps: SubmitDeps, ids: string[]): Promise<SubmitResult> {
   await deps.applyOutbox();
-  const results = resultsFrom(deps.store, ids, 'pending');
+  const results = await resultsFrom(deps.review, ids, 'pending');
   deps.auditDetail({ platform: platformAnswers(results) });
   return {
     status: 'applied',
@@ -436,11 +446,10 @@ async function applyConfirmed(
   channel: Channel,
   assurance: Assurance,
 ): Promise<SubmitResult> {
-  const repo = deps.store.decisions;
   const at = deps.now();
-  let queued: { id: string } | { already: true };
+  let queued: { id: string; seq: number | null } | { already: true };
   try {
-    queued = repo.confirmIntoOutbox({
+    queued = await deps.review.confirmIntoOutbox({
       pendingId,
       principal: deps.principal.id,
       batchHash: hash,
@@ -450,8 +459,8 @@ async function applyConfirmed(
       assurance,
       now: at,
       // The confirmation's own audit entry, committed with the outbox rows or not at all.
-      inTransaction: (id) =>
-        deps.recordEvent({
+      audit: (id) =>
+        deps.eventEntry({
           tool: 'policy:confirmed',
           kind: 'write',
           arguments: { proposal_ids: ids },
@@ -472,11 +481,12 @@ async function applyConfirmed(
   // Another confirmation of the same batch (a second form accepted at the same time) won: nothing twice.
   if ('already' in queued) return finishQueued(deps, ids);
   const id = queued.id;
+  if (queued.seq !== null) deps.audited?.(queued.seq);
   deps.auditDetail({
     confirmation: { id, channel, assurance, confirmed_by: by, at: at.toISOString() },
   });
   await deps.applyOutbox();
-  const results = resultsFrom(deps.store, ids, 'pending');
+  const results = await resultsFrom(deps.review, ids, 'pending');
   deps.auditDetail({ platform: platformAnswers(results) });
   const failed = results.filter((r) => r.status !== 'applied');
   return {
@@ -490,13 +500,13 @@ async function applyConfirmed(
   };
 }
 
-function awaiting(
+async function awaiting(
   deps: SubmitDeps,
   ids: string[],
   c: ConfirmationRow,
   lead: string,
   reasons: string[],
-): SubmitResult {
+): Promise<SubmitResult> {
   const required = c.required_assurance ?? 'human-verified';
   deps.auditDetail({
     confirmation: { id: c.id, status: c.status, expires_at: c.expires_at, required_assurance: required },
@@ -507,7 +517,7 @@ function awaiting(
   const instructions = `${url ? `Ask the human to open ${url} (signed in as themselves) and confirm or reject the batch there, or to` : 'Ask the human to review the batch and'} run, in a terminal on the machine that runs Attest: ${command}   (or to refuse: ${deps.confirmCommand('reject', c.id)})`;
   return {
     status: 'awaiting_confirmation',
-    results: resultsFrom(deps.store, ids, 'awaiting_confirmation'),
+    results: await resultsFrom(deps.review, ids, 'awaiting_confirmation'),
     confirmation: {
       id: c.id,
       channel: 'cli',
@@ -522,34 +532,36 @@ function awaiting(
 }
 
 /** A pending confirmation as the human sees it before answering, or why it cannot be answered. */
-export function pendingBatch(
-  store: Store,
+export async function pendingBatch(
+  store: Store | SharedState,
   id: string,
   now: Date,
-):
-  | { ok: true; confirmation: ConfirmationRow; batchText: string; items: number }
-  | { ok: false; error: string } {
-  const repo = store.decisions;
-  const c = repo.confirmation(id);
+): Promise<
+  { ok: true; confirmation: ConfirmationRow; batchText: string; items: number } | { ok: false; error: string }
+> {
+  const repo = reviewOf(store);
+  const c = await repo.confirmation(id);
   if (!c) return { ok: false, error: `no confirmation "${id}"` };
   if (c.status !== 'pending')
     return { ok: false, error: `confirmation ${id} is ${c.status}; nothing to answer` };
   if (Date.parse(c.expires_at) <= now.getTime()) {
-    repo.markExpired(id);
+    await repo.markExpired(id);
     return {
       ok: false,
       error: `confirmation ${id} expired at ${c.expires_at}; the agent must submit the batch again`,
     };
   }
-  if (repo.batchHash(c.proposal_ids) !== c.batch_hash) {
+  if ((await repo.batchHash(c.proposal_ids)) !== c.batch_hash) {
     return {
       ok: false,
       error: `the proposals of confirmation ${id} changed after it was issued; nothing was applied`,
     };
   }
+  const proposals = await repo.proposals(c.proposal_ids);
+  const items = await repo.items([...new Set([...proposals.values()].map((p) => p.item_id))]);
   const batch = c.proposal_ids.map((pid) => {
-    const proposal = repo.proposal(pid)!;
-    return { proposal, item: store.getItem(proposal.item_id)! };
+    const proposal = proposals.get(pid)!;
+    return { proposal, item: items.get(proposal.item_id)! };
   });
   if (batch.some((b) => b.proposal.status !== 'draft')) {
     return {
@@ -565,29 +577,34 @@ export function pendingBatch(
  * queues the batch for the outbox in one transaction with the confirmation and its audit
  * entry (apply it with runOutbox); `reject` discards it. Every check is made again inside.
  */
-export function answerConfirmation(
-  store: Store,
+export async function answerConfirmation(
+  store: Store | SharedState,
   id: string,
   answer: 'confirm' | 'reject',
   by: string,
   now: Date,
   options: {
     channel?: 'cli' | 'console';
-    recordEvent?: RecordEvent;
+    /** Builds the answer's audit entry, which the store appends in the answer's transaction. */
+    eventEntry?: EventEntry;
+    /** Told the sequence number of that entry once it is committed. */
+    audited?: (seq: number) => void;
     /** The confirming human's own reviewer ids: they may not confirm decisions on their own access. */
     confirmerReviewerIds?: string[];
     allowSelfReview?: boolean;
   } = {},
-): { ok: true; confirmation: ConfirmationRow; batchText: string } | { ok: false; error: string } {
+): Promise<{ ok: true; confirmation: ConfirmationRow; batchText: string } | { ok: false; error: string }> {
   const channel = options.channel ?? 'cli';
   const assurance = CHANNEL_ASSURANCE[channel];
-  const repo = store.decisions;
-  const shown = pendingBatch(store, id, now);
+  const repo = reviewOf(store);
+  const shown = await pendingBatch(store, id, now);
   if (!shown.ok) return shown;
   const c = shown.confirmation;
   if (!options.allowSelfReview && answer === 'confirm' && options.confirmerReviewerIds?.length) {
+    const proposals = await repo.proposals(c.proposal_ids);
+    const items = await repo.items([...proposals.values()].map((p) => p.item_id));
     const own = c.proposal_ids
-      .map((pid) => store.getItem(repo.proposal(pid)!.item_id)!)
+      .map((pid) => items.get(proposals.get(pid)!.item_id)!)
       .filter((i) => options.confirmerReviewerIds!.includes(i.user.id));
     if (own.length > 0)
       return {
@@ -595,26 +612,31 @@ export function answerConfirmation(
         error: `the batch holds ${own.length} decision(s) on your own access (e.g. item ${own[0]!.item_id}), and nobody confirms their own review; nothing was applied`,
       };
   }
-  const event = (outcome: 'ok' | 'refused', error: string | null) =>
-    options.recordEvent?.({
-      tool: `${channel}:${answer}`,
-      kind: 'write',
-      arguments: { confirmation_id: id },
-      outcome,
-      error,
-      details: {
-        requested_by: c.principal,
-        proposal_ids: c.proposal_ids,
-        confirmation: { id, channel, assurance, confirmed_by: by, at: now.toISOString() },
-      },
-    });
+  const entry = options.eventEntry;
+  const event = entry
+    ? () =>
+        entry({
+          tool: `${channel}:${answer}`,
+          kind: 'write',
+          arguments: { confirmation_id: id },
+          outcome: 'ok',
+          error: null,
+          details: {
+            requested_by: c.principal,
+            proposal_ids: c.proposal_ids,
+            confirmation: { id, channel, assurance, confirmed_by: by, at: now.toISOString() },
+          },
+        })
+    : undefined;
   if (answer === 'reject') {
-    const done = repo.reject(id, by, channel, now, assurance, () => event('ok', null));
-    if (!done) return { ok: false, error: `confirmation ${id} was answered meanwhile; nothing was changed` };
-    return { ok: true, confirmation: repo.confirmation(id)!, batchText: shown.batchText };
+    const done = await repo.reject(id, by, channel, now, assurance, event);
+    if (!done.done)
+      return { ok: false, error: `confirmation ${id} was answered meanwhile; nothing was changed` };
+    if (done.seq !== null) options.audited?.(done.seq);
+    return { ok: true, confirmation: (await repo.confirmation(id))!, batchText: shown.batchText };
   }
   try {
-    const queued = repo.confirmIntoOutbox({
+    const queued = await repo.confirmIntoOutbox({
       pendingId: id,
       principal: c.principal,
       batchHash: c.batch_hash,
@@ -623,14 +645,15 @@ export function answerConfirmation(
       channel,
       assurance,
       now,
-      inTransaction: () => event('ok', null),
+      audit: event,
     });
     if ('already' in queued) return { ok: false, error: `confirmation ${id}'s batch is already applied` };
+    if (queued.seq !== null) options.audited?.(queued.seq);
   } catch (e) {
     return {
       ok: false,
       error: `confirmation ${id} could not be used: ${(e as Error).message}; nothing was applied`,
     };
   }
-  return { ok: true, confirmation: repo.confirmation(id)!, batchText: shown.batchText };
+  return { ok: true, confirmation: (await repo.confirmation(id))!, batchText: shown.batchText };
 }

@@ -3,8 +3,9 @@ import { hostname } from 'node:os';
 import type { ApplyOutcome, DecisionToApply, IdentityConnector } from '../connectors/types.js';
 import type { Platform } from '../domain/index.js';
 import type { Auditor } from '../policy/audit.js';
+import { type SharedReview, type SharedState, storeState } from '../store/backend.js';
 import type { OutboxWork } from '../store/decisions.js';
-import type { Store } from '../store/store.js';
+import { Store } from '../store/store.js';
 import { crashPoint } from './faults.js';
 
 export type ConnectorFor = (platform: Platform) => IdentityConnector | null;
@@ -52,36 +53,47 @@ let processed = 0;
  * its idempotency key.
  */
 export async function runOutbox(
-  store: Store,
+  store: Store | SharedState,
   connectorFor: ConnectorFor,
   options: OutboxOptions = {},
 ): Promise<OutboxRun> {
   const now = options.now ?? (() => new Date());
   const leaseMs = options.leaseMs ?? 300_000;
   const worker = options.worker ?? `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
-  const repo = store.decisions;
+  const shared = store instanceof Store ? storeState(store) : store;
+  const repo = shared.outbox;
+  const review = shared.review;
   const run: OutboxRun = { applied: 0, failed: 0, retry: 0 };
   // A row that failed and may succeed later is released for the next run; this run does not take it again.
   const retried: number[] = [];
   try {
     await drain();
   } finally {
-    repo.releaseClaims(worker);
+    await repo.releaseClaims(worker);
   }
   return run;
 
   async function drain(): Promise<void> {
     for (;;) {
       const t = now();
-      const work = repo.claimWork(worker, t, new Date(t.getTime() + leaseMs), 100, retried, workerAlive);
+      const work = await repo.claimWork(
+        worker,
+        t,
+        new Date(t.getTime() + leaseMs),
+        100,
+        retried,
+        workerAlive,
+      );
       if (work.length === 0) break;
-      const batched = await applyBatches(work, connectorFor, store);
+      const batched = await applyBatches(work, connectorFor, review);
       for (const w of work) {
-        const outcome = await applyOne(w, connectorFor(w.platform), store, batched.get(w.outbox_id));
+        const outcome = await applyOne(w, connectorFor(w.platform), review, batched.get(w.outbox_id));
         processed++;
         faultPoint('after-platform', processed);
-        const record = (result: string, error: string | null, extra: Record<string, unknown>) =>
-          options.auditor?.record({
+        // The row's audit entry, appended by the store in the transaction of its effects.
+        const auditor = options.auditor;
+        const record = (result: string, error: string | null, extra: Record<string, unknown>) => () =>
+          auditor!.entry({
             at: now().toISOString(),
             principal: w.submitted_by,
             client: null,
@@ -106,8 +118,11 @@ export async function runOutbox(
             },
           });
         if (outcome.kind === 'failed') {
-          repo.failWork(w.outbox_id, outcome.error, outcome.retryable, () =>
-            record(outcome.retryable ? 'retry' : 'failed', outcome.error, {}),
+          await repo.failWork(
+            w.outbox_id,
+            outcome.error,
+            outcome.retryable,
+            auditor ? record(outcome.retryable ? 'retry' : 'failed', outcome.error, {}) : undefined,
           );
           if (outcome.retryable) {
             run.retry++;
@@ -116,18 +131,19 @@ export async function runOutbox(
           continue;
         }
         const escalateTo =
-          w.decision === 'escalate' ? secondLevel(store, w, options.escalationReviewer ?? null) : null;
+          w.decision === 'escalate' ? await secondLevel(review, w, options.escalationReviewer ?? null) : null;
         if (
-          repo.completeWork(
+          await repo.completeWork(
             w,
             { platform_ref: outcome.platform_ref, remediation: outcome.remediation, escalateTo },
             now(),
-            () =>
-              record('applied', null, {
-                platform_ref: outcome.platform_ref,
-                remediation: outcome.remediation,
-                ...(w.decision === 'escalate' ? { escalated_to: escalateTo } : {}),
-              }),
+            auditor
+              ? record('applied', null, {
+                  platform_ref: outcome.platform_ref,
+                  remediation: outcome.remediation,
+                  ...(w.decision === 'escalate' ? { escalated_to: escalateTo } : {}),
+                })
+              : undefined,
           )
         )
           run.applied++;
@@ -157,10 +173,14 @@ export function workerAlive(worker: string): boolean {
  * The second-level reviewer of an escalated item: the entitlement's owner, else the owner
  * of the app it grants, else the configured escalation reviewer; never the item's own user.
  */
-function secondLevel(store: Store, w: OutboxWork, fallback: string | null): string | null {
+async function secondLevel(
+  review: SharedReview,
+  w: OutboxWork,
+  fallback: string | null,
+): Promise<string | null> {
   const candidates = [
     w.entitlement_owner_id,
-    w.entitlement_app ? store.appOwner(w.entitlement_app) : null,
+    w.entitlement_app ? await review.appOwner(w.entitlement_app) : null,
     fallback,
   ];
   for (const c of candidates) if (c && c !== w.user_id) return c;
@@ -185,11 +205,11 @@ const writesBack = (w: OutboxWork, connector: IdentityConnector | null) =>
 const isLocal = (w: OutboxWork) =>
   (JSON.parse(w.campaign_attributes || '{}') as { origin?: string }).origin === 'attest';
 
-function decisionOf(w: OutboxWork, store: Store): DecisionToApply {
+async function decisionOf(w: OutboxWork, review: SharedReview): Promise<DecisionToApply> {
   return {
     item_external_id: w.item_external_id,
     campaign_external_id: w.campaign_external_id,
-    item_coordinates: store.itemPlatformDetails(w.item_id)?.coordinates ?? {},
+    item_coordinates: await review.itemCoordinates(w.item_id),
     idempotency_key: w.proposal_id,
     user_external_id: w.user_external_id,
     entitlement_external_id: w.entitlement_external_id,
@@ -212,7 +232,7 @@ function decisionOf(w: OutboxWork, store: Store): DecisionToApply {
 async function applyBatches(
   work: OutboxWork[],
   connectorFor: ConnectorFor,
-  store: Store,
+  review: SharedReview,
 ): Promise<Map<number, ApplyOutcome>> {
   const out = new Map<number, ApplyOutcome>();
   const byPlatform = new Map<Platform, OutboxWork[]>();
@@ -225,7 +245,8 @@ async function applyBatches(
     if (rows.length < 2) continue;
     let outcomes: ApplyOutcome[];
     try {
-      outcomes = await connectorFor(platform)!.writeBack!.applyBatch!(rows.map((w) => decisionOf(w, store)));
+      const decisions = await Promise.all(rows.map((w) => decisionOf(w, review)));
+      outcomes = await connectorFor(platform)!.writeBack!.applyBatch!(decisions);
     } catch (e) {
       const error = e instanceof Error ? e.message : String(e);
       outcomes = rows.map(() => ({ status: 'failed', retryable: true, error }));
@@ -241,7 +262,7 @@ async function applyBatches(
 async function applyOne(
   w: OutboxWork,
   connector: IdentityConnector | null,
-  store: Store,
+  review: SharedReview,
   /** The outcome of this row's decision when a bulk call already recorded it. */
   batched?: ApplyOutcome,
 ): Promise<Applied> {
@@ -260,13 +281,14 @@ async function applyOne(
   const item = {
     item_external_id: w.item_external_id,
     campaign_external_id: w.campaign_external_id,
-    item_coordinates: store.itemPlatformDetails(w.item_id)?.coordinates ?? {},
+    item_coordinates: await review.itemCoordinates(w.item_id),
   };
   // Without write-back (a snapshot) the decision is recorded in the store alone.
   let decided: ApplyOutcome = { status: 'done', platform_ref: null };
   try {
     if (batched) decided = batched;
-    else if (connector.writeBack && !local) decided = await connector.writeBack.apply(decisionOf(w, store));
+    else if (connector.writeBack && !local)
+      decided = await connector.writeBack.apply(await decisionOf(w, review));
   } catch (e) {
     return { kind: 'failed', error: e instanceof Error ? e.message : String(e), retryable: true };
   }

@@ -35,6 +35,20 @@ export interface ConfirmationRow {
   used_at: string | null;
 }
 
+/** A draft as a caller proposes it (the store gives it its id and status). */
+export type NewProposal = Omit<ProposalRow, 'id' | 'status'>;
+
+/** An outbox row of a proposal as submit_decision reports it. */
+export interface OutboxStatusRow {
+  proposal_id: string;
+  item_id: string;
+  status: string;
+  platform_ref: string | null;
+  last_error: string | null;
+  remediation_status: string | null;
+  remediation_detail: string | null;
+}
+
 /** What the outbox worker needs to apply one confirmed proposal. */
 export interface OutboxWork {
   outbox_id: number;
@@ -603,15 +617,7 @@ export class DecisionsRepo {
       .immediate();
   }
 
-  outboxFor(proposalIds: string[]): Array<{
-    proposal_id: string;
-    item_id: string;
-    status: string;
-    platform_ref: string | null;
-    last_error: string | null;
-    remediation_status: string | null;
-    remediation_detail: string | null;
-  }> {
+  outboxFor(proposalIds: string[]): OutboxStatusRow[] {
     return this.db
       .prepare(
         `SELECT o.proposal_id, o.item_id, o.status, o.platform_ref, o.last_error,
@@ -619,7 +625,7 @@ export class DecisionsRepo {
          FROM outbox o LEFT JOIN remediations r ON r.item_id = o.item_id
          WHERE o.proposal_id IN (SELECT value FROM json_each(?)) ORDER BY o.id`,
       )
-      .all(JSON.stringify(proposalIds)) as ReturnType<DecisionsRepo['outboxFor']>;
+      .all(JSON.stringify(proposalIds)) as OutboxStatusRow[];
   }
 
   remediations(): Array<Record<string, unknown>> {

@@ -92,7 +92,7 @@ type Row = Record<string, unknown>;
 
 const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 
-function parseJson<T>(text: unknown, fallback: T): T {
+export function parseJson<T>(text: unknown, fallback: T): T {
   if (typeof text !== 'string' || text === '') return fallback;
   try {
     return JSON.parse(text) as T;
@@ -151,8 +151,8 @@ export function rowToEntitlement(r: Row, prefix = ''): Entitlement {
   };
 }
 
-const USER_COLS = ['platform', 'external_id', ...userSnapshotColumns, 'last_sign_in', 'attributes'];
-const ENT_COLS = ['platform', 'external_id', ...entitlementSnapshotColumns, 'attributes'];
+export const USER_COLS = ['platform', 'external_id', ...userSnapshotColumns, 'last_sign_in', 'attributes'];
+export const ENT_COLS = ['platform', 'external_id', ...entitlementSnapshotColumns, 'attributes'];
 
 const ITEM_SELECT = itemSelect('i.recommendation');
 /** The same, with the recommendation's evidence left out in SQL (list pages don't show it). */
@@ -180,7 +180,8 @@ function itemSelect(recommendation: string): string {
   LEFT JOIN item_decisions d ON d.item_id = i.id`;
 }
 
-function rowToItem(r: Row): ItemRow {
+/** A row of the item select (either backend's) as an ItemRow. */
+export function rowToItem(r: Row): ItemRow {
   return {
     item_id: String(r.item_id),
     campaign_id: String(r.campaign_id),
@@ -230,7 +231,7 @@ const ESCALATED =
   "i.status != 'decided' AND i.id IN (SELECT item_id FROM escalations WHERE resolved_at IS NULL)";
 
 /** A campaign row with its counts (total, pending, proposed, decided) as a summary. */
-function rowToCampaignSummary(r: Row): CampaignSummary {
+export function rowToCampaignSummary(r: Row): CampaignSummary {
   return {
     id: String(r.id),
     name: String(r.name),

@@ -81,13 +81,16 @@ export function canSeeItem(ctx: ToolContext, reviewerId: string | null): boolean
 
 export function requireCampaign(ctx: ToolContext, campaignId: string) {
   const c = ctx.store.getCampaign(campaignId);
-  if (!c) {
-    throw new ToolError(
-      `campaign_id: no campaign "${campaignId}". Nothing was read. Call list_campaigns for the valid ids.`,
-      'not_found',
-    );
-  }
+  if (!c) throw missingCampaign(campaignId);
   return c;
+}
+
+/** The refusal of a campaign id that is not in the store. */
+export function missingCampaign(campaignId: string): ToolError {
+  return new ToolError(
+    `campaign_id: no campaign "${campaignId}". Nothing was read. Call list_campaigns for the valid ids.`,
+    'not_found',
+  );
 }
 
 export function requireUser(ctx: ToolContext, userId: string) {

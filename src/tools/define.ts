@@ -3,9 +3,11 @@ import type { Config } from '../config.js';
 import type { IdentityConnector } from '../connectors/types.js';
 import type { Platform } from '../domain/index.js';
 import type { Principal } from '../domain/principal.js';
-import type { RecordEvent } from '../policy/audit.js';
+import type { EventEntry, RecordEvent } from '../policy/audit.js';
 import type { AskHuman, NeedsInput, SendHumanTo } from '../policy/confirm.js';
 import type { StateBinding } from '../policy/request-state.js';
+import type { AuditEntry } from '../store/audit.js';
+import type { SharedState } from '../store/backend.js';
 import type { Store } from '../store/store.js';
 import { renderCompact } from './text.js';
 
@@ -24,7 +26,13 @@ export type ContentBlock =
     };
 
 export interface ToolContext {
+  /**
+   * The SQLite store (synchronous). On PostgreSQL there is none: only the tools that use
+   * `shared` are served there, and the others are refused before they run (tools/index.ts).
+   */
   store: Store;
+  /** The store behind the asynchronous interface both backends serve (SQLite and PostgreSQL). */
+  shared: SharedState;
   config: Config;
   now: () => Date;
   principal: Principal;
@@ -59,8 +67,17 @@ export interface ToolContext {
    * stands): the effect and its record commit together or not at all.
    */
   commitWithAudit: <T>(effect: () => T) => T;
+  /**
+   * The same for a write through `shared`: the effect gets this call's audit entry as it
+   * stands (`entry()`), appends it in its own transaction and reports its sequence number.
+   */
+  commitWithAuditAsync: <T>(
+    effect: (entry: () => AuditEntry) => Promise<{ value: T; seq: number }>,
+  ) => Promise<T>;
   /** Appends an audit entry now for this caller (e.g. a confirmation, inside its transaction). */
   recordEvent: RecordEvent;
+  /** The same event as an entry for a repository of `shared` to append inside its transaction. */
+  eventEntry: EventEntry;
   /** The command a human types on the server's machine to answer a pending confirmation. */
   confirmCommand: (answer: 'confirm' | 'reject', id: string) => string;
   /** The console page for a pending confirmation, when a console serves this store. */

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { type CampaignItem, campaignItemSchema } from '../domain/index.js';
 import { ToolError } from '../errors.js';
 import { quoteField } from '../policy/human-text.js';
-import { canSeeItem, idArg, requireCampaign, reviewerScope, toCampaignItem } from './common.js';
+import { canSeeItem, idArg, missingCampaign, reviewerScope, toCampaignItem } from './common.js';
 import { defineTool, UNTRUSTED_NOTE } from './define.js';
 import { cell } from './text.js';
 
@@ -48,8 +48,9 @@ export const listCampaignItems = defineTool({
       .describe('Items matching the filters, across all pages (counted when the first page was read)'),
     note: z.string(),
   }),
-  handle(args, ctx) {
-    requireCampaign(ctx, args.campaign_id);
+  async handle(args, ctx) {
+    const { review } = ctx.shared;
+    if (!(await review.campaign(args.campaign_id))) throw missingCampaign(args.campaign_id);
     // A reviewer sees only their own items: the filter is forced, not trusted.
     const scope = reviewerScope(ctx);
     if (scope !== undefined && args.reviewer_id !== undefined && !canSeeItem(ctx, args.reviewer_id)) {
@@ -67,7 +68,7 @@ export const listCampaignItems = defineTool({
     const fingerprint = JSON.stringify([filters, args.sort, ctx.principal.id]);
     let after: Array<string | number> | undefined;
     if (args.cursor !== undefined) {
-      const decoded = ctx.store.cursors.decode(fingerprint, args.cursor);
+      const decoded = (await ctx.shared.cursors()).decode(fingerprint, args.cursor);
       if ('error' in decoded) {
         throw new ToolError(
           `cursor: ${decoded.error}. Nothing was read. Omit cursor to start from the first page.`,
@@ -76,14 +77,16 @@ export const listCampaignItems = defineTool({
       }
       after = decoded.key;
     }
-    const page = ctx.store.campaignItemsPage({ ...filters, sort: args.sort, limit: args.limit, after });
+    const page = await review.itemsPage({ ...filters, sort: args.sort, limit: args.limit, after });
     // Counting the whole range costs O(campaign): do it on the first page and carry it in the cursor.
     const carried = after?.[2];
-    const total = typeof carried === 'number' ? carried : ctx.store.countItems(filters);
+    const total = typeof carried === 'number' ? carried : await review.countItems(filters);
     return {
       items: page.items.map(toCampaignItem),
       next_cursor:
-        page.hasMore && page.last ? ctx.store.cursors.encode(fingerprint, [...page.last, total]) : null,
+        page.hasMore && page.last
+          ? (await ctx.shared.cursors()).encode(fingerprint, [...page.last, total])
+          : null,
       total,
       note: UNTRUSTED_NOTE,
     };

@@ -16,8 +16,8 @@ export const listCampaigns = defineTool({
       .describe('Only campaigns in this status: active or closed. Default: all.'),
   }),
   output: z.object({ campaigns: z.array(campaignSummarySchema) }),
-  handle({ status }, ctx) {
+  async handle({ status }, ctx) {
     // A reviewer sees the campaigns holding items assigned to them, with the counts of those items.
-    return { campaigns: ctx.store.listCampaigns(status, reviewerScope(ctx)) };
+    return { campaigns: await ctx.shared.review.listCampaigns(status, reviewerScope(ctx)) };
   },
 });

@@ -34,8 +34,9 @@ export const proposeDecision = defineTool({
     agrees_with_engine: z.boolean().nullable(),
     superseded: z.array(z.string()).describe('Earlier drafts for this item that this one replaces'),
   }),
-  handle(args, ctx) {
-    const item = ctx.store.getItem(args.item_id);
+  async handle(args, ctx) {
+    const { review } = ctx.shared;
+    const item = await review.item(args.item_id);
     if (!item) {
       throw new ToolError(
         `item_id: no review item "${args.item_id}". Nothing was recorded. Use item_id from list_campaign_items.`,
@@ -54,7 +55,7 @@ export const proposeDecision = defineTool({
         'forbidden',
       );
     }
-    if (ctx.store.getCampaign(item.campaign_id)?.status !== 'active') {
+    if ((await review.campaign(item.campaign_id))?.status !== 'active') {
       throw new ToolError(
         `Campaign ${item.campaign_id} is closed. Nothing was recorded. Use list_campaign_items on an active campaign.`,
         'conflict',
@@ -66,22 +67,26 @@ export const proposeDecision = defineTool({
         'conflict',
       );
     }
-    const repo = ctx.store.decisions;
-    const before = repo.draftIdsOf(args.item_id);
+    const before = await review.draftIdsOf(args.item_id);
     const engine = item.recommendation?.decision ?? null;
     // The draft and this call's audit entry commit together.
-    const p = ctx.commitWithAudit(() => {
-      const draft = repo.propose({
-        item_id: args.item_id,
-        decision: args.decision,
-        rationale: args.rationale,
-        confidence: args.confidence ?? null,
-        engine_decision: engine,
-        proposed_by: ctx.principal.id,
-        proposed_at: ctx.now().toISOString(),
-      });
-      ctx.auditDetail({ proposal: { id: draft.id, item_id: draft.item_id, decision: draft.decision } });
-      return draft;
+    const p = await ctx.commitWithAuditAsync(async (entry) => {
+      const { proposal, seq } = await review.propose(
+        {
+          item_id: args.item_id,
+          decision: args.decision,
+          rationale: args.rationale,
+          confidence: args.confidence ?? null,
+          engine_decision: engine,
+          proposed_by: ctx.principal.id,
+          proposed_at: ctx.now().toISOString(),
+        },
+        (draft) => {
+          ctx.auditDetail({ proposal: { id: draft.id, item_id: draft.item_id, decision: draft.decision } });
+          return entry();
+        },
+      );
+      return { value: proposal, seq };
     });
     return {
       proposal_id: p.id,

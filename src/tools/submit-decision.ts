@@ -63,7 +63,7 @@ export const submitDecision = defineTool({
   handle({ proposal_ids }, ctx) {
     return submitBatch(
       {
-        store: ctx.store,
+        review: ctx.shared.review,
         config: ctx.config,
         now: ctx.now,
         principal: ctx.principal,
@@ -71,7 +71,7 @@ export const submitDecision = defineTool({
         askHuman: ctx.askHuman,
         applyOutbox: ctx.applyOutbox,
         auditDetail: ctx.auditDetail,
-        recordEvent: ctx.recordEvent,
+        eventEntry: ctx.eventEntry,
         confirmCommand: ctx.confirmCommand,
         confirmUrl: ctx.confirmUrl,
         sendHumanTo: ctx.sendHumanTo,

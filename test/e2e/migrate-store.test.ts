@@ -12,6 +12,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditLog } from '../../src/store/audit.js';
 import { COPIED_TABLES } from '../../src/store/pg/copy.js';
+import { openPg } from '../../src/store/pg/db.js';
 import { postgresAvailable, startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { runCli } from './helpers.js';
 
@@ -317,6 +318,66 @@ describe.runIf(available.ok)('attest migrate-store', () => {
     },
     120_000,
   );
+
+  it('without owner rights keeps the count trigger on and still counts every campaign right', async () => {
+    // The tables belong to the role that ran the migrations; the copy runs as another role
+    // that may read and write them but not ALTER them, so the trigger cannot be turned off.
+    const owner = await server.createDatabase(`migrate_noowner_${process.pid}`);
+    await (await openPg(owner)).end();
+    const admin = new pg.Client({ connectionString: owner });
+    await admin.connect();
+    const role = `copier_${process.pid}`;
+    try {
+      await admin.query(`DROP ROLE IF EXISTS ${role}`);
+      await admin.query(`CREATE ROLE ${role} LOGIN`);
+      await admin.query(`GRANT USAGE ON SCHEMA public TO ${role}`);
+      await admin.query(`GRANT ALL ON ALL TABLES IN SCHEMA public TO ${role}`);
+      await admin.query(`GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO ${role}`);
+      const u = new URL(owner);
+      u.username = role;
+      const asCopier = u.toString();
+
+      // The role really lacks the right: turning the trigger off is refused for it.
+      const probe = new pg.Client({ connectionString: asCopier });
+      await probe.connect();
+      try {
+        await probe.query('BEGIN');
+        await expect(
+          probe.query('ALTER TABLE review_items DISABLE TRIGGER review_items_count_insert'),
+        ).rejects.toThrow(/must be owner/);
+        await probe.query('ROLLBACK');
+      } finally {
+        await probe.end();
+      }
+
+      const r = runCli(['migrate-store', '--db', db, '--to', asCopier]);
+      expect(r.code, r.stderr).toBe(0);
+      const lite = new Database(db, { readonly: true });
+      try {
+        const want = lite
+          .prepare('SELECT campaign_id, status, count(*) AS n FROM review_items GROUP BY 1, 2 ORDER BY 1, 2')
+          .all() as Array<{ campaign_id: string; status: string; n: number }>;
+        expect(want.length).toBeGreaterThan(0);
+        const got = (
+          await admin.query(
+            'SELECT campaign_id, status, n FROM review_item_counts WHERE n > 0 ORDER BY campaign_id COLLATE "C", status COLLATE "C"',
+          )
+        ).rows.map((x) => ({ campaign_id: String(x.campaign_id), status: String(x.status), n: Number(x.n) }));
+        expect(got).toEqual(want);
+        const items = Number((await admin.query('SELECT count(*) AS n FROM review_items')).rows[0].n);
+        expect(items).toBe((lite.prepare('SELECT count(*) AS n FROM review_items').get() as { n: number }).n);
+      } finally {
+        lite.close();
+      }
+      // The trigger is on after the copy, so items added later are counted too.
+      const t = await admin.query(
+        "SELECT tgenabled FROM pg_trigger WHERE tgname = 'review_items_count_insert'",
+      );
+      expect(t.rows[0].tgenabled).toBe('O');
+    } finally {
+      await admin.end();
+    }
+  }, 120_000);
 
   it('refuses a target that is not empty, and leaves it as it was', async () => {
     const url = await server.createDatabase(`migrate_full_${process.pid}`);

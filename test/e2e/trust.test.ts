@@ -254,7 +254,7 @@ describe('read-only means no platform writes', () => {
       proposed_at: new Date().toISOString(),
     });
     const c = repo.createPending('a', repo.batchHash([p.id]), [p.id], new Date(), 3600_000);
-    expect(answerConfirmation(store, c.id, 'confirm', 'boss', new Date()).ok).toBe(true);
+    expect((await answerConfirmation(store, c.id, 'confirm', 'boss', new Date())).ok).toBe(true);
     store.close();
     expect(counts(db).outboxPending).toBe(1);
 

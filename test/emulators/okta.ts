@@ -767,6 +767,23 @@ export interface OktaEmulatorOptions {
   reviewerEnforcement?: boolean;
   /** The user the API token belongs to (default the first user, the org's super admin). */
   tokenOwner?: string;
+  /** More SSWS tokens accepted as the same user (one per process, to tell which process sent a request). */
+  extraTokens?: string[];
+}
+
+/** A request the emulator holds before handling it, until the test releases it. */
+export interface HeldRequest {
+  method: string;
+  path: string;
+  /** The SSWS token the request carried (which process sent it, with extraTokens). */
+  token: string | null;
+}
+
+export interface Hold {
+  /** Resolves when the first matching request arrives; it is held, unhandled, until release(). */
+  arrived: Promise<HeldRequest>;
+  /** Handles the held request as if it had just arrived (whether or not its client is still there). */
+  release(): void;
 }
 
 export interface OktaEmulator {
@@ -781,6 +798,12 @@ export interface OktaEmulator {
   /** Lets `n` more requests through, then rejects the API token and every issued access token (401 E0000011). */
   revokeTokenAfter(n: number): void;
   setGovernance(mode: 'enabled' | 'forbidden' | 'absent'): void;
+  /**
+   * Holds the next request of this method whose path matches, before it changes anything; the
+   * ones after it are handled as usual. An event to wait on, so a test can act while a write is
+   * in flight (kill its sender) without guessing at timing.
+   */
+  hold(match: { method: string; path: RegExp }): Hold;
   clearLog(): void;
   close(): Promise<void>;
 }
@@ -927,12 +950,25 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
   let origin = '';
   let window = { start: 0, used: 0 };
 
+  const accepted = new Set([token, ...(options.extraTokens ?? [])]);
+  const holds: Array<{
+    match: { method: string; path: RegExp };
+    arrived: (r: HeldRequest) => void;
+    released: Promise<void>;
+  }> = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString('utf8');
-      handle(req, res, body);
+      const method = (req.method ?? 'GET').toUpperCase();
+      const path = new URL(req.url ?? '/', origin).pathname;
+      const k = holds.findIndex((h) => h.match.method === method && h.match.path.test(path));
+      if (k < 0) return handle(req, res, body);
+      const [h] = holds.splice(k, 1);
+      const auth = String(req.headers.authorization ?? '');
+      h!.arrived({ method, path, token: auth.startsWith('SSWS ') ? auth.slice(5) : null });
+      void h!.released.then(() => handle(req, res, body));
     });
   });
 
@@ -1021,7 +1057,7 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
       if (method === 'POST' && url.pathname === '/oauth2/v1/token') return tokenEndpoint(body, send);
 
       const route = ROUTES.find((r) => r.method === method && r.re.test(url.pathname));
-      const ssws = authHeader === `SSWS ${token}`;
+      const ssws = authHeader.startsWith('SSWS ') && accepted.has(authHeader.slice(5));
       const bearer = authHeader.replace(/^(Bearer|DPoP) /, '');
       if (!ssws && !(entry.auth === 'Bearer' && issued.has(bearer))) {
         return fail(401, 'E0000011', 'Invalid token provided');
@@ -1719,6 +1755,18 @@ export async function startOktaEmulator(options: OktaEmulatorOptions = {}): Prom
     },
     setGovernance(mode) {
       governance = mode;
+    },
+    hold(match) {
+      let arrived!: (r: HeldRequest) => void;
+      let release!: () => void;
+      const seen = new Promise<HeldRequest>((r) => {
+        arrived = r;
+      });
+      const released = new Promise<void>((r) => {
+        release = r;
+      });
+      holds.push({ match, arrived, released });
+      return { arrived: seen, release };
     },
     clearLog() {
       requests.length = 0;

@@ -176,7 +176,7 @@ describe('submit_decision without elicitation', () => {
     const again = await h.ok<Submit>('submit_decision', { proposal_ids: [b, a] });
     expect(again.confirmation?.id).toBe(r.confirmation!.id);
 
-    const answered = answerConfirmation(
+    const answered = await answerConfirmation(
       h.store,
       r.confirmation!.id,
       'confirm',
@@ -197,7 +197,7 @@ describe('submit_decision without elicitation', () => {
     h = await startServer();
     const a = await propose(h, 'i8');
     const r = await h.ok<Submit>('submit_decision', { proposal_ids: [a] });
-    answerConfirmation(h.store, r.confirmation!.id, 'confirm', 'human@example.com', new Date());
+    await answerConfirmation(h.store, r.confirmation!.id, 'confirm', 'human@example.com', new Date());
     const done = await h.ok<Submit>('submit_decision', { proposal_ids: [a] });
     expect(done.status).toBe('applied');
     expect(snapshot(h.store).decisions).toHaveLength(1);
@@ -208,7 +208,7 @@ describe('submit_decision without elicitation', () => {
     const a = await propose(h, 'i8');
     const r = await h.ok<Submit>('submit_decision', { proposal_ids: [a] });
     expect(
-      answerConfirmation(h.store, r.confirmation!.id, 'reject', 'human@example.com', new Date()).ok,
+      (await answerConfirmation(h.store, r.confirmation!.id, 'reject', 'human@example.com', new Date())).ok,
     ).toBe(true);
     const after = await h.ok<Submit>('submit_decision', { proposal_ids: [a] });
     expect(after.status).toBe('rejected');
@@ -222,7 +222,13 @@ describe('submit_decision without elicitation', () => {
     const a = await propose(h, 'i8');
     const r = await h.ok<Submit>('submit_decision', { proposal_ids: [a] });
     now = new Date('2026-11-28T11:00:01Z');
-    const answered = answerConfirmation(h.store, r.confirmation!.id, 'confirm', 'human@example.com', now);
+    const answered = await answerConfirmation(
+      h.store,
+      r.confirmation!.id,
+      'confirm',
+      'human@example.com',
+      now,
+    );
     expect(answered).toMatchObject({ ok: false });
     expect((answered as { error: string }).error).toMatch(/expired/);
     const again = await h.ok<Submit>('submit_decision', { proposal_ids: [a] });
@@ -236,7 +242,7 @@ describe('submit_decision without elicitation', () => {
     const a = await propose(h, 'i8');
     const b = await propose(h, 'i7');
     const r = await h.ok<Submit>('submit_decision', { proposal_ids: [a, b] });
-    answerConfirmation(h.store, r.confirmation!.id, 'confirm', 'human@example.com', new Date());
+    await answerConfirmation(h.store, r.confirmation!.id, 'confirm', 'human@example.com', new Date());
     // The CLI queued exactly a and b. A batch of a alone, or a and c, is a different batch.
     const c = await propose(h, 'i5');
     const other = await h.ok<Submit>('submit_decision', { proposal_ids: [a, c] });
@@ -254,7 +260,7 @@ describe('submit_decision without elicitation', () => {
     const r = await h.ok<Submit>('submit_decision', { proposal_ids: [a] });
     // The agent changes its mind on the same item: the confirmed batch no longer exists as confirmed.
     await h.ok('propose_decision', { item_id: 'i8', decision: 'approve', rationale: 'changed' });
-    const answered = answerConfirmation(
+    const answered = await answerConfirmation(
       h.store,
       r.confirmation!.id,
       'confirm',

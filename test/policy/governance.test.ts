@@ -327,15 +327,17 @@ describe('escalation, reassignment and self-review', () => {
     const pending = await agent.ok<{ confirmation: { id: string } }>('submit_decision', {
       proposal_ids: [p.proposal_id],
     });
-    const refused = answerConfirmation(store, pending.confirmation.id, 'confirm', 'fay', new Date(), {
+    const refused = await answerConfirmation(store, pending.confirmation.id, 'confirm', 'fay', new Date(), {
       confirmerReviewerIds: ['u2'],
     });
     expect(refused).toMatchObject({ ok: false });
     expect((refused as { error: string }).error).toMatch(/your own access/);
     expect(
-      answerConfirmation(store, pending.confirmation.id, 'confirm', 'ada', new Date(), {
-        confirmerReviewerIds: ['u1'],
-      }).ok,
+      (
+        await answerConfirmation(store, pending.confirmation.id, 'confirm', 'ada', new Date(), {
+          confirmerReviewerIds: ['u1'],
+        })
+      ).ok,
     ).toBe(true);
   });
 });

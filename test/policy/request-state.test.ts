@@ -301,7 +301,7 @@ describe('URL-mode elicitation to the human-verified channel', () => {
       // Opening the page confirms nothing: the human confirms through a human-verified channel.
       expect(decisions(h.store)).toEqual([]);
       expect(
-        answerConfirmation(h.store, r.confirmation!.id, 'confirm', 'boss@example.com', new Date()).ok,
+        (await answerConfirmation(h.store, r.confirmation!.id, 'confirm', 'boss@example.com', new Date())).ok,
       ).toBe(true);
       const applied = await h.ok<Submit>('submit_decision', { proposal_ids: ids });
       expect(applied.status).toBe('applied');

@@ -157,7 +157,7 @@ describe('confirmation channels and their assurance', () => {
     expect(h.elicitations).toHaveLength(1);
     // The human answers at the terminal; the agent's next call applies it, as human-verified.
     expect(
-      answerConfirmation(h.store, r.confirmation!.id, 'confirm', 'boss@example.com', new Date()).ok,
+      (await answerConfirmation(h.store, r.confirmation!.id, 'confirm', 'boss@example.com', new Date())).ok,
     ).toBe(true);
     const applied = await h.ok<Submit>('submit_decision', {
       proposal_ids: [priv, r.results[1]!.proposal_id],
@@ -182,7 +182,9 @@ describe('confirmation channels and their assurance', () => {
     });
     const r = await submitter.ok<Submit>('submit_decision', { proposal_ids: [p] });
     expect(r.status).toBe('awaiting_confirmation');
-    expect(answerConfirmation(store, r.confirmation!.id, 'confirm', 'human-c', new Date()).ok).toBe(true);
+    expect((await answerConfirmation(store, r.confirmation!.id, 'confirm', 'human-c', new Date())).ok).toBe(
+      true,
+    );
     await runOutbox(store, () => new SnapshotConnector());
     expect(decisions(store)).toEqual([
       {
@@ -329,7 +331,7 @@ describe('text shown to the human', () => {
       await propose(h, 'i10', 'escalate', HOSTILE[3]!),
     ];
     const r = await h.ok<Submit>('submit_decision', { proposal_ids: ids });
-    const shown = answerConfirmation(store, r.confirmation!.id, 'reject', 'boss', new Date());
+    const shown = await answerConfirmation(store, r.confirmation!.id, 'reject', 'boss', new Date());
     expect(shown.ok).toBe(true);
     checkRendered((shown as { batchText: string }).batchText, ['REVOKE', 'ESCALATE']);
   });
@@ -641,8 +643,8 @@ describe('the outbox', () => {
     const a = await propose(h, 'i8');
     const r = await h.ok<Submit>('submit_decision', { proposal_ids: [a] });
     h.store.db.exec(`CREATE TRIGGER no_outbox BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'no'); END;`);
-    const answered = answerConfirmation(h.store, r.confirmation!.id, 'confirm', 'boss', new Date(), {
-      recordEvent: new Auditor(new AuditLog(h.store.db)).events({
+    const answered = await answerConfirmation(h.store, r.confirmation!.id, 'confirm', 'boss', new Date(), {
+      eventEntry: new Auditor(new AuditLog(h.store.db)).eventEntries({
         principal: 'boss',
         client: null,
         session_id: null,
@@ -662,9 +664,16 @@ describe('the outbox', () => {
     const r = await h.ok<Submit>('submit_decision', { proposal_ids: [a] });
     const auditor = new Auditor(new AuditLog(h.store.db));
     expect(
-      answerConfirmation(h.store, r.confirmation!.id, 'confirm', 'boss', new Date(), {
-        recordEvent: auditor.events({ principal: 'boss', client: null, session_id: null, transport: 'cli' }),
-      }).ok,
+      (
+        await answerConfirmation(h.store, r.confirmation!.id, 'confirm', 'boss', new Date(), {
+          eventEntry: auditor.eventEntries({
+            principal: 'boss',
+            client: null,
+            session_id: null,
+            transport: 'cli',
+          }),
+        })
+      ).ok,
     ).toBe(true);
     await runOutbox(h.store, () => new SnapshotConnector(), { auditor });
     const log = entries(h.store);

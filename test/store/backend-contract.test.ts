@@ -158,6 +158,64 @@ async function seedOutbox(raw: Raw, items: number): Promise<void> {
   }
 }
 
+/** Ids that sort differently by bytes than by a language's collation: case, digits, punctuation, UTF-8. */
+const ITEM_IDS = [
+  'i-1',
+  'i-10',
+  'i-9',
+  'I-2',
+  'i_3',
+  'i-ä',
+  'i-z',
+  'i-Z',
+  'i-a b',
+  'i-0',
+  'i-é',
+  'i-~',
+  'i-.',
+  ...Array.from({ length: 24 }, (_, k) => `item-${String(k).padStart(2, '0')}`),
+];
+
+/** Compares as SQLite compares TEXT (and PostgreSQL under COLLATE "C"): UTF-8 bytes. */
+const bytewise = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+
+/** A campaign of items with tied risk scores, two reviewers and mixed statuses; returns the items as seeded. */
+async function seedItems(raw: Raw) {
+  const at = '2026-12-01T00:00:00.000Z';
+  await raw.run(
+    "INSERT INTO campaigns (id, platform, external_id, name, created_at, updated_at) VALUES ('c-r', 'snapshot', 'c-r', 'Review', ?, ?)",
+    [at, at],
+  );
+  await raw.run(
+    "INSERT INTO entitlements (id, platform, external_id, name, type, updated_at, privileged) VALUES ('e-r', 'snapshot', 'e-r', 'Payroll', 'app', ?, 1)",
+    [at],
+  );
+  const items = ITEM_IDS.map((id, k) => ({
+    id,
+    user_id: k % 4 === 0 ? `U-${k}` : `u-${(k * 7) % 11}-${k}`,
+    risk_score: ((k * 37) % 5) * 20,
+    reviewer_id: k % 3 === 0 ? 'mgr-b' : 'mgr-a',
+    status: k % 5 === 0 ? 'proposed' : 'pending',
+  }));
+  for (const i of items) {
+    await raw.run(
+      "INSERT INTO users (id, platform, external_id, name, updated_at) VALUES (?, 'snapshot', ?, ?, ?)",
+      [i.user_id, i.user_id, `Name of ${i.user_id}`, at],
+    );
+    await raw.run(
+      `INSERT INTO review_items (id, campaign_id, user_id, entitlement_id, reviewer_id, platform, external_id, status, risk_score,
+         risk_level, signals, updated_at)
+       VALUES (?, 'c-r', ?, 'e-r', ?, 'snapshot', ?, ?, ?, 'medium', '[{"code":"privileged","detail":"x"}]', ?)`,
+      [i.id, i.user_id, i.reviewer_id, i.id, i.status, i.risk_score, at],
+    );
+  }
+  return items;
+}
+
+function auditFor(what: string, details: Record<string, unknown> = {}): AuditEntry {
+  return { ...entry(0, 0), tool: what, kind: 'write', details };
+}
+
 describe.each([sqlite, postgres])('shared state on $name', (backend) => {
   const enabled = backend.name === 'sqlite' || pgAvailable.ok;
   let db = '';
@@ -288,6 +346,314 @@ describe.each([sqlite, postgres])('shared state on $name', (backend) => {
     );
   });
 
+  describe('review path', () => {
+    let store = '';
+    let seeded: Awaited<ReturnType<typeof seedItems>> = [];
+    beforeAll(async () => {
+      if (!enabled) return;
+      store = await backend.fresh();
+      const raw = backend.raw(store);
+      seeded = await seedItems(raw);
+      await raw.close();
+    }, 60_000);
+
+    it.runIf(enabled)(
+      'pages every item once in byte order for both sorts and every filter, a cursor from one replica paging on another',
+      async () => {
+        const [a, b] = await Promise.all([openSharedState(store), openSharedState(store)]);
+        try {
+          const filters = [
+            { status: 'all' as const },
+            { status: 'pending' as const },
+            { status: 'all' as const, reviewer_ids: ['mgr-a'] },
+            { status: 'all' as const, reviewer_ids: ['mgr-a', 'mgr-b'], min_risk: 40 },
+          ];
+          for (const f of filters) {
+            for (const sort of ['risk', 'user'] as const) {
+              const want = seeded
+                .filter(
+                  (i) =>
+                    (f.status === 'all' || i.status === f.status) &&
+                    (!f.reviewer_ids || f.reviewer_ids.includes(i.reviewer_id)) &&
+                    i.risk_score >= (f.min_risk ?? 0),
+                )
+                .sort((x, y) =>
+                  sort === 'risk'
+                    ? y.risk_score - x.risk_score || bytewise(x.id, y.id)
+                    : bytewise(x.user_id, y.user_id) || bytewise(x.id, y.id),
+                )
+                .map((i) => i.id);
+              const q = { campaign_id: 'c-r', ...f };
+              expect(await a.review.countItems(q)).toBe(want.length);
+              const got: string[] = [];
+              let cursor: string | null = null;
+              for (let page = 0; page < 50; page++) {
+                // Pages alternate between the replicas; the cursor is signed by one and read by the other.
+                const [mine, other] = page % 2 === 0 ? [a, b] : [b, a];
+                let after: Array<string | number> | undefined;
+                if (cursor !== null) {
+                  const decoded = (await mine.cursors()).decode('contract', cursor);
+                  if ('error' in decoded) throw new Error(decoded.error);
+                  after = decoded.key;
+                }
+                const r = await mine.review.itemsPage({ ...q, sort, limit: 4, after });
+                got.push(...r.items.map((i) => i.item_id));
+                if (!r.hasMore) break;
+                cursor = (await other.cursors()).encode('contract', r.last!);
+              }
+              expect(got, `${JSON.stringify(f)} by ${sort}`).toEqual(want);
+            }
+          }
+          const one = await b.review.item('i-ä');
+          expect(one).toMatchObject({
+            item_id: 'i-ä',
+            campaign_id: 'c-r',
+            entitlement: { id: 'e-r', privileged: true },
+            signals: [{ code: 'privileged', detail: 'x' }],
+            proposal: null,
+            decision: null,
+            escalation: null,
+          });
+          expect(await b.review.item('nope')).toBeUndefined();
+          const [summary] = await a.review.listCampaigns('active');
+          expect(summary).toMatchObject({ id: 'c-r', counts: { total: seeded.length } });
+          expect(summary!.counts.pending + summary!.counts.proposed).toBe(seeded.length);
+          const mine = await a.review.listCampaigns(undefined, ['mgr-b']);
+          expect(mine[0]!.counts.total).toBe(seeded.filter((i) => i.reviewer_id === 'mgr-b').length);
+        } finally {
+          await Promise.all([a.close(), b.close()]);
+        }
+      },
+    );
+
+    it.runIf(enabled)(
+      'a draft commits with its audit entry or not at all; a newer draft supersedes it',
+      async () => {
+        const s = await openSharedState(store);
+        try {
+          const before = await s.audit.count();
+          const draft = {
+            item_id: 'i-z',
+            decision: 'revoke' as const,
+            rationale: 'unused',
+            confidence: 0.5,
+            engine_decision: null,
+            proposed_by: 'agent',
+            proposed_at: '2026-12-02T10:00:00.000Z',
+          };
+          await expect(
+            s.review.propose(draft, () => {
+              throw new Error('audit entry refused');
+            }),
+          ).rejects.toThrow(/audit entry refused/);
+          expect(await s.review.draftIdsOf('i-z')).toEqual([]);
+          expect((await s.review.item('i-z'))!.status).toBe('pending');
+          const first = await s.review.propose(draft, (row) => auditFor('propose_decision', { id: row.id }));
+          expect(first.seq).toBe(before + 1);
+          expect((await s.audit.entry(first.seq))!.details).toEqual({ id: first.proposal.id });
+          const second = await s.review.propose({ ...draft, decision: 'approve' }, () =>
+            auditFor('propose_decision'),
+          );
+          expect(await s.review.draftIdsOf('i-z')).toEqual([second.proposal.id]);
+          expect((await s.review.proposal(first.proposal.id))!.status).toBe('superseded');
+          const item = (await s.review.item('i-z'))!;
+          expect(item.status).toBe('proposed');
+          expect(item.proposal).toMatchObject({ proposal_id: second.proposal.id, decision: 'approve' });
+          expect((await s.review.proposals([first.proposal.id, second.proposal.id, 'nope'])).size).toBe(2);
+        } finally {
+          await s.close();
+        }
+      },
+    );
+
+    it.runIf(enabled)(
+      'a confirmation asked on one replica is answered on another: queued once, applied once',
+      async () => {
+        const [a, b, c] = await Promise.all([
+          openSharedState(store),
+          openSharedState(store),
+          openSharedState(store),
+        ]);
+        try {
+          const now = new Date('2026-12-02T11:00:00.000Z');
+          const ids: string[] = [];
+          for (const item of ['i-1', 'i-10', 'I-2']) {
+            const { proposal } = await a.review.propose(
+              {
+                item_id: item,
+                decision: item === 'i-1' ? 'revoke' : 'approve',
+                rationale: `because ${item}`,
+                confidence: null,
+                engine_decision: 'approve',
+                proposed_by: 'agent',
+                proposed_at: now.toISOString(),
+              },
+              () => auditFor('propose_decision'),
+            );
+            ids.push(proposal.id);
+          }
+          const hash = await a.review.batchHash(ids);
+          expect(await b.review.batchHash([...ids].reverse())).toBe(hash);
+          const pending = await a.review.createPending('agent', hash, ids, now, 3600_000, 'human-verified');
+          expect(await b.review.confirmationFor('agent', hash)).toMatchObject({
+            id: pending.id,
+            status: 'pending',
+            proposal_ids: [...ids].sort(),
+            required_assurance: 'human-verified',
+          });
+          // Two humans confirm the same batch on two replicas at once: it is queued once.
+          const answers = await Promise.allSettled(
+            [b, c].map((r, k) =>
+              r.review.confirmIntoOutbox({
+                pendingId: pending.id,
+                principal: 'agent',
+                batchHash: hash,
+                proposalIds: ids,
+                confirmedBy: `human-${k}`,
+                channel: 'cli',
+                assurance: 'human-verified',
+                now,
+                audit: (id) => auditFor('cli:confirm', { confirmation: id }),
+              }),
+            ),
+          );
+          const queued = answers.filter(
+            (x) => x.status === 'fulfilled' && 'id' in x.value && x.value.id === pending.id,
+          );
+          expect(queued).toHaveLength(1);
+          const seq = (queued[0] as PromiseFulfilledResult<{ id: string; seq: number }>).value.seq;
+          expect((await a.audit.entry(seq))!.details).toEqual({ confirmation: pending.id });
+          for (const x of answers.filter((y) => !queued.includes(y))) {
+            if (x.status === 'rejected') expect(String(x.reason)).toMatch(/no longer open/);
+            else expect(x.value).toEqual({ already: true });
+          }
+          expect((await a.review.confirmation(pending.id))!.status).toBe('used');
+          const rows = await a.review.outboxFor(ids);
+          expect(rows.map((r) => r.status)).toEqual(['pending', 'pending', 'pending']);
+          const work = await c.outbox.claimWork('w', now, new Date(now.getTime() + 60_000), 10);
+          expect(work.map((w) => w.proposal_id).sort()).toEqual([...ids].sort());
+          for (const w of work) {
+            expect(
+              await c.outbox.completeWork(
+                w,
+                { platform_ref: `ref-${w.proposal_id}`, remediation: null },
+                now,
+                () => auditFor('outbox:apply', { proposal: w.proposal_id }),
+              ),
+            ).toBe(true);
+          }
+          const decided = (await b.review.items(['i-1', 'i-10', 'I-2'])).get('i-1')!;
+          expect(decided).toMatchObject({
+            status: 'decided',
+            decision: { decision: 'revoke', confirmation: { id: pending.id, channel: 'cli' } },
+          });
+          expect((await b.review.outboxFor(ids)).every((r) => r.status === 'done')).toBe(true);
+          // The elicitation path writes its own confirmation; a second answer of the same batch finds it queued.
+          const again = await a.review.confirmIntoOutbox({
+            pendingId: null,
+            principal: 'agent',
+            batchHash: hash,
+            proposalIds: ids,
+            confirmedBy: 'agent',
+            channel: 'elicitation',
+            assurance: 'host-attested',
+            now,
+          });
+          expect(again).toEqual({ already: true });
+          expect((await a.audit.verify()).ok).toBe(true);
+        } finally {
+          await Promise.all([a.close(), b.close(), c.close()]);
+        }
+      },
+    );
+
+    it.runIf(enabled)(
+      'a rejection sends the items back to pending; an expired one cannot be used',
+      async () => {
+        const s = await openSharedState(store);
+        try {
+          const now = new Date('2026-12-02T12:00:00.000Z');
+          const { proposal } = await s.review.propose(
+            {
+              item_id: 'i-9',
+              decision: 'revoke',
+              rationale: 'x',
+              confidence: null,
+              engine_decision: null,
+              proposed_by: 'agent',
+              proposed_at: now.toISOString(),
+            },
+            () => auditFor('propose_decision'),
+          );
+          const hash = await s.review.batchHash([proposal.id]);
+          const p = await s.review.createPending('agent', hash, [proposal.id], now, 60_000, 'human-verified');
+          const r = await s.review.reject(p.id, 'human', 'cli', now, 'human-verified', () =>
+            auditFor('cli:reject'),
+          );
+          expect(r.done).toBe(true);
+          expect(r.seq).not.toBeNull();
+          expect(await s.review.reject(p.id, 'human', 'cli', now, 'human-verified')).toEqual({
+            done: false,
+            seq: null,
+          });
+          expect((await s.review.proposal(proposal.id))!.status).toBe('rejected');
+          expect((await s.review.item('i-9'))!.status).toBe('pending');
+          const refused = await s.review.recordRefusal(
+            'agent',
+            hash,
+            [proposal.id],
+            'agent',
+            'elicitation:decline',
+            now,
+          );
+          expect((await s.review.confirmation(refused))!.status).toBe('rejected');
+          const q = await s.review.createPending('agent', 'h2', [proposal.id], now, 60_000, 'host-attested');
+          await s.review.markExpired(q.id);
+          expect((await s.review.confirmation(q.id))!.status).toBe('expired');
+        } finally {
+          await s.close();
+        }
+      },
+    );
+
+    it.runIf(enabled)(
+      'a token made on one replica signs in on another, and not once it has expired',
+      async () => {
+        const [a, b] = await Promise.all([openSharedState(store), openSharedState(store)]);
+        try {
+          const now = new Date('2026-12-02T12:00:00.000Z');
+          const t = await a.tokens.create(
+            'ana@example.com',
+            'reviewer',
+            new Date(now.getTime() + 60_000),
+            now,
+            {
+              interactiveHost: true,
+            },
+          );
+          expect(await b.tokens.lookup(t, now)).toMatchObject({
+            principal: 'ana@example.com',
+            role: 'reviewer',
+            interactive_host: true,
+          });
+          expect(await b.tokens.lookup(`${t}x`, now)).toEqual({ error: 'token is not valid' });
+          expect(await b.tokens.lookup(t, new Date(now.getTime() + 61_000))).toEqual({
+            error: 'token has expired',
+          });
+          const raw = backend.raw(store);
+          try {
+            const rows = await raw.all<{ token_hash: string }>('SELECT token_hash FROM access_tokens');
+            expect(rows.some((r) => r.token_hash === t)).toBe(false);
+          } finally {
+            await raw.close();
+          }
+        } finally {
+          await Promise.all([a.close(), b.close()]);
+        }
+      },
+    );
+  });
+
   describe('leases', () => {
     let store = '';
     beforeAll(async () => {
@@ -392,6 +758,30 @@ describe.each([sqlite, postgres])('shared state on $name', (backend) => {
         await Promise.all(states.map((s) => s.close()));
       }
     });
+  });
+});
+
+describe.runIf(pgAvailable.ok)('both stores', () => {
+  it('bind a confirmation to the same batch hash, so a store copied by migrate-store keeps its confirmations', async () => {
+    const hashes: string[] = [];
+    for (const backend of [sqlite, postgres]) {
+      const db = await backend.fresh();
+      const raw = backend.raw(db);
+      await seedItems(raw);
+      for (const [k, item] of ['i-ä', 'I-2', 'i-10'].entries()) {
+        await raw.run(
+          `INSERT INTO proposals (id, item_id, decision, rationale, proposed_by, proposed_at, status)
+           VALUES (?, ?, 'revoke', ?, 'agent', '2026-12-02T10:00:00.000Z', 'draft')`,
+          [`p-${['b', 'A', 'é'][k]}`, item, `rationale "${k}" ✓`],
+        );
+      }
+      await raw.close();
+      const s = await openSharedState(db);
+      hashes.push(await s.review.batchHash(['p-é', 'p-A', 'p-b']));
+      await s.close();
+    }
+    expect(hashes[0]).toMatch(/^[0-9a-f]{64}$/);
+    expect(hashes[1]).toBe(hashes[0]);
   });
 });
 

@@ -89,9 +89,12 @@ export async function migratePg(pool: PgPool): Promise<number> {
   try {
     await c.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
     try {
-      await c.query(
-        'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)',
-      );
+      // Only when missing: a role with data rights alone (no CREATE on the schema) opens a migrated store.
+      if ((await c.query("SELECT to_regclass('schema_migrations') IS NULL AS missing")).rows[0].missing) {
+        await c.query(
+          'CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)',
+        );
+      }
       const done = new Set(
         (await c.query('SELECT version FROM schema_migrations')).rows.map((r) => Number(r.version)),
       );

@@ -11,7 +11,8 @@ export interface WorkResult {
 
 const WORK_COLUMNS = `o.id AS outbox_id, o.proposal_id, o.item_id, o.confirmation_id, o.decision, o.attempts,
   p.rationale, p.proposed_by, p.engine_decision, c.principal AS submitted_by,
-  c.answered_by AS confirmed_by, c.channel, c.assurance, c.answered_at AS confirmed_at,
+  c.answered_by AS confirmed_by, c.channel,
+  coalesce(c.assurance, CASE WHEN c.channel = 'policy' THEN 'policy' END) AS assurance, c.answered_at AS confirmed_at,
   i.platform, i.external_id AS item_external_id, i.campaign_id, cp.external_id AS campaign_external_id,
   cp.attributes AS campaign_attributes, i.reviewer_id, e.owner_id AS entitlement_owner_id, e.app AS entitlement_app,
   i.user_id, u.external_id AS user_external_id, i.entitlement_id, e.external_id AS entitlement_external_id,

@@ -260,7 +260,7 @@ export interface ListedItem {
 }
 
 /** Proposes revoking `n` items of the first active campaign `isCampaign` picks, of those `pick` keeps. */
-export async function proposeRevokes(
+export async function proposeCampaignRevokes(
   call: CallTool,
   options: {
     isCampaign: (c: { name: string; platform: string }) => boolean;

@@ -12,7 +12,13 @@ import { Store } from '../../src/store/store.js';
 import { generatePingTenant, type PingEmulator, startPingEmulator } from '../emulators/ping.js';
 import { pingEnv } from '../emulators/ping-env.js';
 import { startServer, tempDir } from '../helpers/harness.js';
-import { createCampaignArgs, NO_PING_ENV, runCliAsync, storeCopies } from './platform-helpers.js';
+import {
+  createCampaignArgs,
+  NO_PING_ENV,
+  runCliAsync,
+  startConfirmingServer,
+  storeCopies,
+} from './platform-helpers.js';
 
 const tmp = tempDir();
 const copies = storeCopies(tmp.dir);
@@ -293,11 +299,7 @@ describe('Ping campaigns created as Advanced Identity Cloud certifications', () 
     }
     // Accepted, and the run answers without an id: the certification is found in the admin list.
     emu.setRunAnswer('empty');
-    const accepted = await startServer({
-      store,
-      elicit: { action: 'accept', content: { confirm: true } },
-      deps: { connectorFor: createConnectorRegistry({ ...NO_PING_ENV, ...env }) },
-    });
+    const accepted = await startConfirmingServer(store, { ...NO_PING_ENV, ...env });
     try {
       emu.clearLog();
       await accepted.ok('create_campaign', {

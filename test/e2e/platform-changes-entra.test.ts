@@ -27,6 +27,7 @@ import {
   proposeRoleArgs,
   runCliAsync,
   startChangeServer,
+  startConfirmingServer,
   storeCopies,
   usersInDepartment,
 } from './platform-helpers.js';
@@ -455,11 +456,7 @@ describe('mined roles created on Entra as dynamic groups', () => {
       const role = await plantedRole(store);
       expect(role.pattern?.department).toBe(value);
       const groups = emu.tenant.groups.length;
-      const h = await startServer({
-        store,
-        elicit: { action: 'accept', content: { confirm: true } },
-        deps: { connectorFor: createConnectorRegistry(env) },
-      });
+      const h = await startConfirmingServer(store, env);
       try {
         const message = await h.fail('propose_role', { role_id: role.role_id, platform: 'entra' });
         expect(message).toMatch(

@@ -10,13 +10,14 @@ import { runChangeOutbox } from '../../src/services/changes.js';
 import { Store } from '../../src/store/store.js';
 import { generatePingTenant, type PingEmulator, startPingEmulator } from '../emulators/ping.js';
 import { pingEnv } from '../emulators/ping-env.js';
-import { startServer, tempDir } from '../helpers/harness.js';
+import { tempDir } from '../helpers/harness.js';
 import {
   changeCount,
   mineRoles,
   NO_PING_ENV,
   proposeRoleArgs,
   runCliAsync,
+  startConfirmingServer,
   storeCopies,
 } from './platform-helpers.js';
 
@@ -111,11 +112,7 @@ describe('mined roles created on PingOne as dynamic groups', () => {
       const role = await plantedRole(store);
       expect(role.pattern?.department).toBe(value);
       const groups = emu.tenant.groups.length;
-      const h = await startServer({
-        store,
-        elicit: { action: 'accept', content: { confirm: true } },
-        deps: { connectorFor: createConnectorRegistry({ ...NO_PING_ENV, ...env }) },
-      });
+      const h = await startConfirmingServer(store, { ...NO_PING_ENV, ...env });
       try {
         expect(await h.fail('propose_role', { role_id: role.role_id, platform: 'ping' })).toMatch(
           /cannot be quoted safely in a PingOne user filter.*Nothing was created and nobody was asked/,

@@ -17,6 +17,7 @@ import {
   proposeRoleArgs,
   runCliAsync,
   startChangeServer,
+  startConfirmingServer,
   storeCopies,
   usersInDepartment,
 } from './platform-helpers.js';
@@ -312,11 +313,7 @@ describe('mined roles created on Okta through confirmation', () => {
     expect(role.pattern?.department).toBe('Sales" OR user.login != "');
     const rules = emu.org.groupRules.length;
     const groups = emu.org.groups.length;
-    const h = await startServer({
-      store,
-      elicit: { action: 'accept', content: { confirm: true } },
-      deps: { connectorFor: createConnectorRegistry(env) },
-    });
+    const h = await startConfirmingServer(store, env);
     try {
       const message = await h.fail('propose_role', { role_id: role.role_id, platform: 'okta' });
       expect(message).toMatch(/cannot be quoted safely.*Nothing was created and nobody was asked/);

@@ -146,6 +146,14 @@ export async function mineRoles(store: Store, env: Env, platform: string): Promi
   return mined.roles;
 }
 
+/** An in-process server on the platforms of `env` whose client accepts every confirmation it is asked. */
+export const startConfirmingServer = (store: Store, env: Env) =>
+  startServer({
+    store,
+    elicit: { action: 'accept', content: { confirm: true } },
+    deps: { connectorFor: createConnectorRegistry(env) },
+  });
+
 /** The ids of the users of one department, in id order. */
 export const usersInDepartment = (store: Store, department: string) =>
   store.db

@@ -3,76 +3,38 @@
  * child process (NODE_EXTRA_CA_CERTS, set by vitest.config.ts, is in its environment
  * before Node starts); a real SDK client lists, proposes and confirms by elicitation.
  */
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Store } from '../../src/store/store.js';
 import { type EntraEmulator, generateEntraTenant, startEntraEmulator } from '../emulators/entra.js';
 import { tempDir } from '../helpers/harness.js';
-import { BASE_ENV, CLI } from './helpers.js';
+import {
+  type CallTool,
+  confirmingClient,
+  entraEnv,
+  type ListedItem,
+  outboxDone,
+  proposeCampaignRevokes,
+  runCliAsync,
+  serveStdio,
+  serveWithSync,
+} from './platform-helpers.js';
 
 const tmp = tempDir();
 const now = new Date('2026-11-28T00:00:00.000Z');
 let emu: EntraEmulator;
 let env: Record<string, string>;
 
-function cli(args: string[], extra: Record<string, string> = {}) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...BASE_ENV, ...env, ...extra } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += String(d);
-    });
-    child.stderr.on('data', (d) => {
-      stderr += String(d);
-    });
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = (args: string[], extra: Record<string, string> = {}) => runCliAsync(args, { ...env, ...extra });
 
 /** `attest serve` over stdio, with a client that confirms every elicitation. */
-async function serve(db: string, extra: Record<string, string> = {}) {
-  const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [CLI, 'serve', '--db', db, '--principal', 'analyst@example.com'],
-    env: { ...BASE_ENV, ...env, ...extra },
-    stderr: 'pipe',
-  });
-  let stderr = '';
-  transport.stderr?.on('data', (d) => {
-    stderr += String(d);
-  });
-  const client = new Client(
-    { name: 'e2e-entra', version: '1' },
-    { capabilities: { elicitation: { form: {} } } },
-  );
-  client.setRequestHandler(ElicitRequestSchema, async () => ({
-    action: 'accept',
-    content: { confirm: true },
-  }));
-  await client.connect(transport);
-  const call = async <T>(name: string, args: Record<string, unknown>) => {
-    const r = await client.callTool({ name, arguments: args });
-    if (r.isError) throw new Error(JSON.stringify(r.content));
-    return r.structuredContent as T;
-  };
-  return { client, call, stderr: () => stderr };
-}
-
-interface Item {
-  item_id: string;
-  user: { id: string };
-  entitlement: { id: string; type: string };
-}
+const serve = (db: string, extra: Record<string, string> = {}) =>
+  serveStdio(db, { ...env, ...extra }, confirmingClient('e2e-entra'));
 
 const ext = (id: string) => id.replace(/^entra:/, '');
 
 /** Items about memberships Attest can remove (not dynamic, not synced, not role-assignable). */
-function removableGroupItems(db: string, items: Item[]): Item[] {
+function removableGroupItems(db: string, items: ListedItem[]): ListedItem[] {
   const store = Store.open(db);
   try {
     return items.filter((i) => {
@@ -99,47 +61,21 @@ beforeAll(async () => {
   emu = await startEntraEmulator({
     tenant: generateEntraTenant({ users: 40, assignments: 260, now, reviews: 60 }),
   });
-  env = {
-    AZURE_TENANT_ID: emu.tenant.tenantId,
-    AZURE_CLIENT_ID: emu.clientId,
-    AZURE_CLIENT_SECRET: emu.clientSecret,
-    AZURE_AUTHORITY_HOST: emu.url,
-    GRAPH_BASE_URL: emu.url,
-    ENTRA_REMEDIATION: 'direct',
-  };
+  env = { ...entraEnv(emu), ENTRA_REMEDIATION: 'direct' };
 });
 afterAll(async () => {
   await emu?.close();
   tmp.cleanup();
 });
 
-async function proposeRevokes(
-  call: <T>(n: string, a: Record<string, unknown>) => Promise<T>,
-  db: string,
-  n: number,
-) {
-  const campaigns = await call<{ campaigns: Array<{ id: string; platform: string }> }>('list_campaigns', {
-    status: 'active',
+/** Proposes revoking `n` removable group memberships of the active Entra campaign. */
+const proposeRevokes = (call: CallTool, db: string, n: number) =>
+  proposeCampaignRevokes(call, {
+    isCampaign: (c) => c.platform === 'entra',
+    n,
+    pick: (items) => removableGroupItems(db, items),
+    rationale: 'No sign-in to anything this group grants in 120 days.',
   });
-  const campaign = campaigns.campaigns.find((c) => c.platform === 'entra')!;
-  expect(campaign).toBeDefined();
-  const page = await call<{ items: Item[] }>('list_campaign_items', { campaign_id: campaign.id, limit: 500 });
-  const items = removableGroupItems(db, page.items).slice(0, n);
-  expect(items).toHaveLength(n);
-  const ids: string[] = [];
-  for (const i of items) {
-    ids.push(
-      (
-        await call<{ proposal_id: string }>('propose_decision', {
-          item_id: i.item_id,
-          decision: 'revoke',
-          rationale: 'No sign-in to anything this group grants in 120 days.',
-        })
-      ).proposal_id,
-    );
-  }
-  return { items, ids };
-}
 
 describe('Entra end to end (built CLI + HTTPS emulator)', () => {
   it('syncs, serves over stdio, confirms by elicitation: one decision write and one $ref removal each', async () => {
@@ -194,29 +130,15 @@ describe('Entra end to end (built CLI + HTTPS emulator)', () => {
       const group = ext(i.entitlement.id).replace(/^group:/, '');
       expect(refRemovals(group, ext(i.user.id))).toHaveLength(1);
     }
-    const check = Store.open(db);
-    expect(
-      (check.db.prepare("SELECT count(*) AS n FROM outbox WHERE status = 'done'").get() as { n: number }).n,
-    ).toBe(2);
-    check.close();
+    expect(outboxDone(db)).toBe(2);
   });
 
   it('attest serve --sync pulls Entra when it starts serving', async () => {
     const db = join(tmp.dir, 'entra-serve.db');
-    const child = spawn(process.execPath, [CLI, 'serve', '--db', db, '--http', '0', '--sync', '60'], {
-      env: { ...BASE_ENV, ...env, ATTEST_LOG_LEVEL: 'info' },
-    });
-    let stderr = '';
-    await new Promise<void>((resolve, reject) => {
-      child.stderr.on('data', (d) => {
-        stderr += String(d);
-        if (stderr.includes('entra sync done')) resolve();
-        if (stderr.includes('entra sync failed')) reject(new Error(stderr));
-      });
-      child.once('exit', (code) => reject(new Error(`exited ${code}: ${stderr}`)));
-    });
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    const server = serveWithSync(db, env, 'entra');
+    await server.saw('entra sync done');
+    await server.stop();
+    const stderr = server.stderr();
     const store = Store.open(db);
     expect(store.counts().users).toBe(emu.tenant.users.length);
     expect(store.listCampaigns().some((c) => c.platform === 'entra')).toBe(true);

@@ -1,80 +1,38 @@
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConnectorRegistry } from '../../src/connectors/registry.js';
-import { createLogger } from '../../src/log.js';
-import { createServer } from '../../src/server.js';
 import { runOutbox } from '../../src/services/outbox.js';
 import { Store } from '../../src/store/store.js';
 import { generateOktaOrg, type OktaEmulator, startOktaEmulator } from '../emulators/okta.js';
-import { tempDir, testConfig } from '../helpers/harness.js';
-import { BASE_ENV, CLI } from './helpers.js';
+import { tempDir } from '../helpers/harness.js';
+import {
+  confirmingClient,
+  connectInProcess,
+  type ListedItem,
+  oktaEnv,
+  runCliAsync,
+  serveWithSync,
+} from './platform-helpers.js';
 
 const tmp = tempDir();
 const now = new Date('2026-11-28T00:00:00.000Z');
 let emu: OktaEmulator;
 let env: Record<string, string>;
 
-/** Runs the built CLI asynchronously (the emulator lives in this process, so no spawnSync). */
-function cli(args: string[], extra: Record<string, string> = {}) {
-  return new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>(
-    (resolve) => {
-      const child = spawn(process.execPath, [CLI, ...args], { env: { ...BASE_ENV, ...env, ...extra } });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => {
-        stdout += String(d);
-      });
-      child.stderr.on('data', (d) => {
-        stderr += String(d);
-      });
-      child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr }));
-    },
-  );
-}
+const cli = (args: string[], extra: Record<string, string> = {}) => runCliAsync(args, { ...env, ...extra });
 
-async function connect(store: Store, elicit: boolean) {
-  const server = createServer({
-    store,
-    config: testConfig({ db: 'x' }),
-    logger: createLogger('silent'),
-    principal: { id: 'analyst@example.com', role: 'admin', reviewer_ids: [] },
-    transport: 'memory',
-    applyOutbox: async () => {
-      await runOutbox(store, createConnectorRegistry(env));
-    },
+/** The client connected in process; the outbox applies on the emulator. */
+const connect = (store: Store, client: Client) =>
+  connectInProcess(store, client, async () => {
+    await runOutbox(store, createConnectorRegistry(env));
   });
-  const client = new Client(
-    { name: 'e2e-okta', version: '1' },
-    { capabilities: elicit ? { elicitation: { form: {} } } : {} },
-  );
-  if (elicit)
-    client.setRequestHandler(ElicitRequestSchema, async () => ({
-      action: 'accept',
-      content: { confirm: true },
-    }));
-  const [a, b] = InMemoryTransport.createLinkedPair();
-  await Promise.all([server.connect(b), client.connect(a)]);
-  const call = async <T>(name: string, args: Record<string, unknown>) => {
-    const r = await client.callTool({ name, arguments: args });
-    if (r.isError) throw new Error(JSON.stringify(r.content));
-    return r.structuredContent as T;
-  };
-  return { client, call };
-}
-
-interface Item {
-  item_id: string;
-  user: { id: string };
-  entitlement: { id: string; type: string };
-}
+const confirming = () => confirmingClient('e2e-okta');
+const notEliciting = () => new Client({ name: 'e2e-okta', version: '1' }, { capabilities: {} });
 
 beforeAll(async () => {
   emu = await startOktaEmulator({ org: generateOktaOrg({ users: 30, assignments: 160, now, reviews: 40 }) });
-  env = { OKTA_ORG_URL: emu.url, OKTA_API_TOKEN: emu.token };
+  env = oktaEnv(emu);
 });
 afterAll(async () => {
   await emu?.close();
@@ -82,7 +40,7 @@ afterAll(async () => {
 });
 
 /** Items whose access a revoke can remove: memberships of Okta-mastered groups (not APP_GROUPs). */
-function groupItems(store: Store, items: Item[]) {
+function groupItems(store: Store, items: ListedItem[]) {
   return items.filter(
     (i) => store.getEntitlement(i.entitlement.id)?.attributes.okta_group_type === 'OKTA_GROUP',
   );
@@ -99,13 +57,13 @@ describe('Okta end to end (built CLI + emulator)', () => {
     expect(synced.stdout + synced.stderr).not.toContain(emu.token);
 
     const store = Store.open(db);
-    const { client, call } = await connect(store, true);
+    const { client, call } = await connect(store, confirming());
     const campaigns = await call<{ campaigns: Array<{ id: string; platform: string }> }>('list_campaigns', {
       status: 'active',
     });
     const campaign = campaigns.campaigns.find((c) => c.platform === 'okta')!;
     expect(campaign).toBeDefined();
-    const page = await call<{ items: Item[] }>('list_campaign_items', {
+    const page = await call<{ items: ListedItem[] }>('list_campaign_items', {
       campaign_id: campaign.id,
       limit: 500,
     });
@@ -169,13 +127,14 @@ describe('Okta end to end (built CLI + emulator)', () => {
     const db = join(tmp.dir, 'okta-kill.db');
     expect((await cli(['sync', 'okta', '--db', db])).code).toBe(0);
     const store = Store.open(db);
-    const { client, call } = await connect(store, false);
+    const { client, call } = await connect(store, notEliciting());
     const campaign = (
       await call<{ campaigns: Array<{ id: string; platform: string }> }>('list_campaigns', {})
     ).campaigns.find((c) => c.platform === 'okta')!;
     const items = groupItems(
       store,
-      (await call<{ items: Item[] }>('list_campaign_items', { campaign_id: campaign.id, limit: 500 })).items,
+      (await call<{ items: ListedItem[] }>('list_campaign_items', { campaign_id: campaign.id, limit: 500 }))
+        .items,
     ).slice(0, 3);
     expect(items).toHaveLength(3);
     const ids: string[] = [];
@@ -235,12 +194,12 @@ describe('Okta remediation that cannot succeed', () => {
     const db = join(tmp.dir, 'okta-4xx.db');
     expect((await cli(['sync', 'okta', '--db', db])).code).toBe(0);
     const store = Store.open(db);
-    const { client, call } = await connect(store, true);
+    const { client, call } = await connect(store, confirming());
     const campaign = (
       await call<{ campaigns: Array<{ id: string; platform: string }> }>('list_campaigns', {})
     ).campaigns.find((c) => c.platform === 'okta')!;
     const items = (
-      await call<{ items: Item[] }>('list_campaign_items', { campaign_id: campaign.id, limit: 500 })
+      await call<{ items: ListedItem[] }>('list_campaign_items', { campaign_id: campaign.id, limit: 500 })
     ).items;
     // Okta refuses to change memberships of groups imported from an app (APP_GROUP): a 400 that no retry fixes.
     const appGroup = groupItems(store, items)[0];
@@ -275,21 +234,10 @@ describe('Okta remediation that cannot succeed', () => {
 describe('attest serve --sync', () => {
   it('pulls Okta when it starts serving and on its schedule', async () => {
     const db = join(tmp.dir, 'okta-serve.db');
-    const child = spawn(process.execPath, [CLI, 'serve', '--db', db, '--http', '0', '--sync', '60'], {
-      env: { ...BASE_ENV, ...env, ATTEST_LOG_LEVEL: 'info' },
-    });
-    let stderr = '';
-    const synced = new Promise<void>((resolve, reject) => {
-      child.stderr.on('data', (d) => {
-        stderr += String(d);
-        if (stderr.includes('okta sync done')) resolve();
-        if (stderr.includes('okta sync failed')) reject(new Error(stderr));
-      });
-      child.once('exit', (code) => reject(new Error(`exited ${code}: ${stderr}`)));
-    });
-    await synced;
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    const server = serveWithSync(db, env, 'okta');
+    await server.saw('okta sync done');
+    await server.stop();
+    const stderr = server.stderr();
     const store = Store.open(db);
     expect(store.counts().users).toBe(30);
     expect(store.listCampaigns().some((c) => c.platform === 'okta')).toBe(true);
@@ -299,32 +247,7 @@ describe('attest serve --sync', () => {
 
   it('syncs from one process of several on the same store (the sync lease)', async () => {
     const db = join(tmp.dir, 'okta-two.db');
-    const start = () => {
-      const child = spawn(process.execPath, [CLI, 'serve', '--db', db, '--http', '0', '--sync', '60'], {
-        env: { ...BASE_ENV, ...env, ATTEST_LOG_LEVEL: 'info' },
-      });
-      let stderr = '';
-      const waiting: Array<() => void> = [];
-      child.stderr.on('data', (d) => {
-        stderr += String(d);
-        for (const w of waiting) w();
-      });
-      const saw = (text: string) =>
-        new Promise<void>((resolve, reject) => {
-          const check = () => {
-            if (stderr.includes(text)) resolve();
-            else if (stderr.includes('okta sync failed')) reject(new Error(stderr));
-          };
-          waiting.push(check);
-          check();
-          child.once('exit', (code) => reject(new Error(`exited ${code}: ${stderr}`)));
-        });
-      const stop = () => {
-        child.kill('SIGTERM');
-        return new Promise((r) => child.once('exit', r));
-      };
-      return { saw, stop, stderr: () => stderr };
-    };
+    const start = () => serveWithSync(db, env, 'okta');
     const first = start();
     await first.saw('okta sync done');
     const second = start();

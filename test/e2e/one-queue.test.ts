@@ -6,18 +6,16 @@
  */
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectorForSync } from '../../src/connectors/registry.js';
-import { createLogger } from '../../src/log.js';
-import { createServer } from '../../src/server.js';
 import { runSync } from '../../src/services/sync.js';
 import { Store } from '../../src/store/store.js';
 import { type EntraEmulator, generateEntraTenant, startEntraEmulator } from '../emulators/entra.js';
 import { generateOktaOrg, type OktaEmulator, startOktaEmulator } from '../emulators/okta.js';
 import { generatePingTenant, type PingEmulator, startPingEmulator } from '../emulators/ping.js';
 import { pingEnv } from '../emulators/ping-env.js';
-import { tempDir, testConfig } from '../helpers/harness.js';
+import { tempDir } from '../helpers/harness.js';
+import { connectInProcess, entraEnv, oktaEnv } from './platform-helpers.js';
 
 const tmp = tempDir();
 const now = new Date('2026-11-28T00:00:00.000Z');
@@ -40,13 +38,8 @@ afterAll(async () => {
 describe('one queue for Okta, Entra ID and Ping', () => {
   it('syncs all three into one store: each person once per platform, every campaign listed and summarised', async () => {
     const env: Record<string, string> = {
-      OKTA_ORG_URL: okta.url,
-      OKTA_API_TOKEN: okta.token,
-      AZURE_TENANT_ID: entra.tenant.tenantId,
-      AZURE_CLIENT_ID: entra.clientId,
-      AZURE_CLIENT_SECRET: entra.clientSecret,
-      AZURE_AUTHORITY_HOST: entra.url,
-      GRAPH_BASE_URL: entra.url,
+      ...oktaEnv(okta),
+      ...entraEnv(entra),
       ...pingEnv(ping, 'both', { PINGONE_AUDIT_DAYS: '1' }),
     };
     const store = Store.open(join(tmp.dir, 'one.db'));
@@ -67,22 +60,11 @@ describe('one queue for Okta, Entra ID and Ping', () => {
       expect(pingUsers.n).toBe(ping.tenant.users.length + 2);
       expect(okta.org.users.length).toBe(people.find((p) => p.platform === 'okta')!.n);
 
-      const server = createServer({
+      const { client, call } = await connectInProcess(
         store,
-        config: testConfig({ db: 'x' }),
-        logger: createLogger('silent'),
-        principal: { id: 'analyst@example.com', role: 'admin', reviewer_ids: [] },
-        transport: 'memory',
-        applyOutbox: async () => {},
-      });
-      const client = new Client({ name: 'e2e-one-queue', version: '1' });
-      const [a, b] = InMemoryTransport.createLinkedPair();
-      await Promise.all([server.connect(b), client.connect(a)]);
-      const call = async <T>(name: string, args: Record<string, unknown>) => {
-        const r = await client.callTool({ name, arguments: args });
-        if (r.isError) throw new Error(JSON.stringify(r.content));
-        return r.structuredContent as T;
-      };
+        new Client({ name: 'e2e-one-queue', version: '1' }),
+        async () => {},
+      );
       const { campaigns } = await call<{
         campaigns: Array<{ id: string; platform: string; counts: { total: number } }>;
       }>('list_campaigns', { status: 'active' });

@@ -5,115 +5,54 @@
  * campaign of the directory reviewed in Attest removes the membership in PingOne once; both
  * also when the server is killed right after the platform write.
  */
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PING_VARIABLES } from '../../src/connectors/ping/config.js';
 import { Store } from '../../src/store/store.js';
 import { generatePingTenant, type PingEmulator, startPingEmulator } from '../emulators/ping.js';
 import { pingEnv } from '../emulators/ping-env.js';
 import { tempDir } from '../helpers/harness.js';
-import { BASE_ENV, CLI } from './helpers.js';
+import {
+  type CallTool,
+  confirmingClient,
+  type ListedItem,
+  NO_PING_ENV,
+  outboxDone,
+  proposeCampaignRevokes,
+  runCliAsync,
+  serveStdio,
+  serveWithSync,
+} from './platform-helpers.js';
 
 const tmp = tempDir();
 const now = new Date('2026-11-28T00:00:00.000Z');
 let emu: PingEmulator;
 let both: Record<string, string>;
 let directoryOnly: Record<string, string>;
-/** Every PINGONE_* / PINGAIC_* variable unset, so only the test's own reach the child. */
-const CLEAR = Object.fromEntries(PING_VARIABLES.map((v) => [v.name, '']));
-
-function cli(args: string[], env: Record<string, string>) {
-  return new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>(
-    (resolve) => {
-      const child = spawn(process.execPath, [CLI, ...args], { env: { ...BASE_ENV, ...CLEAR, ...env } });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => {
-        stdout += String(d);
-      });
-      child.stderr.on('data', (d) => {
-        stderr += String(d);
-      });
-      child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr }));
-    },
-  );
-}
+const cli = (args: string[], env: Record<string, string>) => runCliAsync(args, { ...NO_PING_ENV, ...env });
 
 /** `attest serve` over stdio, with a client that confirms every elicitation. */
-async function serve(db: string, env: Record<string, string>) {
-  const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [CLI, 'serve', '--db', db, '--principal', 'analyst@example.com'],
-    env: { ...BASE_ENV, ...CLEAR, ...env },
-    stderr: 'pipe',
-  });
-  let stderr = '';
-  transport.stderr?.on('data', (d) => {
-    stderr += String(d);
-  });
-  const client = new Client(
-    { name: 'e2e-ping', version: '1' },
-    { capabilities: { elicitation: { form: {} } } },
-  );
-  client.setRequestHandler(ElicitRequestSchema, async () => ({
-    action: 'accept',
-    content: { confirm: true },
-  }));
-  await client.connect(transport);
-  const call = async <T>(name: string, args: Record<string, unknown>) => {
-    const r = await client.callTool({ name, arguments: args });
-    if (r.isError) throw new Error(JSON.stringify(r.content));
-    return r.structuredContent as T;
-  };
-  return { client, call, stderr: () => stderr };
-}
-
-interface Item {
-  item_id: string;
-  user: { id: string };
-  entitlement: { id: string; type: string };
-}
+const serve = (db: string, env: Record<string, string>) =>
+  serveStdio(db, { ...NO_PING_ENV, ...env }, confirmingClient('e2e-ping'));
 
 const ext = (id: string) => id.replace(/^ping:/, '');
 
-async function proposeRevokes(
-  call: <T>(n: string, a: Record<string, unknown>) => Promise<T>,
+/** Proposes revoking `n` of the items `pick` keeps in the active Ping campaign of that name. */
+const proposeRevokes = (
+  call: CallTool,
   campaignName: string,
   n: number,
-  pick: (items: Item[]) => Item[],
-) {
-  const { campaigns } = await call<{ campaigns: Array<{ id: string; name: string; platform: string }> }>(
-    'list_campaigns',
-    {
-      status: 'active',
-    },
-  );
-  const campaign = campaigns.find((c) => c.platform === 'ping' && c.name === campaignName)!;
-  expect(campaign).toBeDefined();
-  const page = await call<{ items: Item[] }>('list_campaign_items', { campaign_id: campaign.id, limit: 500 });
-  const items = pick(page.items).slice(0, n);
-  expect(items).toHaveLength(n);
-  const ids: string[] = [];
-  for (const i of items)
-    ids.push(
-      (
-        await call<{ proposal_id: string }>('propose_decision', {
-          item_id: i.item_id,
-          decision: 'revoke',
-          rationale: 'No sign-in to anything this grants in 120 days.',
-        })
-      ).proposal_id,
-    );
-  return { items, ids };
-}
+  pick: (items: ListedItem[]) => ListedItem[],
+) =>
+  proposeCampaignRevokes(call, {
+    isCampaign: (c) => c.platform === 'ping' && c.name === campaignName,
+    n,
+    pick,
+    rationale: 'No sign-in to anything this grants in 120 days.',
+  });
 
 /** Items of the directory review that Attest can remove: direct memberships of static, internal groups. */
 function removable(db: string) {
-  return (items: Item[]) => {
+  return (items: ListedItem[]) => {
     const store = Store.open(db);
     try {
       return items.filter((i) => {
@@ -126,7 +65,7 @@ function removable(db: string) {
   };
 }
 
-const aicItemId = (i: Item) => ext(i.item_id).split(':')[2]!;
+const aicItemId = (i: ListedItem) => ext(i.item_id).split(':')[2]!;
 const revokesOf = (itemId: string) => emu.tenant.decisionWrites.filter((w) => w.itemId === itemId);
 const membershipDeletes = (user: string, group: string) =>
   emu.requests.filter(
@@ -204,7 +143,7 @@ describe('Ping end to end (built CLI + emulator)', () => {
       const db = join(tmp.dir, `ping-kill-${name}.db`);
       expect((await cli(['sync', 'ping', '--db', db], env)).code).toBe(0);
       const { client, call } = await serve(db, { ...env, ATTEST_FAULT_KILL: 'after-platform:1' });
-      const undecided = (xs: Item[]) => xs.filter((x) => revokesOf(aicItemId(x)).length === 0);
+      const undecided = (xs: ListedItem[]) => xs.filter((x) => revokesOf(aicItemId(x)).length === 0);
       const { items, ids } = await proposeRevokes(
         call,
         campaign,
@@ -223,30 +162,16 @@ describe('Ping end to end (built CLI + emulator)', () => {
             membershipDeletes(ext(i.user.id), ext(i.entitlement.id).replace(/^group:/, '')),
           ).toHaveLength(1);
       }
-      const check = Store.open(db);
-      expect(
-        (check.db.prepare("SELECT count(*) AS n FROM outbox WHERE status = 'done'").get() as { n: number }).n,
-      ).toBe(2);
-      check.close();
+      expect(outboxDone(db)).toBe(2);
     }
   });
 
   it('attest serve --sync pulls Ping when it starts serving', async () => {
     const db = join(tmp.dir, 'ping-serve.db');
-    const child = spawn(process.execPath, [CLI, 'serve', '--db', db, '--http', '0', '--sync', '60'], {
-      env: { ...BASE_ENV, ...CLEAR, ...both, ATTEST_LOG_LEVEL: 'info' },
-    });
-    let stderr = '';
-    await new Promise<void>((resolve, reject) => {
-      child.stderr.on('data', (d) => {
-        stderr += String(d);
-        if (stderr.includes('ping sync done')) resolve();
-        if (stderr.includes('ping sync failed')) reject(new Error(stderr));
-      });
-      child.once('exit', (code) => reject(new Error(`exited ${code}: ${stderr}`)));
-    });
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    const server = serveWithSync(db, { ...NO_PING_ENV, ...both }, 'ping');
+    await server.saw('ping sync done');
+    await server.stop();
+    const stderr = server.stderr();
     const store = Store.open(db);
     expect(store.counts().users).toBe(emu.tenant.users.length + 2);
     expect(store.listCampaigns().some((c) => c.platform === 'ping')).toBe(true);

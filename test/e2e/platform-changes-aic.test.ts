@@ -5,55 +5,29 @@
  * message}`) and answers 429 with Retry-After; a crash between the platform call and recording
  * it finds the template (beyond the first page) and its certification instead of making more.
  */
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PING_VARIABLES } from '../../src/connectors/ping/config.js';
 import { createConnectorRegistry } from '../../src/connectors/registry.js';
 import { runChangeOutbox } from '../../src/services/changes.js';
 import { Store } from '../../src/store/store.js';
 import { generatePingTenant, type PingEmulator, startPingEmulator } from '../emulators/ping.js';
 import { pingEnv } from '../emulators/ping-env.js';
 import { startServer, tempDir } from '../helpers/harness.js';
-import { BASE_ENV, CLI } from './helpers.js';
+import {
+  createCampaignArgs,
+  NO_PING_ENV,
+  runCliAsync,
+  startConfirmingServer,
+  storeCopies,
+} from './platform-helpers.js';
 
 const tmp = tempDir();
+const copies = storeCopies(tmp.dir);
 const now = new Date('2026-11-28T00:00:00.000Z');
 let emu: PingEmulator;
 let env: Record<string, string>;
-let base: string;
-const CLEAR = Object.fromEntries(PING_VARIABLES.map((v) => [v.name, '']));
 
-function cli(args: string[], extra: Record<string, string> = {}) {
-  return new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>(
-    (resolve) => {
-      const child = spawn(process.execPath, [CLI, ...args], {
-        env: { ...BASE_ENV, ...CLEAR, ...env, ...extra },
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => {
-        stdout += String(d);
-      });
-      child.stderr.on('data', (d) => {
-        stderr += String(d);
-      });
-      child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr }));
-    },
-  );
-}
-
-let n = 0;
-async function freshDb(): Promise<string> {
-  const db = join(tmp.dir, `copy-${++n}.db`);
-  const src = Store.open(base);
-  try {
-    await src.db.backup(db);
-  } finally {
-    src.close();
-  }
-  return db;
-}
+const cli = (args: string[], extra: Record<string, string> = {}) =>
+  runCliAsync(args, { ...NO_PING_ENV, ...env, ...extra });
 
 /** The AIC entitlement (a governed group) held by the most people in the store, and who holds it. */
 function scope(db: string) {
@@ -106,8 +80,7 @@ beforeAll(async () => {
       body: { name: `A quarterly review ${k}`, description: 'made in the admin console' },
     });
   env = pingEnv(emu, 'aic');
-  base = join(tmp.dir, 'base.db');
-  const synced = await cli(['sync', 'ping', '--db', base]);
+  const synced = await cli(['sync', 'ping', '--db', copies.base]);
   expect(synced.code, synced.stderr).toBe(0);
 });
 afterAll(async () => {
@@ -117,31 +90,22 @@ afterAll(async () => {
 
 describe('Ping campaigns created as Advanced Identity Cloud certifications', () => {
   it('attest campaign create --on-platform ping saves one template (these people, this entitlement, manager certifiers, fallback) and runs it once; 429 waited out', async () => {
-    const db = await freshDb();
+    const db = await copies.fresh();
     const { entitlement, aicEntitlementId, holders } = scope(db);
     expect(holders.length).toBeGreaterThan(1);
     const fallback = emu.tenant.aicUsers[0]!.id;
     emu.clearLog();
     emu.injectFault({ status: 429, times: 1, path: '/certification/template', method: 'POST' });
-    const r = await cli([
-      'campaign',
-      'create',
-      '--db',
-      db,
-      '--name',
-      'Finance follow-up',
-      '--entitlement',
-      entitlement,
-      '--on-platform',
-      'ping',
-      '--reviewers',
-      'manager',
-      '--fallback',
-      `ping:aic:user:${fallback}`,
-      '--yes',
-      '--as',
-      'boss',
-    ]);
+    const r = await cli(
+      createCampaignArgs({
+        db,
+        name: 'Finance follow-up',
+        access: ['--entitlement', entitlement],
+        platform: 'ping',
+        reviewers: { by: 'manager' },
+        fallback: `ping:aic:user:${fallback}`,
+      }),
+    );
     expect(r.code, r.stderr).toBe(0);
     const id = /On ping: ([0-9a-f-]{36})/.exec(r.stdout)?.[1];
     expect(id, r.stdout).toBeDefined();
@@ -191,33 +155,18 @@ describe('Ping campaigns created as Advanced Identity Cloud certifications', () 
   });
 
   it('a crash between the platform call and recording it leaves one template and one certification, found again across pages', async () => {
-    const db = await freshDb();
+    const db = await copies.fresh();
     const { entitlement, app } = scope(db);
     const named = emu.tenant.aicUsers[1]!.id;
     const killed = await cli(
-      [
-        'campaign',
-        'create',
-        '--db',
+      createCampaignArgs({
         db,
-        '--name',
-        'Crash test',
-        '--entitlement',
-        entitlement,
-        '--entitlement',
-        app,
-        '--on-platform',
-        'ping',
-        '--reviewers',
-        'named',
-        '--reviewer',
-        `ping:aic:user:${named}`,
-        '--fallback',
-        `ping:aic:user:${named}`,
-        '--yes',
-        '--as',
-        'boss',
-      ],
+        name: 'Crash test',
+        access: ['--entitlement', entitlement, '--entitlement', app],
+        platform: 'ping',
+        reviewers: { by: 'named', reviewer: `ping:aic:user:${named}` },
+        fallback: `ping:aic:user:${named}`,
+      }),
       { ATTEST_CRASH_AT: '1' },
     );
     expect(killed.signal, killed.stdout + killed.stderr).toBe('SIGKILL');
@@ -242,7 +191,9 @@ describe('Ping campaigns created as Advanced Identity Cloud certifications', () 
       ]);
       expect(emu.tenant.templates.length).toBeGreaterThan(4);
       emu.clearLog();
-      const run = await runChangeOutbox(s, { connectorFor: createConnectorRegistry({ ...CLEAR, ...env }) });
+      const run = await runChangeOutbox(s, {
+        connectorFor: createConnectorRegistry({ ...NO_PING_ENV, ...env }),
+      });
       expect(run.applied).toBe(1);
       expect(
         emu.requests.filter((q) => q.method === 'POST' && q.path.includes('/certification')),
@@ -251,7 +202,7 @@ describe('Ping campaigns created as Advanced Identity Cloud certifications', () 
         emu.requests.filter((q) => q.path.endsWith('/certification/template') && q.query.pageNumber === '1')
           .length,
       ).toBeGreaterThan(0);
-      await runChangeOutbox(s, { connectorFor: createConnectorRegistry({ ...CLEAR, ...env }) });
+      await runChangeOutbox(s, { connectorFor: createConnectorRegistry({ ...NO_PING_ENV, ...env }) });
       expect(ours(change.id)).toHaveLength(1);
       const certs = emu.tenant.certifications.filter((c) => c.templateId === tpl.id);
       expect(certs).toHaveLength(1);
@@ -267,7 +218,7 @@ describe('Ping campaigns created as Advanced Identity Cloud certifications', () 
   });
 
   it('a template AIC refuses (400 in its error body) keeps its message; nothing is retried, run or recorded', async () => {
-    const db = await freshDb();
+    const db = await copies.fresh();
     const { entitlement } = scope(db);
     const gone = emu.tenant.aicUsers[2]!;
     const templates = emu.tenant.templates.length;
@@ -276,27 +227,16 @@ describe('Ping campaigns created as Advanced Identity Cloud certifications', () 
     emu.tenant.aicUsers = emu.tenant.aicUsers.filter((u) => u !== gone);
     emu.clearLog();
     try {
-      const r = await cli([
-        'campaign',
-        'create',
-        '--db',
-        db,
-        '--name',
-        'Gone reviewer',
-        '--entitlement',
-        entitlement,
-        '--on-platform',
-        'ping',
-        '--reviewers',
-        'named',
-        '--reviewer',
-        `ping:aic:user:${gone.id}`,
-        '--fallback',
-        `ping:aic:user:${gone.id}`,
-        '--yes',
-        '--as',
-        'boss',
-      ]);
+      const r = await cli(
+        createCampaignArgs({
+          db,
+          name: 'Gone reviewer',
+          access: ['--entitlement', entitlement],
+          platform: 'ping',
+          reviewers: { by: 'named', reviewer: `ping:aic:user:${gone.id}` },
+          fallback: `ping:aic:user:${gone.id}`,
+        }),
+      );
       expect(r.stdout + r.stderr).toMatch(
         /Invalid certification template: (ownerId|stages\[0\]\.certifierId) must reference an existing user/,
       );
@@ -323,7 +263,7 @@ describe('Ping campaigns created as Advanced Identity Cloud certifications', () 
   });
 
   it('through MCP nothing reaches AIC before confirmation; what AIC cannot take is refused before anyone is asked', async () => {
-    const db = await freshDb();
+    const db = await copies.fresh();
     const { entitlement, app } = scope(db);
     const store = Store.open(db);
     const templates = emu.tenant.templates.length;
@@ -331,7 +271,7 @@ describe('Ping campaigns created as Advanced Identity Cloud certifications', () 
     const h = await startServer({
       store,
       elicit: { action: 'decline' },
-      deps: { connectorFor: createConnectorRegistry({ ...CLEAR, ...env }) },
+      deps: { connectorFor: createConnectorRegistry({ ...NO_PING_ENV, ...env }) },
     });
     try {
       // An owner certification is AIC's entitlement certification: an application in scope is refused.
@@ -352,18 +292,14 @@ describe('Ping campaigns created as Advanced Identity Cloud certifications', () 
         on_platform: 'ping',
       });
       expect(h.elicitations).toHaveLength(1);
-      await runChangeOutbox(store, { connectorFor: createConnectorRegistry({ ...CLEAR, ...env }) });
+      await runChangeOutbox(store, { connectorFor: createConnectorRegistry({ ...NO_PING_ENV, ...env }) });
       expect(emu.tenant.templates).toHaveLength(templates);
     } finally {
       await h.close();
     }
     // Accepted, and the run answers without an id: the certification is found in the admin list.
     emu.setRunAnswer('empty');
-    const accepted = await startServer({
-      store,
-      elicit: { action: 'accept', content: { confirm: true } },
-      deps: { connectorFor: createConnectorRegistry({ ...CLEAR, ...env }) },
-    });
+    const accepted = await startConfirmingServer(store, { ...NO_PING_ENV, ...env });
     try {
       emu.clearLog();
       await accepted.ok('create_campaign', {
@@ -374,7 +310,7 @@ describe('Ping campaigns created as Advanced Identity Cloud certifications', () 
       });
       expect(emu.tenant.templates).toHaveLength(templates);
       const run = await runChangeOutbox(store, {
-        connectorFor: createConnectorRegistry({ ...CLEAR, ...env }),
+        connectorFor: createConnectorRegistry({ ...NO_PING_ENV, ...env }),
       });
       expect(run.applied).toBe(1);
       const made = emu.tenant.templates.filter((t) => t.name === 'Accepted');

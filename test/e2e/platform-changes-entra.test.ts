@@ -3,12 +3,10 @@
  * security groups, through the built CLI and MCP, the real Graph SDK over HTTPS to the
  * emulator (NODE_EXTRA_CA_CERTS is set by vitest.config.ts).
  */
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConnectorRegistry } from '../../src/connectors/registry.js';
 import { Auditor } from '../../src/policy/audit.js';
-import { answerChangeConfirmation, runChangeOutbox } from '../../src/services/changes.js';
+import { runChangeOutbox } from '../../src/services/changes.js';
 import { AuditLog } from '../../src/store/audit.js';
 import { Store } from '../../src/store/store.js';
 import {
@@ -17,14 +15,28 @@ import {
   generateEntraTenant,
   startEntraEmulator,
 } from '../emulators/entra.js';
-import { type Harness, startServer, tempDir } from '../helpers/harness.js';
-import { BASE_ENV, CLI } from './helpers.js';
+import { startServer, tempDir } from '../helpers/harness.js';
+import {
+  answerAsBoss,
+  aRoleEntitlement,
+  campaignCreationAudit,
+  changeCount,
+  createCampaignArgs,
+  entraEnv,
+  mineRoles,
+  proposeRoleArgs,
+  runCliAsync,
+  startChangeServer,
+  startConfirmingServer,
+  storeCopies,
+  usersInDepartment,
+} from './platform-helpers.js';
 
 const tmp = tempDir();
+const copies = storeCopies(tmp.dir);
 const now = new Date('2026-11-28T00:00:00.000Z');
 let emu: EntraEmulator;
 let env: Record<string, string>;
-let base: string;
 /** The people of the planted role: a department of their own, one app role and one group only they hold. */
 const planted: string[] = [];
 const GROUP = '0f1e2d3c-0000-4000-8000-00000000f1e1';
@@ -32,34 +44,7 @@ const SP = '5e5e5e5e-0000-4000-8000-00000000f1e1';
 const APP_ROLE = 'a0a0a0a0-0000-4000-8000-00000000f1e1';
 const ACCESS = ['--entitlement', `entra:app:${SP}:${APP_ROLE}`, '--entitlement', `entra:group:${GROUP}`];
 
-function cli(args: string[], extra: Record<string, string> = {}) {
-  return new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>(
-    (resolve) => {
-      const child = spawn(process.execPath, [CLI, ...args], { env: { ...BASE_ENV, ...env, ...extra } });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => {
-        stdout += String(d);
-      });
-      child.stderr.on('data', (d) => {
-        stderr += String(d);
-      });
-      child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr }));
-    },
-  );
-}
-
-let n = 0;
-async function freshDb(): Promise<string> {
-  const db = join(tmp.dir, `copy-${++n}.db`);
-  const src = Store.open(base);
-  try {
-    await src.db.backup(db);
-  } finally {
-    src.close();
-  }
-  return db;
-}
+const cli = (args: string[], extra: Record<string, string> = {}) => runCliAsync(args, { ...env, ...extra });
 
 const ours = (changeId: string) =>
   emu.tenant.definitions.filter((d) =>
@@ -68,11 +53,7 @@ const ours = (changeId: string) =>
     ),
   );
 const storeId = (id: string) => `entra:${id}`;
-const fieldSalesIds = (store: Store) =>
-  store.db
-    .prepare("SELECT id FROM users WHERE department = 'Field Sales' ORDER BY id")
-    .pluck()
-    .all() as string[];
+const fieldSalesIds = (store: Store) => usersInDepartment(store, 'Field Sales');
 
 beforeAll(async () => {
   const tenant = generateEntraTenant({ users: 30, assignments: 150, now, reviews: 10 });
@@ -127,15 +108,8 @@ beforeAll(async () => {
     });
   }
   emu = await startEntraEmulator({ tenant, maxPageSize: 3 });
-  env = {
-    AZURE_TENANT_ID: emu.tenant.tenantId,
-    AZURE_CLIENT_ID: emu.clientId,
-    AZURE_CLIENT_SECRET: emu.clientSecret,
-    AZURE_AUTHORITY_HOST: emu.url,
-    GRAPH_BASE_URL: emu.url,
-  };
-  base = join(tmp.dir, 'base.db');
-  const synced = await cli(['sync', 'entra', '--db', base]);
+  env = entraEnv(emu);
+  const synced = await cli(['sync', 'entra', '--db', copies.base]);
   expect(synced.code, synced.stderr).toBe(0);
 });
 afterAll(async () => {
@@ -145,28 +119,20 @@ afterAll(async () => {
 
 describe('access reviews created on Entra through the change outbox', () => {
   it('attest campaign create --on-platform entra creates the definition (people × resources, manager reviewers, fallback) and keeps its id', async () => {
-    const db = await freshDb();
+    const db = await copies.fresh();
     const store = Store.open(db);
     const fallback = storeId(emu.tenant.users[0]!.id);
     store.close();
-    const r = await cli([
-      'campaign',
-      'create',
-      '--db',
-      db,
-      '--name',
-      'Field follow-up',
-      ...ACCESS,
-      '--on-platform',
-      'entra',
-      '--reviewers',
-      'manager',
-      '--fallback',
-      fallback,
-      '--yes',
-      '--as',
-      'boss',
-    ]);
+    const r = await cli(
+      createCampaignArgs({
+        db,
+        name: 'Field follow-up',
+        access: ACCESS,
+        platform: 'entra',
+        reviewers: { by: 'manager' },
+        fallback,
+      }),
+    );
     expect(r.code, r.stderr).toBe(0);
     const id = /On entra: ([0-9a-f-]{36})/.exec(r.stdout)?.[1];
     expect(id, r.stdout).toBeDefined();
@@ -198,29 +164,17 @@ describe('access reviews created on Entra through the change outbox', () => {
   });
 
   it('a crash between the Graph call and recording it creates one definition, found again by its marker across pages', async () => {
-    const db = await freshDb();
+    const db = await copies.fresh();
     const named = storeId(planted[0]!);
     const killed = await cli(
-      [
-        'campaign',
-        'create',
-        '--db',
+      createCampaignArgs({
         db,
-        '--name',
-        'Crash test',
-        ...ACCESS,
-        '--on-platform',
-        'entra',
-        '--reviewers',
-        'named',
-        '--reviewer',
-        named,
-        '--fallback',
-        named,
-        '--yes',
-        '--as',
-        'boss',
-      ],
+        name: 'Crash test',
+        access: ACCESS,
+        platform: 'entra',
+        reviewers: { by: 'named', reviewer: named },
+        fallback: named,
+      }),
       { ATTEST_CRASH_AT: '1' },
     );
     expect(killed.signal, killed.stdout + killed.stderr).toBe('SIGKILL');
@@ -252,7 +206,7 @@ describe('access reviews created on Entra through the change outbox', () => {
           .filter((c) => c.platform_campaign_id)
           .map((c) => c.platform_campaign_id),
       ).toEqual([ours(change.id)[0]!.id]);
-      const audit = [...new AuditLog(s.db).entries()].filter((e) => e.tool === 'change:create_campaign');
+      const audit = campaignCreationAudit(s);
       expect(audit).toHaveLength(1);
       expect(audit[0]!.details).toMatchObject({ platform_answer: { existed: true } });
     } finally {
@@ -261,20 +215,9 @@ describe('access reviews created on Entra through the change outbox', () => {
   });
 
   it('through MCP: waits for the human, a rejection creates nothing, a 429 is waited out and it is created once', async () => {
-    const db = await freshDb();
+    const db = await copies.fresh();
     const store = Store.open(db);
-    const connectorFor = createConnectorRegistry(env);
-    const auditor = new Auditor(new AuditLog(store.db));
-    const h: Harness = await startServer({
-      store,
-      deps: {
-        transport: 'http',
-        connectorFor,
-        applyOutbox: async () => {
-          await runChangeOutbox(store, { connectorFor, auditor });
-        },
-      },
-    });
+    const { h, auditor } = await startChangeServer(store, env);
     try {
       const args = {
         name: 'Field via MCP',
@@ -287,16 +230,13 @@ describe('access reviews created on Entra through the change outbox', () => {
         on_platform: 'entra',
       };
       const before = emu.tenant.definitions.length;
-      const who = { principal: 'boss', client: null, session_id: null, transport: 'cli' as const };
       const first = await h.ok<{ status: string; change_id: string; confirmation: { id: string } }>(
         'create_campaign',
         args,
       );
       expect(first.status).toBe('awaiting_confirmation');
       expect(emu.tenant.definitions).toHaveLength(before);
-      answerChangeConfirmation(store, first.confirmation.id, 'reject', 'boss', new Date(), {
-        recordEvent: auditor.events(who),
-      });
+      answerAsBoss(store, first.confirmation.id, 'reject', auditor);
       expect((await h.ok<{ status: string }>('create_campaign', { change_id: first.change_id })).status).toBe(
         'rejected',
       );
@@ -310,9 +250,7 @@ describe('access reviews created on Entra through the change outbox', () => {
         path: '/identityGovernance/accessReviews/definitions',
         method: 'POST',
       });
-      answerChangeConfirmation(store, second.confirmation.id, 'confirm', 'boss', new Date(), {
-        recordEvent: auditor.events(who),
-      });
+      answerAsBoss(store, second.confirmation.id, 'confirm', auditor);
       const done = await h.ok<{ status: string; platform_campaign_id: string }>('create_campaign', {
         change_id: second.change_id,
       });
@@ -328,14 +266,11 @@ describe('access reviews created on Entra through the change outbox', () => {
   });
 
   it('refuses before confirmation what Entra cannot take (directory roles, owners of several resources)', async () => {
-    const db = await freshDb();
+    const db = await copies.fresh();
     const store = Store.open(db);
     const h = await startServer({ store, deps: { connectorFor: createConnectorRegistry(env) } });
     try {
-      const role = store.db
-        .prepare("SELECT id FROM entitlements WHERE platform = 'entra' AND type = 'role' LIMIT 1")
-        .pluck()
-        .get() as string;
+      const role = aRoleEntitlement(store, 'entra');
       expect(role).toBeDefined();
       const reviewer = storeId(planted[0]!);
       expect(
@@ -354,7 +289,7 @@ describe('access reviews created on Entra through the change outbox', () => {
           on_platform: 'entra',
         }),
       ).toMatch(/cannot be created on entra: .*one resource's owners/);
-      expect(store.db.prepare('SELECT count(*) FROM changes').pluck().get()).toBe(0);
+      expect(changeCount(store)).toBe(0);
     } finally {
       await h.close();
       store.close();
@@ -368,28 +303,18 @@ describe("Graph's refusals of an access review reach the human", () => {
       (u) => !planted.includes(u.id) && u.userType === 'Member' && u !== emu.tenant.users[0],
     )!;
     const create = (db: string, name: string) =>
-      cli([
-        'campaign',
-        'create',
-        '--db',
-        db,
-        '--name',
-        name,
-        ...ACCESS,
-        '--on-platform',
-        'entra',
-        '--reviewers',
-        'named',
-        '--reviewer',
-        storeId(other.id),
-        '--fallback',
-        storeId(other.id),
-        '--yes',
-        '--as',
-        'boss',
-      ]);
+      cli(
+        createCampaignArgs({
+          db,
+          name,
+          access: ACCESS,
+          platform: 'entra',
+          reviewers: { by: 'named', reviewer: storeId(other.id) },
+          fallback: storeId(other.id),
+        }),
+      );
     const before = emu.tenant.definitions.length;
-    const db = await freshDb();
+    const db = await copies.fresh();
     emu.setPermissions(
       emu.clientId,
       ALL_PERMISSIONS.filter((p) => p !== 'AccessReview.ReadWrite.All'),
@@ -405,7 +330,7 @@ describe("Graph's refusals of an access review reach the human", () => {
     // The reviewer left Entra after the sync: Graph refuses the definition.
     emu.tenant.deleteUser(other.id);
     emu.clearLog();
-    const refused = await create(await freshDb(), 'Gone reviewer');
+    const refused = await create(await copies.fresh(), 'Gone reviewer');
     expect(refused.stdout + refused.stderr).toMatch(
       /HTTP 400 BadRequest: The reviewer '[0-9a-f-]+' was not found/,
     );
@@ -427,39 +352,17 @@ describe("Graph's refusals of an access review reach the human", () => {
 
 describe('mined roles created on Entra as dynamic groups', () => {
   async function plantedRole(store: Store) {
-    const h = await startServer({ store, deps: { connectorFor: createConnectorRegistry(env) } });
-    const mined = await h.ok<{
-      roles: Array<{
-        role_id: string;
-        pattern?: Record<string, string>;
-        entitlement_ids: string[];
-        user_ids: string[];
-      }>;
-    }>('mine_roles', { platform: 'entra', limit: 200 });
-    await h.close();
-    return mined.roles.find((r) => r.entitlement_ids.includes(`entra:app:${SP}:${APP_ROLE}`))!;
+    const roles = await mineRoles(store, env, 'entra');
+    return roles.find((r) => r.entitlement_ids.includes(`entra:app:${SP}:${APP_ROLE}`))!;
   }
 
   it("attest roles propose makes the dynamic group (exactly the pattern's people) and its app role, once", async () => {
-    const db = await freshDb();
+    const db = await copies.fresh();
     const store = Store.open(db);
     const role = await plantedRole(store);
     store.close();
     expect(role.pattern).toEqual({ department: 'Field Sales' });
-    const r = await cli([
-      'roles',
-      'propose',
-      role.role_id,
-      '--platform',
-      'entra',
-      '--db',
-      db,
-      '--name',
-      'Field role',
-      '--yes',
-      '--as',
-      'boss',
-    ]);
+    const r = await cli(proposeRoleArgs(role.role_id, 'entra', db, 'Field role'));
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('(user.department -eq "Field Sales")');
     expect(r.stdout).toMatch(/assign app role "Field CRM/);
@@ -490,24 +393,10 @@ describe('mined roles created on Entra as dynamic groups', () => {
     ).toEqual(appRoles);
 
     // After a crash between the group and recording it, the outbox finds the group by its nickname and marker.
-    const db2 = await freshDb();
-    const killed = await cli(
-      [
-        'roles',
-        'propose',
-        role.role_id,
-        '--platform',
-        'entra',
-        '--db',
-        db2,
-        '--name',
-        'Field role 2',
-        '--yes',
-        '--as',
-        'boss',
-      ],
-      { ATTEST_CRASH_AT: '1' },
-    );
+    const db2 = await copies.fresh();
+    const killed = await cli(proposeRoleArgs(role.role_id, 'entra', db2, 'Field role 2'), {
+      ATTEST_CRASH_AT: '1',
+    });
     expect(killed.signal, killed.stdout + killed.stderr).toBe('SIGKILL');
     const s = Store.open(db2);
     try {
@@ -525,7 +414,7 @@ describe('mined roles created on Entra as dynamic groups', () => {
   });
 
   it('a role without an attribute pattern becomes an assigned group of its mined members, each added once across a crash', async () => {
-    const db = await freshDb();
+    const db = await copies.fresh();
     const store = Store.open(db);
     const ids = fieldSalesIds(store);
     ids.forEach((id, i) => {
@@ -534,23 +423,9 @@ describe('mined roles created on Entra as dynamic groups', () => {
     const role = await plantedRole(store);
     store.close();
     expect(role.pattern ?? {}).toEqual({});
-    const killed = await cli(
-      [
-        'roles',
-        'propose',
-        role.role_id,
-        '--platform',
-        'entra',
-        '--db',
-        db,
-        '--name',
-        'Field assigned',
-        '--yes',
-        '--as',
-        'boss',
-      ],
-      { ATTEST_CRASH_AT: '1' },
-    );
+    const killed = await cli(proposeRoleArgs(role.role_id, 'entra', db, 'Field assigned'), {
+      ATTEST_CRASH_AT: '1',
+    });
     expect(killed.signal, killed.stdout + killed.stderr).toBe('SIGKILL');
     expect(killed.stdout).toMatch(/assigned membership/);
     const group = emu.tenant.groups.find((g) => g.displayName === 'Field assigned')!;
@@ -575,24 +450,20 @@ describe('mined roles created on Entra as dynamic groups', () => {
 
   it("a role whose attribute value would break out of the rule's quotes is refused before anyone is asked", async () => {
     for (const value of ['Sales") or (user.userType -eq "Guest', 'Sales`"', 'Sales\nx']) {
-      const db = await freshDb();
+      const db = await copies.fresh();
       const store = Store.open(db);
       store.db.prepare("UPDATE users SET department = ? WHERE department = 'Field Sales'").run(value);
       const role = await plantedRole(store);
       expect(role.pattern?.department).toBe(value);
       const groups = emu.tenant.groups.length;
-      const h = await startServer({
-        store,
-        elicit: { action: 'accept', content: { confirm: true } },
-        deps: { connectorFor: createConnectorRegistry(env) },
-      });
+      const h = await startConfirmingServer(store, env);
       try {
         const message = await h.fail('propose_role', { role_id: role.role_id, platform: 'entra' });
         expect(message).toMatch(
           /cannot be quoted safely in an Entra membership rule.*Nothing was created and nobody was asked/,
         );
         expect(h.elicitations).toHaveLength(0);
-        expect(store.db.prepare('SELECT count(*) FROM changes').pluck().get()).toBe(0);
+        expect(changeCount(store)).toBe(0);
         expect(emu.tenant.groups).toHaveLength(groups);
       } finally {
         await h.close();

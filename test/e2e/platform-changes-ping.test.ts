@@ -4,69 +4,38 @@
  * Advanced Identity Cloud configured is refused before anyone is asked (AIC certifications are
  * tested in platform-changes-aic.test.ts).
  */
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PING_VARIABLES } from '../../src/connectors/ping/config.js';
 import { createConnectorRegistry } from '../../src/connectors/registry.js';
 import { runChangeOutbox } from '../../src/services/changes.js';
 import { Store } from '../../src/store/store.js';
 import { generatePingTenant, type PingEmulator, startPingEmulator } from '../emulators/ping.js';
 import { pingEnv } from '../emulators/ping-env.js';
-import { startServer, tempDir } from '../helpers/harness.js';
-import { BASE_ENV, CLI } from './helpers.js';
+import { tempDir } from '../helpers/harness.js';
+import {
+  changeCount,
+  mineRoles,
+  NO_PING_ENV,
+  proposeRoleArgs,
+  runCliAsync,
+  startConfirmingServer,
+  storeCopies,
+} from './platform-helpers.js';
 
 const tmp = tempDir();
+const copies = storeCopies(tmp.dir);
 const now = new Date('2026-11-28T00:00:00.000Z');
 let emu: PingEmulator;
 let env: Record<string, string>;
-let base: string;
 const planted: string[] = [];
-const CLEAR = Object.fromEntries(PING_VARIABLES.map((v) => [v.name, '']));
 const KITS = ['Field kit', 'Field maps'];
 
-function cli(args: string[], extra: Record<string, string> = {}) {
-  return new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>(
-    (resolve) => {
-      const child = spawn(process.execPath, [CLI, ...args], {
-        env: { ...BASE_ENV, ...CLEAR, ...env, ...extra },
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => {
-        stdout += String(d);
-      });
-      child.stderr.on('data', (d) => {
-        stderr += String(d);
-      });
-      child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr }));
-    },
-  );
-}
-
-let n = 0;
-async function freshDb(): Promise<string> {
-  const db = join(tmp.dir, `copy-${++n}.db`);
-  const src = Store.open(base);
-  try {
-    await src.db.backup(db);
-  } finally {
-    src.close();
-  }
-  return db;
-}
+const cli = (args: string[], extra: Record<string, string> = {}) =>
+  runCliAsync(args, { ...NO_PING_ENV, ...env, ...extra });
 
 async function plantedRole(store: Store) {
-  const h = await startServer({
-    store,
-    deps: { connectorFor: createConnectorRegistry({ ...CLEAR, ...env }) },
-  });
-  const mined = await h.ok<{
-    roles: Array<{ role_id: string; pattern?: Record<string, string>; entitlement_ids: string[] }>;
-  }>('mine_roles', { platform: 'ping', limit: 200 });
-  await h.close();
+  const roles = await mineRoles(store, { ...NO_PING_ENV, ...env }, 'ping');
   const kit = emu.tenant.groups.find((g) => g.name === KITS[0])!.id;
-  return mined.roles.find((r) => r.entitlement_ids.includes(`ping:group:${kit}`))!;
+  return roles.find((r) => r.entitlement_ids.includes(`ping:group:${kit}`))!;
 }
 
 beforeAll(async () => {
@@ -82,8 +51,7 @@ beforeAll(async () => {
   }
   emu = await startPingEmulator({ tenant, maxPageSize: 4 });
   env = pingEnv(emu, 'pingone', { PINGONE_AUDIT_DAYS: '1' });
-  base = join(tmp.dir, 'base.db');
-  const synced = await cli(['sync', 'ping', '--db', base]);
+  const synced = await cli(['sync', 'ping', '--db', copies.base]);
   expect(synced.code, synced.stderr).toBe(0);
 });
 afterAll(async () => {
@@ -93,27 +61,14 @@ afterAll(async () => {
 
 describe('mined roles created on PingOne as dynamic groups', () => {
   it('attest roles propose makes one group whose user filter selects exactly the pattern (429 waited out), found again after a crash', async () => {
-    const db = await freshDb();
+    const db = await copies.fresh();
     const store = Store.open(db);
     const role = await plantedRole(store);
     store.close();
     expect(role.pattern).toEqual({ department: 'Field Sales' });
     emu.clearLog();
     emu.injectFault({ status: 429, times: 1, path: '/groups', method: 'POST' });
-    const r = await cli([
-      'roles',
-      'propose',
-      role.role_id,
-      '--platform',
-      'ping',
-      '--db',
-      db,
-      '--name',
-      'Field role',
-      '--yes',
-      '--as',
-      'boss',
-    ]);
+    const r = await cli(proposeRoleArgs(role.role_id, 'ping', db, 'Field role'));
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('user filter department eq "Field Sales"');
     expect(r.stdout).toMatch(/not granted through the group .*"Field kit"/);
@@ -125,30 +80,16 @@ describe('mined roles created on PingOne as dynamic groups', () => {
     expect(made[0]!.description).toMatch(/\[attest:ch_[\w-]+\]$/);
     expect([...(emu.tenant.members.get(made[0]!.id) ?? [])].sort()).toEqual([...planted].sort());
 
-    const db2 = await freshDb();
-    const killed = await cli(
-      [
-        'roles',
-        'propose',
-        role.role_id,
-        '--platform',
-        'ping',
-        '--db',
-        db2,
-        '--name',
-        'Field role 2',
-        '--yes',
-        '--as',
-        'boss',
-      ],
-      { ATTEST_CRASH_AT: '1' },
-    );
+    const db2 = await copies.fresh();
+    const killed = await cli(proposeRoleArgs(role.role_id, 'ping', db2, 'Field role 2'), {
+      ATTEST_CRASH_AT: '1',
+    });
     expect(killed.signal, killed.stdout + killed.stderr).toBe('SIGKILL');
     const s = Store.open(db2);
     try {
       emu.clearLog();
       expect(
-        await runChangeOutbox(s, { connectorFor: createConnectorRegistry({ ...CLEAR, ...env }) }),
+        await runChangeOutbox(s, { connectorFor: createConnectorRegistry({ ...NO_PING_ENV, ...env }) }),
       ).toMatchObject({
         applied: 1,
       });
@@ -165,17 +106,13 @@ describe('mined roles created on PingOne as dynamic groups', () => {
 
   it('refuses before anyone is asked: a value that would break out of the filter, and a campaign on Ping without AIC', async () => {
     for (const value of ['Sales" or title eq "x', 'Sales\\', 'Sales\u0000']) {
-      const db = await freshDb();
+      const db = await copies.fresh();
       const store = Store.open(db);
       store.db.prepare("UPDATE users SET department = ? WHERE department = 'Field Sales'").run(value);
       const role = await plantedRole(store);
       expect(role.pattern?.department).toBe(value);
       const groups = emu.tenant.groups.length;
-      const h = await startServer({
-        store,
-        elicit: { action: 'accept', content: { confirm: true } },
-        deps: { connectorFor: createConnectorRegistry({ ...CLEAR, ...env }) },
-      });
+      const h = await startConfirmingServer(store, { ...NO_PING_ENV, ...env });
       try {
         expect(await h.fail('propose_role', { role_id: role.role_id, platform: 'ping' })).toMatch(
           /cannot be quoted safely in a PingOne user filter.*Nothing was created and nobody was asked/,
@@ -195,7 +132,7 @@ describe('mined roles created on PingOne as dynamic groups', () => {
           );
         }
         expect(h.elicitations).toHaveLength(0);
-        expect(store.db.prepare('SELECT count(*) FROM changes').pluck().get()).toBe(0);
+        expect(changeCount(store)).toBe(0);
         expect(emu.tenant.groups).toHaveLength(groups);
       } finally {
         await h.close();

@@ -1,39 +1,35 @@
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConnectorRegistry } from '../../src/connectors/registry.js';
 import { Auditor } from '../../src/policy/audit.js';
-import { answerChangeConfirmation, runChangeOutbox } from '../../src/services/changes.js';
+import { runChangeOutbox } from '../../src/services/changes.js';
 import { AuditLog } from '../../src/store/audit.js';
 import { Store } from '../../src/store/store.js';
 import { generateOktaOrg, type OktaEmulator, startOktaEmulator } from '../emulators/okta.js';
-import { type Harness, startServer, tempDir } from '../helpers/harness.js';
-import { BASE_ENV, CLI } from './helpers.js';
+import { startServer, tempDir } from '../helpers/harness.js';
+import {
+  answerAsBoss,
+  aRoleEntitlement,
+  campaignCreationAudit,
+  changeCount,
+  createCampaignArgs,
+  mineRoles,
+  oktaEnv,
+  proposeRoleArgs,
+  runCliAsync,
+  startChangeServer,
+  startConfirmingServer,
+  storeCopies,
+  usersInDepartment,
+} from './platform-helpers.js';
 
 const tmp = tempDir();
+const copies = storeCopies(tmp.dir);
 const now = new Date('2026-11-28T00:00:00.000Z');
 let emu: OktaEmulator;
 let env: Record<string, string>;
-let base: string;
 /** The people of the planted role: a department of their own, one app and one group only they hold. */
 const planted: string[] = [];
-
-function cli(args: string[], extra: Record<string, string> = {}) {
-  return new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>(
-    (resolve) => {
-      const child = spawn(process.execPath, [CLI, ...args], { env: { ...BASE_ENV, ...env, ...extra } });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => {
-        stdout += String(d);
-      });
-      child.stderr.on('data', (d) => {
-        stderr += String(d);
-      });
-      child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr }));
-    },
-  );
-}
+const cli = (args: string[], extra: Record<string, string> = {}) => runCliAsync(args, { ...env, ...extra });
 
 const PLANTED_ACCESS = [
   '--entitlement',
@@ -41,17 +37,6 @@ const PLANTED_ACCESS = [
   '--entitlement',
   'okta:00gPLANTEDroleGrp01',
 ];
-let n = 0;
-async function freshDb(): Promise<string> {
-  const db = join(tmp.dir, `copy-${++n}.db`);
-  const src = Store.open(base);
-  try {
-    await src.db.backup(db);
-  } finally {
-    src.close();
-  }
-  return db;
-}
 
 const ours = (changeId: string) =>
   emu.org.campaigns.filter((c) => c.description?.includes(`[attest:${changeId}]`));
@@ -88,9 +73,8 @@ beforeAll(async () => {
   }
   org.appUsers.set('0oaPLANTEDfieldApp1', appUsers);
   emu = await startOktaEmulator({ org });
-  env = { OKTA_ORG_URL: emu.url, OKTA_API_TOKEN: emu.token };
-  base = join(tmp.dir, 'base.db');
-  const synced = await cli(['sync', 'okta', '--db', base]);
+  env = oktaEnv(emu);
+  const synced = await cli(['sync', 'okta', '--db', copies.base]);
   expect(synced.code, synced.stderr).toBe(0);
 });
 afterAll(async () => {
@@ -98,39 +82,27 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
-const fieldSales = (store: Store) =>
-  store.db
-    .prepare("SELECT id FROM users WHERE department = 'Field Sales' ORDER BY id")
-    .pluck()
-    .all() as string[];
+const fieldSales = (store: Store) => usersInDepartment(store, 'Field Sales');
 
 describe('campaigns created on Okta through the change outbox', () => {
   it('attest campaign create --on-platform okta creates it locally and on Okta, launched, with the platform id kept', async () => {
-    const db = await freshDb();
+    const db = await copies.fresh();
     const store = Store.open(db);
     const [fallback] = store.db
       .prepare("SELECT id FROM users WHERE platform = 'okta' ORDER BY id")
       .pluck()
       .all() as string[];
     store.close();
-    const r = await cli([
-      'campaign',
-      'create',
-      '--db',
-      db,
-      '--name',
-      'Field follow-up',
-      ...PLANTED_ACCESS,
-      '--on-platform',
-      'okta',
-      '--reviewers',
-      'manager',
-      '--fallback',
-      fallback!,
-      '--yes',
-      '--as',
-      'boss',
-    ]);
+    const r = await cli(
+      createCampaignArgs({
+        db,
+        name: 'Field follow-up',
+        access: PLANTED_ACCESS,
+        platform: 'okta',
+        reviewers: { by: 'manager' },
+        fallback: fallback!,
+      }),
+    );
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/locally and on okta/);
     const id = /On okta: (ici\w+)/.exec(r.stdout)?.[1];
@@ -159,31 +131,19 @@ describe('campaigns created on Okta through the change outbox', () => {
   });
 
   it('a crash between the Okta call and recording it creates one campaign, found again by its marker', async () => {
-    const db = await freshDb();
+    const db = await copies.fresh();
     const store = Store.open(db);
     const fallback = fieldSales(store)[0]!;
     store.close();
     const killed = await cli(
-      [
-        'campaign',
-        'create',
-        '--db',
+      createCampaignArgs({
         db,
-        '--name',
-        'Crash test',
-        ...PLANTED_ACCESS,
-        '--on-platform',
-        'okta',
-        '--reviewers',
-        'named',
-        '--reviewer',
+        name: 'Crash test',
+        access: PLANTED_ACCESS,
+        platform: 'okta',
+        reviewers: { by: 'named', reviewer: fallback },
         fallback,
-        '--fallback',
-        fallback,
-        '--yes',
-        '--as',
-        'boss',
-      ],
+      }),
       { ATTEST_CRASH_AT: '1' },
     );
     expect(killed.signal, killed.stdout + killed.stderr).toBe('SIGKILL');
@@ -205,7 +165,7 @@ describe('campaigns created on Okta through the change outbox', () => {
       expect(ours(change.id)).toHaveLength(1);
       const local = s.listCampaigns().filter((c) => c.platform_campaign_id);
       expect(local.map((c) => c.platform_campaign_id)).toEqual([ours(change.id)[0]!.id]);
-      const audit = [...new AuditLog(s.db).entries()].filter((e) => e.tool === 'change:create_campaign');
+      const audit = campaignCreationAudit(s);
       expect(audit).toHaveLength(1);
       expect(audit[0]!.details).toMatchObject({ platform_answer: { existed: true } });
     } finally {
@@ -214,20 +174,9 @@ describe('campaigns created on Okta through the change outbox', () => {
   });
 
   it('through MCP: waits for the human, a rejection creates nothing, Okta errors are retried and it is created once', async () => {
-    const db = await freshDb();
+    const db = await copies.fresh();
     const store = Store.open(db);
-    const connectorFor = createConnectorRegistry(env);
-    const auditor = new Auditor(new AuditLog(store.db));
-    const h: Harness = await startServer({
-      store,
-      deps: {
-        transport: 'http',
-        connectorFor,
-        applyOutbox: async () => {
-          await runChangeOutbox(store, { connectorFor, auditor });
-        },
-      },
-    });
+    const { h, auditor } = await startChangeServer(store, env);
     try {
       const fallback = fieldSales(store)[0]!;
       const args = {
@@ -243,12 +192,7 @@ describe('campaigns created on Okta through the change outbox', () => {
       );
       expect(first.status).toBe('awaiting_confirmation');
       expect(emu.org.campaigns).toHaveLength(before);
-      const who = { principal: 'boss', client: null, session_id: null, transport: 'cli' as const };
-      expect(
-        answerChangeConfirmation(store, first.confirmation.id, 'reject', 'boss', new Date(), {
-          recordEvent: auditor.events(who),
-        }),
-      ).toEqual({ ok: true });
+      expect(answerAsBoss(store, first.confirmation.id, 'reject', auditor)).toEqual({ ok: true });
       expect((await h.ok<{ status: string }>('create_campaign', { change_id: first.change_id })).status).toBe(
         'rejected',
       );
@@ -257,11 +201,7 @@ describe('campaigns created on Okta through the change outbox', () => {
       const second = await h.ok<{ change_id: string; confirmation: { id: string } }>('create_campaign', args);
       // Okta answers 500 more often than the connector retries: the change stays queued, nothing local is made.
       emu.injectFault({ status: 500, times: 8, path: '/governance/api/v1/campaigns', method: 'POST' });
-      expect(
-        answerChangeConfirmation(store, second.confirmation.id, 'confirm', 'boss', new Date(), {
-          recordEvent: auditor.events(who),
-        }),
-      ).toEqual({ ok: true });
+      expect(answerAsBoss(store, second.confirmation.id, 'confirm', auditor)).toEqual({ ok: true });
       const waiting = await h.ok<{ status: string; message: string }>('create_campaign', {
         change_id: second.change_id,
       });
@@ -300,16 +240,13 @@ describe('campaigns created on Okta through the change outbox', () => {
   });
 
   it('refuses before confirmation what Okta cannot take (admin roles), and read-only mode offers no such write', async () => {
-    const db = await freshDb();
+    const db = await copies.fresh();
     const store = Store.open(db);
     const connectorFor = createConnectorRegistry(env);
     const h = await startServer({ store, deps: { connectorFor } });
     const ro = await startServer({ store, config: { readOnly: true }, deps: { connectorFor } });
     try {
-      const role = store.db
-        .prepare("SELECT id FROM entitlements WHERE platform = 'okta' AND type = 'role' LIMIT 1")
-        .pluck()
-        .get() as string;
+      const role = aRoleEntitlement(store, 'okta');
       expect(role).toBeDefined();
       const fallback = fieldSales(store)[0]!;
       const message = await h.fail('create_campaign', {
@@ -321,7 +258,7 @@ describe('campaigns created on Okta through the change outbox', () => {
       expect(message).toMatch(
         /cannot be created on okta: .*admin roles.*Nothing was created and nobody was asked/,
       );
-      expect(store.db.prepare('SELECT count(*) FROM changes').pluck().get()).toBe(0);
+      expect(changeCount(store)).toBe(0);
       const tools = (await ro.client.listTools()).tools.map((t) => t.name);
       expect(tools).not.toContain('create_campaign');
       expect(tools).not.toContain('propose_role');
@@ -338,16 +275,12 @@ describe('campaigns created on Okta through the change outbox', () => {
 
 describe('mined roles created on Okta through confirmation', () => {
   async function plantedRole(store: Store) {
-    const h = await startServer({ store, deps: { connectorFor: createConnectorRegistry(env) } });
-    const mined = await h.ok<{
-      roles: Array<{ role_id: string; pattern?: Record<string, string>; entitlement_ids: string[] }>;
-    }>('mine_roles', { platform: 'okta', limit: 200 });
-    await h.close();
-    return mined.roles.find((r) => r.entitlement_ids.includes('okta:app:0oaPLANTEDfieldApp1'))!;
+    const roles = await mineRoles(store, env, 'okta');
+    return roles.find((r) => r.entitlement_ids.includes('okta:app:0oaPLANTEDfieldApp1'))!;
   }
 
   it('attest roles propose creates the group, its rule and the app grant once, and the rule selects exactly the pattern', async () => {
-    const db = await freshDb();
+    const db = await copies.fresh();
     const store = Store.open(db);
     const role = await plantedRole(store);
     store.close();
@@ -356,20 +289,7 @@ describe('mined roles created on Okta through confirmation', () => {
     expect(noTty.code).toBe(1);
     expect(noTty.stderr).toMatch(/not a terminal.*Nothing was created/);
     expect(emu.org.groupRules).toHaveLength(0);
-    const r = await cli([
-      'roles',
-      'propose',
-      role.role_id,
-      '--platform',
-      'okta',
-      '--db',
-      db,
-      '--name',
-      'Field role',
-      '--yes',
-      '--as',
-      'boss',
-    ]);
+    const r = await cli(proposeRoleArgs(role.role_id, 'okta', db, 'Field role'));
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('user.department == "Field Sales"');
     expect(r.stdout).toMatch(/assign app "Field CRM"/);
@@ -384,7 +304,7 @@ describe('mined roles created on Okta through confirmation', () => {
   });
 
   it('a role whose attribute value carries quotes (an injection attempt) is refused before anyone is asked; nothing is created', async () => {
-    const db = await freshDb();
+    const db = await copies.fresh();
     const store = Store.open(db);
     store.db
       .prepare("UPDATE users SET department = ? WHERE department = 'Field Sales'")
@@ -393,16 +313,12 @@ describe('mined roles created on Okta through confirmation', () => {
     expect(role.pattern?.department).toBe('Sales" OR user.login != "');
     const rules = emu.org.groupRules.length;
     const groups = emu.org.groups.length;
-    const h = await startServer({
-      store,
-      elicit: { action: 'accept', content: { confirm: true } },
-      deps: { connectorFor: createConnectorRegistry(env) },
-    });
+    const h = await startConfirmingServer(store, env);
     try {
       const message = await h.fail('propose_role', { role_id: role.role_id, platform: 'okta' });
       expect(message).toMatch(/cannot be quoted safely.*Nothing was created and nobody was asked/);
       expect(h.elicitations).toHaveLength(0);
-      expect(store.db.prepare('SELECT count(*) FROM changes').pluck().get()).toBe(0);
+      expect(changeCount(store)).toBe(0);
       expect(emu.org.groupRules).toHaveLength(rules);
       expect(emu.org.groups).toHaveLength(groups);
     } finally {
